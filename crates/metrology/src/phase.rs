@@ -1,0 +1,257 @@
+//! One phase's signal chain, sample by sample: offset removal, alignment, integration, and
+//! half-cycle / cycle segmentation at the voltage zero crossings.
+//!
+//! Every sample lands in exactly one half cycle. A half cycle closes at a zero crossing or,
+//! when the voltage is gone, after a timeout of 1.5 nominal half periods, so energy keeps
+//! being counted through an outage and the power-quality monitor sees the missing voltage.
+
+use crate::config::{Calibration, MeterConfig};
+use crate::crossing::{Crossing, CrossingDetector};
+use crate::dc::DcTracker;
+use crate::delay::ChannelAligner;
+use crate::measurement::{CycleMeasurement, Scaling};
+use crate::sums::{Moments, WindowSums};
+
+/// What one sample completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Step {
+    /// A half cycle closed: a new one-cycle RMS (refreshed each half cycle) is ready.
+    pub(crate) half: bool,
+    /// A cycle closed: a new [`CycleMeasurement`] is ready.
+    pub(crate) cycle: bool,
+}
+
+/// The signal chain of one voltage/current pair.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PhaseChannel {
+    scaling: Scaling,
+    nominal_frequency_hz: f64,
+    acquisition_samples: u32,
+    max_half_samples: u32,
+    v_offset: DcTracker,
+    i_offset: DcTracker,
+    aligner: ChannelAligner,
+    detector: CrossingDetector,
+    /// The previous aligned voltage sample, for the trapezoidal integrator.
+    v_previous: f64,
+    /// Running integral of the aligned voltage (counts × samples).
+    v_integral: f64,
+    half: WindowSums,
+    previous_half: WindowSums,
+    cycle: WindowSums,
+    halves_in_cycle: u32,
+    /// Whether the cycle in progress began at a rising crossing.
+    cycle_began_at_crossing: bool,
+    /// Whether only crossings (no timeouts) have closed this cycle's halves.
+    cycle_all_crossings: bool,
+    /// Fractional sample position of the last rising crossing.
+    last_rising_position: f64,
+    acquiring: bool,
+    sample_index: u64,
+    last_frequency_hz: f64,
+    last_cycle: CycleMeasurement,
+    /// Means of the last closed cycle, for the offset trackers.
+    pending_means: Moments,
+    half_cycle_rms_v: f64,
+}
+
+impl PhaseChannel {
+    pub(crate) fn new(config: &MeterConfig, calibration: &Calibration) -> Self {
+        let nominal_period = config.nominal_period_samples();
+        let peak_counts =
+            config.nominal_voltage_v * core::f64::consts::SQRT_2 / calibration.v_scale;
+        let delay_samples = calibration.i_delay_us * 1e-6 * config.sample_rate_hz;
+        Self {
+            scaling: Scaling {
+                v_scale: calibration.v_scale,
+                i_scale: calibration.i_scale,
+                sample_rate_hz: config.sample_rate_hz,
+            },
+            nominal_frequency_hz: config.nominal_frequency_hz,
+            acquisition_samples: libm::round(nominal_period) as u32,
+            max_half_samples: libm::ceil(0.75 * nominal_period) as u32,
+            v_offset: DcTracker::new(),
+            i_offset: DcTracker::new(),
+            aligner: ChannelAligner::new(delay_samples),
+            detector: CrossingDetector::new(config.crossing_hysteresis_ratio * peak_counts),
+            v_previous: 0.0,
+            v_integral: 0.0,
+            half: WindowSums::default(),
+            previous_half: WindowSums::default(),
+            cycle: WindowSums::default(),
+            halves_in_cycle: 0,
+            cycle_began_at_crossing: false,
+            cycle_all_crossings: true,
+            last_rising_position: 0.0,
+            acquiring: true,
+            sample_index: 0,
+            last_frequency_hz: config.nominal_frequency_hz,
+            last_cycle: CycleMeasurement::default(),
+            pending_means: Moments::default(),
+            half_cycle_rms_v: 0.0,
+        }
+    }
+
+    /// The last completed cycle.
+    pub(crate) fn last_cycle(&self) -> &CycleMeasurement {
+        &self.last_cycle
+    }
+
+    /// RMS voltage over the last full cycle, refreshed every half cycle (IEC 61000-4-30
+    /// Urms(1/2)), in volts.
+    pub(crate) fn half_cycle_rms_v(&self) -> f64 {
+        self.half_cycle_rms_v
+    }
+
+    /// The DC offsets being removed, in counts (voltage, current).
+    pub(crate) fn offsets(&self) -> (f64, f64) {
+        (self.v_offset.offset(), self.i_offset.offset())
+    }
+
+    /// Takes one raw sample pair (ADC counts, offset included).
+    #[inline(always)]
+    pub(crate) fn push(&mut self, raw_v: f64, raw_i: f64) -> Step {
+        let (mut v, mut i) = self.aligner.push(
+            raw_v - self.v_offset.offset(),
+            raw_i - self.i_offset.offset(),
+        );
+        let mut step = Step::default();
+        if self.acquiring {
+            if self.half.n >= self.acquisition_samples {
+                step = self.end_acquisition();
+            }
+        } else {
+            match self.detector.push(v) {
+                Crossing::None => {
+                    if self.half.n >= self.max_half_samples {
+                        step = self.close_half(false, None);
+                    }
+                }
+                Crossing::Falling(_) => step = self.close_half(true, None),
+                Crossing::Rising(fraction) => {
+                    let position = self.sample_index as f64 - 1.0 + fraction;
+                    step = self.close_half(true, Some(position));
+                }
+            }
+        }
+        if step.cycle {
+            let (v_step, i_step) = self.retune_offsets();
+            v -= v_step;
+            i -= i_step;
+            if self.acquiring {
+                self.acquiring = false;
+                self.detector.reset(v);
+            }
+        }
+        self.v_integral += 0.5 * (v + self.v_previous);
+        self.v_previous = v;
+        self.half.push(v, i, self.v_integral);
+        self.sample_index += 1;
+        step
+    }
+
+    /// Ends the stream: whatever is in progress becomes a partial cycle, so its energy
+    /// counts. Returns whether there was anything.
+    pub(crate) fn finish(&mut self) -> bool {
+        let mut window = self.cycle;
+        window.add(&self.half);
+        if window.n == 0 {
+            return false;
+        }
+        self.last_cycle = self.measure(&window, None);
+        self.last_cycle.partial = true;
+        self.cycle = WindowSums::default();
+        self.half = WindowSums::default();
+        self.halves_in_cycle = 0;
+        self.cycle_began_at_crossing = false;
+        true
+    }
+
+    /// The first nominal period of samples becomes one cycle (its window means give the
+    /// first DC offset estimate); crossing detection starts after it.
+    fn end_acquisition(&mut self) -> Step {
+        let window = self.half;
+        self.cycle = WindowSums::default();
+        self.half = WindowSums::default();
+        self.last_cycle = self.measure(&window, None);
+        self.pending_means = window.moments();
+        Step {
+            half: false,
+            cycle: true,
+        }
+    }
+
+    fn close_half(&mut self, by_crossing: bool, rising_position: Option<f64>) -> Step {
+        self.cycle.add(&self.half);
+        let mut step = Step::default();
+        if self.previous_half.n > 0 {
+            let mut window = self.previous_half;
+            window.add(&self.half);
+            self.half_cycle_rms_v = libm::sqrt(window.moments().v_square) * self.scaling.v_scale;
+            step.half = true;
+        }
+        self.previous_half = self.half;
+        self.half = WindowSums::default();
+        self.halves_in_cycle += 1;
+        self.cycle_all_crossings &= by_crossing;
+        if rising_position.is_some() || (!by_crossing && self.halves_in_cycle >= 2) {
+            self.close_cycle(rising_position);
+            step.cycle = true;
+        }
+        step
+    }
+
+    fn close_cycle(&mut self, rising_position: Option<f64>) {
+        let bounded_by_crossings =
+            self.cycle_began_at_crossing && self.cycle_all_crossings && self.halves_in_cycle == 2;
+        let frequency_hz = match rising_position {
+            Some(position) if bounded_by_crossings => {
+                let frequency_hz =
+                    self.scaling.sample_rate_hz / (position - self.last_rising_position);
+                let nominal = self.nominal_frequency_hz;
+                (frequency_hz > 0.5 * nominal && frequency_hz < 2.0 * nominal)
+                    .then_some(frequency_hz)
+            }
+            _ => None,
+        };
+        if let Some(position) = rising_position {
+            self.last_rising_position = position;
+        }
+        let window = self.cycle;
+        self.last_cycle = self.measure(&window, frequency_hz);
+        self.pending_means = window.moments();
+        self.cycle = WindowSums::default();
+        self.halves_in_cycle = 0;
+        self.cycle_began_at_crossing = rising_position.is_some();
+        self.cycle_all_crossings = true;
+    }
+
+    fn measure(&mut self, window: &WindowSums, frequency_hz: Option<f64>) -> CycleMeasurement {
+        if let Some(frequency_hz) = frequency_hz {
+            self.last_frequency_hz = frequency_hz;
+        }
+        CycleMeasurement::from_moments(
+            &window.moments(),
+            window.n,
+            self.sample_index,
+            &self.scaling,
+            frequency_hz,
+            self.last_frequency_hz,
+        )
+    }
+
+    /// Moves the offset estimates by the closed cycle's residual means and shifts every
+    /// stored value by the same amount, so the new estimate enters no filter as a step.
+    /// Returns the shifts (voltage, current) in counts.
+    fn retune_offsets(&mut self) -> (f64, f64) {
+        let means = self.pending_means;
+        let v_step = self.v_offset.update(means.mean_v);
+        let i_step = self.i_offset.update(means.mean_i);
+        self.aligner.shift(v_step, i_step);
+        self.detector.shift(v_step);
+        self.v_previous -= v_step;
+        // Re-centre the integral; a constant in it cancels in the window covariance.
+        self.v_integral -= means.mean_w;
+        (v_step, i_step)
+    }
+}

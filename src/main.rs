@@ -1,0 +1,2 @@
+//! The `joule` command line.
+fn main() {}
