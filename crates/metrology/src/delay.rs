@@ -117,6 +117,15 @@ impl ChannelAligner {
         (v, self.current_whole.push(i))
     }
 
+    /// Fills every stored sample with this pair, as if the input had always been constant:
+    /// starting from zeros instead would feed the filters a step of the full DC bias.
+    pub(crate) fn prime(&mut self, v: f64, i: f64) {
+        self.voltage_whole.ring = [v; RING];
+        self.voltage_fraction.last_input = v;
+        self.voltage_fraction.last_output = v;
+        self.current_whole.ring = [i; RING];
+    }
+
     /// Moves the stored history by a change of the offset estimate, so a new estimate does
     /// not inject a step into the filters.
     pub(crate) fn shift(&mut self, v_step: f64, i_step: f64) {

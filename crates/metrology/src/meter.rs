@@ -1,9 +1,10 @@
 //! The meter: one to three phase chains, registers, demand, power quality and tamper,
 //! behind one sample-by-sample interface.
 //!
-//! Energy is registered per cycle. A cycle registers active energy only when its |P|
-//! reaches the starting power (starting current × Un), reactive only when |Q| does, and
-//! apparent when either does: that is both the starting-current rule and anti-creep. Each
+//! Energy is registered per cycle. A cycle registers active energy only when |P|, averaged
+//! over the last four cycles, reaches the starting power (starting current × Un), reactive
+//! only when |Q| does, and apparent when either does: that is both the starting-current
+//! rule and anti-creep. Each
 //! phase registers into its own set by its own sign; the totals (and tariff sets) register
 //! the phases' sum, netted each cycle of the first phase, as poly-phase meters that net
 //! across phases do. On an import-only installation exported energy is registered as import
@@ -53,6 +54,34 @@ struct PendingTotal {
     apparent_vah: f64,
 }
 
+/// Cycles over which the starting-threshold gate averages |P| and |Q|.
+const GATE_CYCLES: usize = 4;
+
+/// The starting-threshold (anti-creep) gate of one phase: the average of |P| and |Q| over
+/// the last few cycles. Averaging the magnitudes rather than the signed values keeps a
+/// reversal of flow from ever looking like no load, while ADC noise, which is only
+/// ±1 W or so per cycle at 12 bits, averages further below the starting power.
+#[derive(Debug, Clone, Copy, Default)]
+struct StartingGate {
+    active_w: [f64; GATE_CYCLES],
+    reactive_var: [f64; GATE_CYCLES],
+    next: usize,
+}
+
+impl StartingGate {
+    /// Records a cycle; returns whether its active and reactive energy may register.
+    fn admit(&mut self, cycle: &CycleMeasurement, starting_power_w: f64) -> (bool, bool) {
+        self.active_w[self.next] = cycle.p_w.abs();
+        self.reactive_var[self.next] = cycle.q_var.abs();
+        self.next = (self.next + 1) % GATE_CYCLES;
+        let mean = |values: &[f64; GATE_CYCLES]| values.iter().sum::<f64>() / GATE_CYCLES as f64;
+        (
+            mean(&self.active_w) >= starting_power_w,
+            mean(&self.reactive_var) >= starting_power_w,
+        )
+    }
+}
+
 /// Residual (phases − neutral) current sums over a cycle of the first phase, in amps.
 #[derive(Debug, Clone, Copy, Default)]
 struct ResidualSums {
@@ -67,6 +96,7 @@ pub struct Meter {
     config: MeterConfig,
     phases: [PhaseChannel; MAX_PHASES],
     pq: [PqMonitor; MAX_PHASES],
+    gates: [StartingGate; MAX_PHASES],
     tamper: TamperMonitor,
     registers: RegisterBank,
     demand: DemandMeter,
@@ -85,6 +115,7 @@ impl Meter {
         Ok(Self {
             phases: [phase(0), phase(1), phase(2)],
             pq: [PqMonitor::new(0), PqMonitor::new(1), PqMonitor::new(2)],
+            gates: [StartingGate::default(); MAX_PHASES],
             tamper: TamperMonitor::new(),
             registers: RegisterBank::default(),
             demand: DemandMeter::new(&config.demand),
@@ -257,9 +288,8 @@ impl Meter {
     fn register_cycle(&mut self, phase: usize) {
         let cycle = *self.phases[phase].last_cycle();
         let hours = cycle.duration_s / 3600.0;
-        let starting_power = self.config.starting_power_w();
-        let active_counts = cycle.p_w.abs() >= starting_power;
-        let reactive_counts = cycle.q_var.abs() >= starting_power;
+        let (active_counts, reactive_counts) =
+            self.gates[phase].admit(&cycle, self.config.starting_power_w());
         let mut active_wh = if active_counts {
             cycle.p_w * hours
         } else {

@@ -50,8 +50,10 @@ pub(crate) struct PhaseChannel {
     sample_index: u64,
     last_frequency_hz: f64,
     last_cycle: CycleMeasurement,
-    /// Means of the last closed cycle, for the offset trackers.
+    /// Means of the last closed whole cycle, for the offset trackers.
     pending_means: Moments,
+    /// Whether `pending_means` is waiting to be fed to the trackers.
+    retune_pending: bool,
     half_cycle_rms_v: f64,
 }
 
@@ -88,6 +90,7 @@ impl PhaseChannel {
             last_frequency_hz: config.nominal_frequency_hz,
             last_cycle: CycleMeasurement::default(),
             pending_means: Moments::default(),
+            retune_pending: false,
             half_cycle_rms_v: 0.0,
         }
     }
@@ -111,6 +114,9 @@ impl PhaseChannel {
     /// Takes one raw sample pair (ADC counts, offset included).
     #[inline(always)]
     pub(crate) fn push(&mut self, raw_v: f64, raw_i: f64) -> Step {
+        if self.sample_index == 0 {
+            self.aligner.prime(raw_v, raw_i);
+        }
         let (mut v, mut i) = self.aligner.push(
             raw_v - self.v_offset.offset(),
             raw_i - self.i_offset.offset(),
@@ -134,16 +140,21 @@ impl PhaseChannel {
                 }
             }
         }
-        if step.cycle {
+        if step.cycle && self.retune_pending {
+            self.retune_pending = false;
             let (v_step, i_step) = self.retune_offsets();
             v -= v_step;
             i -= i_step;
-            if self.acquiring {
-                self.acquiring = false;
-                self.detector.reset(v);
-            }
         }
-        self.v_integral += 0.5 * (v + self.v_previous);
+        if step.cycle && self.acquiring {
+            self.acquiring = false;
+            self.detector.reset(v);
+        }
+        // While acquiring, the offset is not yet known and integrating would build a ramp
+        // of the whole DC bias: the acquisition cycle has no reactive power.
+        if !self.acquiring {
+            self.v_integral += 0.5 * (v + self.v_previous);
+        }
         self.v_previous = v;
         self.half.push(v, i, self.v_integral);
         self.sample_index += 1;
@@ -158,7 +169,7 @@ impl PhaseChannel {
         if window.n == 0 {
             return false;
         }
-        self.last_cycle = self.measure(&window, None);
+        self.last_cycle = self.measure(&window, None, false);
         self.last_cycle.partial = true;
         self.cycle = WindowSums::default();
         self.half = WindowSums::default();
@@ -168,13 +179,15 @@ impl PhaseChannel {
     }
 
     /// The first nominal period of samples becomes one cycle (its window means give the
-    /// first DC offset estimate); crossing detection starts after it.
+    /// first DC offset estimate); crossing detection and the integrator start after it, so
+    /// that first cycle registers active and apparent energy but no reactive energy.
     fn end_acquisition(&mut self) -> Step {
         let window = self.half;
         self.cycle = WindowSums::default();
         self.half = WindowSums::default();
-        self.last_cycle = self.measure(&window, None);
-        self.pending_means = window.moments();
+        self.last_cycle = self.measure(&window, None, true);
+        self.pending_means = window.moments(true);
+        self.retune_pending = true;
         Step {
             half: false,
             cycle: true,
@@ -187,7 +200,8 @@ impl PhaseChannel {
         if self.previous_half.n > 0 {
             let mut window = self.previous_half;
             window.add(&self.half);
-            self.half_cycle_rms_v = libm::sqrt(window.moments().v_square) * self.scaling.v_scale;
+            let moments = window.moments(true);
+            self.half_cycle_rms_v = libm::sqrt(moments.v_square) * self.scaling.v_scale;
             step.half = true;
         }
         self.previous_half = self.half;
@@ -218,20 +232,31 @@ impl PhaseChannel {
             self.last_rising_position = position;
         }
         let window = self.cycle;
-        self.last_cycle = self.measure(&window, frequency_hz);
-        self.pending_means = window.moments();
+        self.last_cycle = self.measure(&window, frequency_hz, frequency_hz.is_some());
+        // Only a whole cycle between two rising crossings has the offset as its mean; the
+        // first stretch after acquisition, and cycles cut by timeouts, would mislead.
+        if frequency_hz.is_some() {
+            self.pending_means = window.moments(true);
+            self.retune_pending = true;
+        }
         self.cycle = WindowSums::default();
         self.halves_in_cycle = 0;
         self.cycle_began_at_crossing = rising_position.is_some();
         self.cycle_all_crossings = true;
     }
 
-    fn measure(&mut self, window: &WindowSums, frequency_hz: Option<f64>) -> CycleMeasurement {
+    /// Measures a window; `whole_cycle` says its moments may be taken about its own means.
+    fn measure(
+        &mut self,
+        window: &WindowSums,
+        frequency_hz: Option<f64>,
+        whole_cycle: bool,
+    ) -> CycleMeasurement {
         if let Some(frequency_hz) = frequency_hz {
             self.last_frequency_hz = frequency_hz;
         }
         CycleMeasurement::from_moments(
-            &window.moments(),
+            &window.moments(whole_cycle),
             window.n,
             self.sample_index,
             &self.scaling,

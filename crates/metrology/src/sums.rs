@@ -51,13 +51,29 @@ impl WindowSums {
         self.w += other.w;
     }
 
-    /// The window's offset-free moments, in counts. Empty windows give zeros.
-    pub(crate) fn moments(&self) -> Moments {
+    /// The window's moments, in counts. Empty windows give zeros.
+    ///
+    /// With `about_window_mean` each moment is taken about the window's own means, which
+    /// removes any offset the tracker has not taken out; that is right only for a window of
+    /// whole cycles, whose true mean is the offset. A partial cycle's mean is mostly signal,
+    /// so its moments are taken about zero (the tracked offset is already subtracted).
+    pub(crate) fn moments(&self, about_window_mean: bool) -> Moments {
         if self.n == 0 {
             return Moments::default();
         }
         let n = f64::from(self.n);
         let (mean_v, mean_i, mean_w) = (self.v / n, self.i / n, self.w / n);
+        if !about_window_mean {
+            return Moments {
+                mean_v,
+                mean_i,
+                mean_w,
+                v_square: self.vv / n,
+                i_square: self.ii / n,
+                vi: self.vi / n,
+                wi: self.wi / n,
+            };
+        }
         Moments {
             mean_v,
             mean_i,
@@ -100,7 +116,7 @@ mod tests {
             with_offset.push(v + 37.0, i - 12.0, 0.0);
             without.push(v, i, 0.0);
         }
-        let (a, b) = (with_offset.moments(), without.moments());
+        let (a, b) = (with_offset.moments(true), without.moments(true));
         assert!((a.v_square - b.v_square).abs() < 1e-9);
         assert!((a.i_square - b.i_square).abs() < 1e-9);
         assert!((a.vi - b.vi).abs() < 1e-9);

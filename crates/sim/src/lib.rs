@@ -1,1 +1,10 @@
-//! Simulations.
+//! Joule's simulations, deterministic by seed.
+//!
+//! - [`waveform`]: mains voltage and load currents at waveform level (sines, harmonics,
+//!   phase-angle dimmers, switch-mode supplies, loads switching on and off, frequency drift),
+//!   sampled through a model of a real ADC front end (resolution, DC bias, noise, channel
+//!   delay). It is how the metrology chain is proved and benchmarked.
+//! - [`accuracy`]: the IEC 62053-21/-22 test points and real-load cases built on it, and the
+//!   runner that meters them and compares with the truth.
+pub mod accuracy;
+pub mod waveform;
