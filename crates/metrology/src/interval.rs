@@ -84,10 +84,10 @@ pub struct IntervalSummary {
 }
 
 impl IntervalAccumulator {
-    /// Adds a cycle. Partial cycles (cut by the end of the stream) are left out of the
-    /// averages: a fraction of a cycle does not have a meaningful RMS.
+    /// Adds a cycle. Windows that are not whole cycles (see [`CycleMeasurement::whole`])
+    /// are left out: a fraction of a cycle does not have a meaningful RMS.
     pub fn add(&mut self, cycle: &CycleMeasurement) {
-        if cycle.partial || cycle.samples == 0 {
+        if !cycle.whole || cycle.samples == 0 {
             return;
         }
         let t = cycle.duration_s;
@@ -174,6 +174,7 @@ mod tests {
             s_va: vrms_v * irms_a,
             pf: 1.0,
             frequency_hz: Some(frequency_hz),
+            whole: true,
             ..CycleMeasurement::default()
         }
     }
@@ -185,6 +186,7 @@ mod tests {
         accumulator.add(&cycle(230.0, 10.0, 50.1));
         accumulator.add(&CycleMeasurement {
             partial: true,
+            whole: false,
             ..cycle(0.0, 99.0, 50.0)
         });
         let summary = accumulator.summary().expect("cycles");

@@ -30,6 +30,11 @@ pub struct CycleMeasurement {
     /// The cycle was cut short by the end of the sample stream: its energy counts, its RMS
     /// values are from a partial window.
     pub partial: bool,
+    /// The window spans whole mains cycles (between rising crossings, the first nominal
+    /// period after start-up, or a nominal period while the voltage is gone), so its RMS
+    /// values are exact. Other windows (the stretch to the first crossing, the cycle a
+    /// timeout cuts, the end of the stream) count for energy only.
+    pub whole: bool,
 }
 
 /// Scales and the frequency needed to turn a window's moments into a measurement.
@@ -77,6 +82,7 @@ impl CycleMeasurement {
             pf,
             frequency_hz,
             partial: false,
+            whole: false,
         }
     }
 }

@@ -152,6 +152,16 @@ impl Meter {
         Completed(0)
     }
 
+    /// Takes a block of single-phase sample pairs (an ADC's DMA buffer, say); returns how
+    /// many cycles completed. The result is the same however the stream is cut into blocks.
+    pub fn push_block(&mut self, v: &[f64], i: &[f64]) -> u32 {
+        let mut cycles = 0;
+        for (&v, &i) in v.iter().zip(i) {
+            cycles += u32::from(self.push_sample(v, i).any());
+        }
+        cycles
+    }
+
     /// Takes one frame of every channel.
     pub fn push_frame(&mut self, frame: &Frame) -> Completed {
         self.samples += 1;
@@ -274,10 +284,13 @@ impl Meter {
 
     fn after_cycle(&mut self, phase: usize) {
         let cycle = *self.phases[phase].last_cycle();
-        let events = &mut self.events;
-        self.pq[phase].observe_cycle(&self.config, &cycle, |e| events.push(e));
-        self.tamper
-            .observe_cycle(&self.config, phase, &cycle, |e| events.push(e));
+        // Events judge RMS values, which only whole-cycle windows measure exactly.
+        if cycle.whole {
+            let events = &mut self.events;
+            self.pq[phase].observe_cycle(&self.config, &cycle, |e| events.push(e));
+            self.tamper
+                .observe_cycle(&self.config, phase, &cycle, |e| events.push(e));
+        }
         self.register_cycle(phase);
         if phase == 0 {
             self.register_total();

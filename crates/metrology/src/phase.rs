@@ -27,7 +27,16 @@ pub(crate) struct PhaseChannel {
     scaling: Scaling,
     nominal_frequency_hz: f64,
     acquisition_samples: u32,
+    /// A half cycle with no crossing closes after this many samples (0.75 nominal
+    /// periods, room for low frequencies) ...
     max_half_samples: u32,
+    /// ... or, once the voltage is gone (the previous half timed out too), after half a
+    /// nominal period, so that outage windows span whole nominal cycles.
+    nominal_half_samples: u32,
+    /// Whether the last half cycle closed by timeout.
+    last_half_timed_out: bool,
+    /// Halves of the cycle in progress that were steady timeouts (nominal half length).
+    steady_timeout_halves: u32,
     v_offset: DcTracker,
     i_offset: DcTracker,
     aligner: ChannelAligner,
@@ -72,6 +81,9 @@ impl PhaseChannel {
             nominal_frequency_hz: config.nominal_frequency_hz,
             acquisition_samples: libm::round(nominal_period) as u32,
             max_half_samples: libm::ceil(0.75 * nominal_period) as u32,
+            nominal_half_samples: libm::round(0.5 * nominal_period) as u32,
+            last_half_timed_out: false,
+            steady_timeout_halves: 0,
             v_offset: DcTracker::new(),
             i_offset: DcTracker::new(),
             aligner: ChannelAligner::new(delay_samples),
@@ -129,7 +141,12 @@ impl PhaseChannel {
         } else {
             match self.detector.push(v) {
                 Crossing::None => {
-                    if self.half.n >= self.max_half_samples {
+                    let limit = if self.last_half_timed_out {
+                        self.nominal_half_samples
+                    } else {
+                        self.max_half_samples
+                    };
+                    if self.half.n >= limit {
                         step = self.close_half(false, None);
                     }
                 }
@@ -174,6 +191,7 @@ impl PhaseChannel {
         self.cycle = WindowSums::default();
         self.half = WindowSums::default();
         self.halves_in_cycle = 0;
+        self.steady_timeout_halves = 0;
         self.cycle_began_at_crossing = false;
         true
     }
@@ -186,6 +204,7 @@ impl PhaseChannel {
         self.cycle = WindowSums::default();
         self.half = WindowSums::default();
         self.last_cycle = self.measure(&window, None, true);
+        self.last_cycle.whole = true;
         self.pending_means = window.moments(true);
         self.retune_pending = true;
         Step {
@@ -208,6 +227,10 @@ impl PhaseChannel {
         self.half = WindowSums::default();
         self.halves_in_cycle += 1;
         self.cycle_all_crossings &= by_crossing;
+        if !by_crossing && self.last_half_timed_out {
+            self.steady_timeout_halves += 1;
+        }
+        self.last_half_timed_out = !by_crossing;
         if rising_position.is_some() || (!by_crossing && self.halves_in_cycle >= 2) {
             self.close_cycle(rising_position);
             step.cycle = true;
@@ -233,6 +256,9 @@ impl PhaseChannel {
         }
         let window = self.cycle;
         self.last_cycle = self.measure(&window, frequency_hz, frequency_hz.is_some());
+        // Crossing-bounded cycles span one cycle; so do two steady timeout halves, while
+        // the voltage is gone, of the nominal cycle.
+        self.last_cycle.whole = frequency_hz.is_some() || self.steady_timeout_halves == 2;
         // Only a whole cycle between two rising crossings has the offset as its mean; the
         // first stretch after acquisition, and cycles cut by timeouts, would mislead.
         if frequency_hz.is_some() {
@@ -241,6 +267,7 @@ impl PhaseChannel {
         }
         self.cycle = WindowSums::default();
         self.halves_in_cycle = 0;
+        self.steady_timeout_halves = 0;
         self.cycle_began_at_crossing = rising_position.is_some();
         self.cycle_all_crossings = true;
     }
