@@ -1,2 +1,51 @@
-//! The `joule` command line.
-fn main() {}
+//! The `joule` command line: one binary for every part of Joule.
+
+mod cli;
+mod metrology;
+mod wav;
+
+use std::io::{self, ErrorKind};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, MetrologyCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped reading (`| head`) is not a failure.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("joule: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the chosen verb.
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match cli.command {
+        Command::Metrology(MetrologyCommand::Analyze(args)) => {
+            metrology::analyze::run(&args, &mut out)?;
+        }
+        Command::Metrology(MetrologyCommand::Calibrate(args)) => {
+            metrology::calibrate::run(&args, &mut out)?;
+        }
+        Command::Metrology(MetrologyCommand::Accuracy(args)) => {
+            metrology::accuracy::run(&args, &mut out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an error comes down to writing into a closed pipe.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+    })
+}

@@ -264,7 +264,7 @@ impl MeterConfig {
         let subintervals = self.demand.subintervals;
         if subintervals == 0
             || subintervals as usize > crate::demand::MAX_SUBINTERVALS
-            || self.demand.interval_s % subintervals != 0
+            || !self.demand.interval_s.is_multiple_of(subintervals)
         {
             return Err(ConfigError::new(
                 "demand.subintervals",

@@ -24,7 +24,7 @@ impl EnergyRegister {
     /// Adds energy in unit-hours (Wh, varh, VAh). Negative or non-finite amounts are
     /// ignored: a register never goes backwards.
     pub fn add(&mut self, unit_hours: f64) {
-        if !(unit_hours > 0.0) || !unit_hours.is_finite() {
+        if unit_hours.is_nan() || unit_hours <= 0.0 || !unit_hours.is_finite() {
             return;
         }
         let total = self.residue_milli + unit_hours * 1000.0;

@@ -133,7 +133,8 @@ impl Meter {
         &self.config
     }
 
-    /// Takes one sample pair of a single-phase meter (raw counts).
+    /// Takes one sample pair of a single-phase meter (raw counts). On a three-phase meter
+    /// use [`Meter::push_frame`]; this feeds L1 only.
     #[inline]
     pub fn push_sample(&mut self, v: f64, i: f64) -> Completed {
         debug_assert_eq!(
@@ -201,16 +202,25 @@ impl Meter {
     }
 
     /// The last completed (or, after [`Meter::finish`], partial) cycle of a phase.
+    ///
+    /// # Panics
+    /// If `phase` is not below [`MAX_PHASES`].
     pub fn last_cycle(&self, phase: usize) -> &CycleMeasurement {
         self.phases[phase].last_cycle()
     }
 
     /// The one-cycle RMS voltage refreshed every half cycle, per IEC 61000-4-30, in volts.
+    ///
+    /// # Panics
+    /// If `phase` is not below [`MAX_PHASES`].
     pub fn half_cycle_rms_v(&self, phase: usize) -> f64 {
         self.phases[phase].half_cycle_rms_v()
     }
 
     /// The DC offsets being removed from a phase's channels, in counts (voltage, current).
+    ///
+    /// # Panics
+    /// If `phase` is not below [`MAX_PHASES`].
     pub fn dc_offsets(&self, phase: usize) -> (f64, f64) {
         self.phases[phase].offsets()
     }

@@ -35,6 +35,8 @@ pub(crate) struct PhaseChannel {
     nominal_half_samples: u32,
     /// Whether the last half cycle closed by timeout.
     last_half_timed_out: bool,
+    /// Whether the half in progress began at the end of acquisition, not at a crossing.
+    half_is_fragment: bool,
     /// Halves of the cycle in progress that were steady timeouts (nominal half length).
     steady_timeout_halves: u32,
     v_offset: DcTracker,
@@ -83,10 +85,14 @@ impl PhaseChannel {
             max_half_samples: libm::ceil(0.75 * nominal_period) as u32,
             nominal_half_samples: libm::round(0.5 * nominal_period) as u32,
             last_half_timed_out: false,
+            half_is_fragment: false,
             steady_timeout_halves: 0,
             v_offset: DcTracker::new(),
             i_offset: DcTracker::new(),
-            aligner: ChannelAligner::new(delay_samples),
+            aligner: ChannelAligner::new(
+                delay_samples,
+                core::f64::consts::TAU * config.nominal_frequency_hz / config.sample_rate_hz,
+            ),
             detector: CrossingDetector::new(config.crossing_hysteresis_ratio * peak_counts),
             v_previous: 0.0,
             v_integral: 0.0,
@@ -207,6 +213,7 @@ impl PhaseChannel {
         self.last_cycle.whole = true;
         self.pending_means = window.moments(true);
         self.retune_pending = true;
+        self.half_is_fragment = true;
         Step {
             half: false,
             cycle: true,
@@ -223,7 +230,14 @@ impl PhaseChannel {
             self.half_cycle_rms_v = libm::sqrt(moments.v_square) * self.scaling.v_scale;
             step.half = true;
         }
-        self.previous_half = self.half;
+        // The stretch from the end of acquisition to the first crossing is no half cycle;
+        // it must not pair with the next half as a one-cycle RMS window.
+        self.previous_half = if self.half_is_fragment {
+            WindowSums::default()
+        } else {
+            self.half
+        };
+        self.half_is_fragment = false;
         self.half = WindowSums::default();
         self.halves_in_cycle += 1;
         self.cycle_all_crossings &= by_crossing;

@@ -73,7 +73,7 @@ proptest! {
     fn registers_never_decrease(
         segments in prop::collection::vec(segment(), 1..8),
         frequency_hz in 47.0..53.0f64,
-        start_rad in 0.0..6.28f64,
+        start_rad in 0.0..std::f64::consts::TAU,
     ) {
         let (v, i) = samples(&segments, frequency_hz, start_rad);
         let mut meter = meter();
@@ -91,7 +91,7 @@ proptest! {
     fn import_and_export_swap_exactly_when_the_current_flips(
         segments in prop::collection::vec(segment(), 1..6),
         frequency_hz in 47.0..53.0f64,
-        start_rad in 0.0..6.28f64,
+        start_rad in 0.0..std::f64::consts::TAU,
     ) {
         let (v, i) = samples(&segments, frequency_hz, start_rad);
         let flipped: Vec<f64> = i.iter().map(|x| -x).collect();
@@ -112,7 +112,7 @@ proptest! {
     #[test]
     fn registers_hold_exactly_the_energy_of_their_cycles(
         segments in prop::collection::vec(segment(), 1..8),
-        start_rad in 0.0..6.28f64,
+        start_rad in 0.0..std::f64::consts::TAU,
     ) {
         let (v, i) = samples(&segments, 50.0, start_rad);
         let mut meter = meter();
@@ -146,7 +146,7 @@ proptest! {
     fn results_do_not_depend_on_how_the_stream_is_chunked(
         segments in prop::collection::vec(segment(), 1..6),
         cuts in prop::collection::vec(1usize..500, 1..40),
-        start_rad in 0.0..6.28f64,
+        start_rad in 0.0..std::f64::consts::TAU,
     ) {
         let (v, i) = samples(&segments, 50.0, start_rad);
         let mut whole = meter();

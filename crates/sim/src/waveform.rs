@@ -543,7 +543,10 @@ mod tests {
         // Half of each half-sine: P is half of full-on, RMS is 1/√2 of full-on; with unit
         // RMS the in-phase fundamental share (P/(V·I)) is the displacement factor.
         let pf = Spectrum::sine().mean_product(&dimmer);
-        assert!((pf - 0.7071).abs() < 0.01, "dimmer power factor {pf}");
+        assert!(
+            (pf - core::f64::consts::FRAC_1_SQRT_2).abs() < 0.01,
+            "dimmer power factor {pf}"
+        );
         assert!((dimmer.mean_product(&dimmer) - 1.0).abs() < 1e-12);
     }
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: formatting, lints, the metrology core built
+# for a bare-metal target, and every unit, property, integration and doc test.
+# Installs what it needs when it is missing (today: the thumbv7em target for rustup).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
+  step "adding the thumbv7em-none-eabihf target"
+  rustup target add thumbv7em-none-eabihf
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "metrology core for a Cortex-M4F (no_std, no default features)"
+cargo build -p joule-metrology --no-default-features --target thumbv7em-none-eabihf
+
+step "tests"
+cargo test --workspace --all-targets
+cargo test --workspace --doc

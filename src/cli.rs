@@ -1,0 +1,205 @@
+//! The command line: clap types for every `joule` verb.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// What a capture holds and how its channels are ordered, shared by the metrology verbs' help
+/// (a macro so that `concat!` can splice it).
+macro_rules! capture_help {
+    () => {
+        "Captures are WAV files of raw ADC counts, as the meter's converter produced them: \
+16-bit integer PCM is read as the integer value, 32-bit float as the float value. DC offsets \
+are left in; removing them is the meter's job.
+
+Channel order: 2 channels = voltage, current (single phase); 6 channels = V1, I1, V2, I2, \
+V3, I3 (three phase, four wire); 7 channels = the same plus the neutral current (which uses \
+--i-scale too). Voltages are line to neutral."
+    };
+}
+
+/// Joule: a smart electric meter and the head-end it reports to, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "joule", version)]
+pub(crate) struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The top-level verbs.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Offline metrology on recorded ADC captures.
+    #[command(subcommand)]
+    Metrology(MetrologyCommand),
+}
+
+/// `joule metrology ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum MetrologyCommand {
+    /// Runs a capture through the meter and prints one line per reporting interval.
+    #[command(after_long_help = ANALYZE_HELP)]
+    Analyze(AnalyzeArgs),
+    /// Computes a channel pair's calibration from a capture and a reference meter's reading.
+    #[command(after_long_help = CALIBRATE_HELP)]
+    Calibrate(CalibrateArgs),
+    /// Runs the IEC 62053-21/-22 accuracy points, influence quantities and real loads
+    /// through the metrology chain and prints the error table; fails if any point fails.
+    Accuracy(AccuracyArgs),
+}
+
+/// Arguments of `joule metrology accuracy`.
+#[derive(Debug, Args)]
+pub(crate) struct AccuracyArgs {
+    /// Replace the table between the `accuracy-table` markers of this Markdown file
+    /// (docs/METROLOGY.md) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) update: Option<PathBuf>,
+}
+
+/// The long help after `joule metrology analyze --help`.
+const ANALYZE_HELP: &str = concat!(
+    capture_help!(),
+    "
+
+Output: one line per interval. Intervals end on the first whole mains cycle of phase 1 \
+that reaches the interval boundary, so `t` (seconds since the start of the file) is where \
+the interval actually ended. Averages are over whole cycles: vrms (V), irms (A), p_w (W, + \
+import, - export), q_var (var, + inductive), s_va (VA), pf (P/S, signed like P), freq_hz \
+(Hz); import_wh and export_wh are the meter's cumulative registers. The last line carries \
+the registers after every sample. Three-phase captures sum P, Q and S, average V and I over \
+the phases, and list each phase under `phases`."
+);
+
+/// The long help after `joule metrology calibrate --help`.
+const CALIBRATE_HELP: &str = concat!(
+    "Record a capture while a trusted meter measures the same circuit, then pass its reading \
+with --ref-v, --ref-a and --ref-w. A steady resistive load (a heater or kettle, power factor \
+1) is best practice: the phase reference is then exact and the current delay follows from \
+the measured phase angle alone. With a reactive reference, say whether its current lags \
+(--ref-lagging, inductive) or leads (--ref-leading, capacitive).
+
+The capture must be single phase (2 channels: voltage, current) and should be a few seconds \
+long; the first 0.5 s is skipped when the capture is longer than 1.5 s. The result is printed \
+as a TOML snippet for the meter's configuration, with the residual errors of a verification \
+run and the equivalent `joule metrology analyze` flags.
+
+",
+    capture_help!()
+);
+
+/// Arguments of `joule metrology analyze`.
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// The capture (WAV, raw ADC counts).
+    #[arg(value_name = "FILE.wav")]
+    pub(crate) file: PathBuf,
+    /// Volts per count on the voltage channel(s).
+    #[arg(long, value_name = "V_PER_COUNT", allow_negative_numbers = true)]
+    pub(crate) v_scale: f64,
+    /// Amps per count on the current channel(s), neutral included.
+    #[arg(long, value_name = "A_PER_COUNT", allow_negative_numbers = true)]
+    pub(crate) i_scale: f64,
+    /// Microseconds the current channel lags the voltage channel (sampling skew plus sensor
+    /// phase error); negative when it leads. The meter corrects it.
+    #[arg(
+        long,
+        value_name = "MICROSECONDS",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) i_delay_us: f64,
+    /// Nominal mains frequency in Hz.
+    #[arg(
+        long,
+        value_name = "HZ",
+        default_value_t = 50.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) nominal_freq: f64,
+    /// Nominal line-to-neutral voltage Un in volts (power-quality thresholds).
+    #[arg(
+        long,
+        value_name = "VOLTS",
+        default_value_t = 230.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) nominal_voltage: f64,
+    /// Basic current Ib in amps (starting current, tamper thresholds).
+    #[arg(
+        long,
+        value_name = "AMPS",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) basic_current: f64,
+    /// Maximum current Imax in amps (over-current threshold).
+    #[arg(
+        long,
+        value_name = "AMPS",
+        default_value_t = 60.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) max_current: f64,
+    /// Reporting interval in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) interval: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub(crate) format: Format,
+}
+
+/// How `analyze` prints its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// One JSON object per line.
+    Json,
+    /// An aligned table with units in the header.
+    Table,
+}
+
+/// Arguments of `joule metrology calibrate`.
+#[derive(Debug, Args)]
+pub(crate) struct CalibrateArgs {
+    /// The capture (WAV, raw ADC counts, single phase).
+    #[arg(value_name = "FILE.wav")]
+    pub(crate) file: PathBuf,
+    /// RMS voltage the reference meter read, in volts.
+    #[arg(long, value_name = "VOLTS", allow_negative_numbers = true)]
+    pub(crate) ref_v: f64,
+    /// RMS current the reference meter read, in amps.
+    #[arg(long, value_name = "AMPS", allow_negative_numbers = true)]
+    pub(crate) ref_a: f64,
+    /// Active power the reference meter read, in watts (best with a resistive load: PF 1).
+    #[arg(long, value_name = "WATTS", allow_negative_numbers = true)]
+    pub(crate) ref_w: f64,
+    /// The reference load's current lags the voltage (inductive).
+    #[arg(long, conflicts_with = "ref_leading")]
+    pub(crate) ref_lagging: bool,
+    /// The reference load's current leads the voltage (capacitive).
+    #[arg(long)]
+    pub(crate) ref_leading: bool,
+    /// Nominal mains frequency in Hz.
+    #[arg(
+        long,
+        value_name = "HZ",
+        default_value_t = 50.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) nominal_freq: f64,
+    /// A first guess of the current channel's delay in microseconds, for captures whose
+    /// delay is large; the result is measured relative to it.
+    #[arg(
+        long,
+        value_name = "MICROSECONDS",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) current_delay_guess_us: f64,
+}
