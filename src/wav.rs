@@ -321,3 +321,72 @@ impl Iterator for WavSource {
         item
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A valid two-channel int16 capture of `frames` frames, as bytes.
+    fn valid_wav(frames: u32) -> Vec<u8> {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 4000,
+            bits_per_sample: 16,
+            sample_format: SampleFormat::Int,
+        };
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let mut writer = hound::WavWriter::new(&mut bytes, spec).expect("writer");
+        for n in 0..frames * 2 {
+            writer
+                .write_sample((n as i16).wrapping_mul(37))
+                .expect("sample");
+        }
+        writer.finalize().expect("finalize");
+        bytes.into_inner()
+    }
+
+    /// Opens `bytes` as a capture and reads every frame; any outcome but a panic is fine.
+    fn read_all(bytes: &[u8]) -> Result<u64, WavError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("capture.wav");
+        std::fs::write(&path, bytes).expect("write capture");
+        let source = WavSource::open(&path)?;
+        let mut frames = 0;
+        for frame in source {
+            frame?;
+            frames += 1;
+        }
+        Ok(frames)
+    }
+
+    #[test]
+    fn a_valid_capture_reads_every_frame() {
+        assert_eq!(read_all(&valid_wav(100)).expect("valid"), 100);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Damaged captures (bytes flipped, file cut short) give an error or fewer frames,
+        /// never a panic.
+        #[test]
+        fn damaged_captures_never_panic(
+            flips in prop::collection::vec((0usize..244, any::<u8>()), 0..8),
+            cut in 0usize..244,
+        ) {
+            let mut bytes = valid_wav(50);
+            for (at, value) in flips {
+                bytes[at] = value;
+            }
+            bytes.truncate(cut.max(1));
+            let _ = read_all(&bytes);
+        }
+
+        /// Arbitrary bytes are refused with an error.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = read_all(&bytes);
+        }
+    }
+}

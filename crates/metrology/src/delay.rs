@@ -56,7 +56,7 @@ impl WholeDelay {
     }
 }
 
-/// First-order Thiran all-pass fractional delay: `y[n] = a·(x[n] − y[n−1]) + x[n−1]`.
+/// First-order Thiran all-pass fractional delay: `y[n] = a·x[n] + x[n−1] − a·y[n−1]`.
 #[derive(Debug, Clone, Copy)]
 struct Thiran {
     coefficient: f64,
@@ -82,7 +82,10 @@ impl Thiran {
 
     #[inline(always)]
     fn push(&mut self, x: f64) -> f64 {
-        let y = self.coefficient * (x - self.last_output) + self.last_input;
+        // Written so that only one multiply and one subtract depend on the previous
+        // output: the recursion is the longest dependency chain in the sample loop.
+        let feed_forward = self.coefficient * x + self.last_input;
+        let y = feed_forward - self.coefficient * self.last_output;
         self.last_input = x;
         self.last_output = y;
         y
