@@ -22,5 +22,11 @@ step "metrology core for a Cortex-M4F (no_std, no default features)"
 cargo build -p joule-metrology --no-default-features --target thumbv7em-none-eabihf
 
 step "tests"
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-targets 2>&1 | tee -a "$log"
+cargo test --workspace --doc 2>&1 | tee -a "$log"
+
+# One closing line over every test binary (cargo prints one summary per binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
+     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"

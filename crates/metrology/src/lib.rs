@@ -53,5 +53,5 @@ pub use events::{Event, EventKind, EventQueue, Transition};
 pub use interval::{IntervalAccumulator, IntervalSummary, Range};
 pub use measurement::CycleMeasurement;
 pub use meter::{Completed, Frame, Meter};
-pub use registers::{MAX_TARIFFS, Quadrant, RegisterBank, RegisterSet};
+pub use registers::{MAX_TARIFFS, PeriodEnergy, Quadrant, RegisterBank, RegisterSet};
 pub use tamper::DigitalInput;

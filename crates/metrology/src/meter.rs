@@ -16,7 +16,7 @@ use crate::events::{Event, EventQueue};
 use crate::measurement::CycleMeasurement;
 use crate::phase::PhaseChannel;
 use crate::pq::PqMonitor;
-use crate::registers::RegisterBank;
+use crate::registers::{PeriodEnergy, RegisterBank};
 use crate::tamper::{DigitalInput, TamperMonitor};
 
 /// One sample of every channel, in raw ADC counts (offset included).
@@ -49,9 +49,10 @@ impl Completed {
 /// Energy of the phases since the totals were last registered.
 #[derive(Debug, Clone, Copy, Default)]
 struct PendingTotal {
-    active_wh: f64,
-    reactive_varh: f64,
-    apparent_vah: f64,
+    /// The registrable amounts, summed over the phases.
+    energy: PeriodEnergy,
+    /// Measured active energy before the starting gate, whose sign is the direction.
+    measured_active_wh: f64,
 }
 
 /// Cycles over which the starting-threshold gate averages |P| and |Q|.
@@ -313,14 +314,16 @@ impl Meter {
         let hours = cycle.duration_s / 3600.0;
         let (active_counts, reactive_counts) =
             self.gates[phase].admit(&cycle, self.config.starting_power_w());
-        let mut active_wh = if active_counts {
+        let measured_active_wh = if self.config.import_only {
+            (cycle.p_w * hours).abs()
+        } else {
             cycle.p_w * hours
+        };
+        let active_wh = if active_counts {
+            measured_active_wh
         } else {
             0.0
         };
-        if self.config.import_only {
-            active_wh = active_wh.abs();
-        }
         let reactive_varh = if reactive_counts {
             cycle.q_var * hours
         } else {
@@ -334,11 +337,17 @@ impl Meter {
         if active_wh == 0.0 && reactive_varh == 0.0 {
             return;
         }
-        self.registers.phases[phase].register(active_wh, reactive_varh, apparent_vah);
+        self.registers.phases[phase].register(&PeriodEnergy {
+            active_wh,
+            reactive_varh,
+            apparent_vah,
+            exporting: measured_active_wh < 0.0,
+        });
         let pending = &mut self.pending;
-        pending.active_wh += active_wh;
-        pending.reactive_varh += reactive_varh;
-        pending.apparent_vah += apparent_vah;
+        pending.energy.active_wh += active_wh;
+        pending.energy.reactive_varh += reactive_varh;
+        pending.energy.apparent_vah += apparent_vah;
+        pending.measured_active_wh += measured_active_wh;
     }
 
     /// Registers the phases' net energy since the last call in the totals and the active
@@ -346,15 +355,14 @@ impl Meter {
     fn register_total(&mut self) {
         let pending = core::mem::take(&mut self.pending);
         let time_s = self.time_origin_s + self.elapsed_s();
-        self.demand.add(time_s, pending.active_wh.max(0.0));
-        if pending.active_wh == 0.0 && pending.reactive_varh == 0.0 {
+        self.demand.add(time_s, pending.energy.active_wh.max(0.0));
+        if pending.energy.active_wh == 0.0 && pending.energy.reactive_varh == 0.0 {
             return;
         }
-        self.registers.register_total(
-            pending.active_wh,
-            pending.reactive_varh,
-            pending.apparent_vah,
-        );
+        self.registers.register_total(&PeriodEnergy {
+            exporting: pending.measured_active_wh < 0.0,
+            ..pending.energy
+        });
     }
 
     fn accumulate_residual(&mut self, frame: &Frame, neutral_scale: f64, cycle_ended: bool) {

@@ -21,13 +21,14 @@ pub enum Quadrant {
 }
 
 impl Quadrant {
-    /// The quadrant of an active and a reactive amount.
-    pub fn of(active: f64, reactive: f64) -> Self {
-        match (active >= 0.0, reactive >= 0.0) {
-            (true, true) => Self::Q1,
-            (false, true) => Self::Q2,
-            (false, false) => Self::Q3,
-            (true, false) => Self::Q4,
+    /// The quadrant of energy flowing in a direction (exporting or not) with a signed
+    /// reactive amount.
+    pub fn of(exporting: bool, reactive: f64) -> Self {
+        match (exporting, reactive >= 0.0) {
+            (false, true) => Self::Q1,
+            (true, true) => Self::Q2,
+            (true, false) => Self::Q3,
+            (false, false) => Self::Q4,
         }
     }
 
@@ -39,6 +40,21 @@ impl Quadrant {
             Self::Q4 => 3,
         }
     }
+}
+
+/// One period's energy, ready to register.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PeriodEnergy {
+    /// Active energy, Wh, signed (+ import); zero when below the starting threshold.
+    pub active_wh: f64,
+    /// Reactive energy, varh, signed (+ inductive); zero when below the threshold.
+    pub reactive_varh: f64,
+    /// Apparent energy, VAh.
+    pub apparent_vah: f64,
+    /// The direction of the measured active power. It is carried apart from `active_wh`
+    /// because a period whose active energy is below the starting threshold (and so zero)
+    /// still has a direction for its reactive quadrant and apparent energy.
+    pub exporting: bool,
 }
 
 /// One complete set of energy registers.
@@ -57,18 +73,17 @@ pub struct RegisterSet {
 }
 
 impl RegisterSet {
-    /// Registers one period's energy: `active_wh` signed (+ import), `reactive_varh`
-    /// signed (+ inductive), `apparent_vah` non-negative.
-    pub fn register(&mut self, active_wh: f64, reactive_varh: f64, apparent_vah: f64) {
-        let importing = active_wh >= 0.0;
-        if importing {
-            self.active_import.add(active_wh);
-            self.apparent_import.add(apparent_vah);
+    /// Registers one period's energy.
+    pub fn register(&mut self, energy: &PeriodEnergy) {
+        if energy.exporting {
+            self.active_export.add(-energy.active_wh);
+            self.apparent_export.add(energy.apparent_vah);
         } else {
-            self.active_export.add(-active_wh);
-            self.apparent_export.add(apparent_vah);
+            self.active_import.add(energy.active_wh);
+            self.apparent_import.add(energy.apparent_vah);
         }
-        self.reactive[Quadrant::of(active_wh, reactive_varh).index()].add(reactive_varh.abs());
+        let quadrant = Quadrant::of(energy.exporting, energy.reactive_varh);
+        self.reactive[quadrant.index()].add(energy.reactive_varh.abs());
     }
 
     /// Reactive energy of one quadrant, mvarh.
@@ -106,9 +121,9 @@ impl RegisterBank {
     }
 
     /// Registers a period's net energy to the total and the active tariff.
-    pub(crate) fn register_total(&mut self, active_wh: f64, reactive_varh: f64, apparent_vah: f64) {
-        self.total.register(active_wh, reactive_varh, apparent_vah);
-        self.tariffs[self.active_tariff].register(active_wh, reactive_varh, apparent_vah);
+    pub(crate) fn register_total(&mut self, energy: &PeriodEnergy) {
+        self.total.register(energy);
+        self.tariffs[self.active_tariff].register(energy);
     }
 }
 
@@ -116,26 +131,41 @@ impl RegisterBank {
 mod tests {
     use super::*;
 
+    fn energy(active_wh: f64, reactive_varh: f64, apparent_vah: f64) -> PeriodEnergy {
+        PeriodEnergy {
+            active_wh,
+            reactive_varh,
+            apparent_vah,
+            exporting: active_wh < 0.0,
+        }
+    }
+
     #[test]
     fn import_and_export_are_kept_apart() {
         let mut set = RegisterSet::default();
-        set.register(2.0, 1.0, 3.0);
-        set.register(-1.5, -0.5, 2.0);
+        set.register(&energy(2.0, 1.0, 3.0));
+        set.register(&energy(-1.5, -0.5, 2.0));
+        // Active energy below the threshold still has a direction for reactive energy.
+        set.register(&PeriodEnergy {
+            exporting: true,
+            ..energy(0.0, 0.25, 0.25)
+        });
         assert_eq!(set.active_import.milli(), 2000);
         assert_eq!(set.active_export.milli(), 1500);
         assert_eq!(set.reactive(Quadrant::Q1).milli(), 1000);
         assert_eq!(set.reactive(Quadrant::Q3).milli(), 500);
         assert_eq!(set.apparent_import.milli(), 3000);
-        assert_eq!(set.apparent_export.milli(), 2000);
+        assert_eq!(set.apparent_export.milli(), 2250);
+        assert_eq!(set.reactive(Quadrant::Q2).milli(), 250);
     }
 
     #[test]
     fn tariff_selection_routes_energy() {
         let mut bank = RegisterBank::default();
-        bank.register_total(1.0, 0.0, 1.0);
+        bank.register_total(&energy(1.0, 0.0, 1.0));
         assert!(bank.select_tariff(2));
         assert!(!bank.select_tariff(MAX_TARIFFS));
-        bank.register_total(1.0, 0.0, 1.0);
+        bank.register_total(&energy(1.0, 0.0, 1.0));
         assert_eq!(bank.tariffs[0].active_import.milli(), 1000);
         assert_eq!(bank.tariffs[2].active_import.milli(), 1000);
         assert_eq!(bank.total.active_import.milli(), 2000);
