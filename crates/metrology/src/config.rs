@@ -9,7 +9,7 @@ use core::fmt;
 pub const MAX_PHASES: usize = 3;
 
 /// The largest current-channel delay the aligner corrects, in samples.
-pub(crate) const MAX_DELAY_SAMPLES: f64 = 30.0;
+pub(crate) const MAX_DELAY_SAMPLES: f64 = 120.0;
 
 /// Calibration of one voltage/current channel pair.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -209,7 +209,7 @@ impl MeterConfig {
             if !delay_samples.is_finite() || delay_samples.abs() > MAX_DELAY_SAMPLES {
                 return Err(ConfigError::new(
                     "i_delay_us",
-                    "must be finite and at most 30 samples either way",
+                    "must be finite and at most 120 samples either way",
                 ));
             }
         }

@@ -23,6 +23,7 @@ pub(crate) enum Crossing {
 pub(crate) struct CrossingDetector {
     hysteresis_counts: f64,
     previous: f64,
+    last_step: f64,
     armed_rising: bool,
     armed_falling: bool,
 }
@@ -32,6 +33,7 @@ impl CrossingDetector {
         Self {
             hysteresis_counts,
             previous: 0.0,
+            last_step: 0.0,
             armed_rising: false,
             armed_falling: false,
         }
@@ -43,6 +45,11 @@ impl CrossingDetector {
         self.previous = previous;
     }
 
+    /// The change of the voltage over the last sample (counts per sample).
+    pub(crate) fn last_step(&self) -> f64 {
+        self.last_step
+    }
+
     /// Moves the stored previous sample with a change of the offset estimate.
     pub(crate) fn shift(&mut self, step: f64) {
         self.previous -= step;
@@ -52,6 +59,7 @@ impl CrossingDetector {
     pub(crate) fn push(&mut self, v: f64) -> Crossing {
         let previous = self.previous;
         self.previous = v;
+        self.last_step = v - previous;
         let mut crossing = Crossing::None;
         if v >= 0.0 && previous < 0.0 && self.armed_rising {
             self.armed_rising = false;

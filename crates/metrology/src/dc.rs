@@ -31,6 +31,14 @@ impl DcTracker {
         self.offset_counts
     }
 
+    /// Moves the estimate by a residual without counting it as a measurement: the next
+    /// [`DcTracker::update`] replaces rather than averages. Returns the move.
+    pub(crate) fn provisional(&mut self, residual_mean_counts: f64) -> f64 {
+        self.offset_counts += residual_mean_counts;
+        self.updates = 0;
+        residual_mean_counts
+    }
+
     /// Feeds the mean of one cycle of offset-corrected samples (the residual offset) and
     /// returns how far the estimate moved, so filter states can move with it.
     pub(crate) fn update(&mut self, residual_mean_counts: f64) -> f64 {

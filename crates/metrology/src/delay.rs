@@ -16,7 +16,7 @@
 use crate::config::MAX_DELAY_SAMPLES;
 
 /// Capacity of the whole-sample delay rings.
-const RING: usize = 32;
+const RING: usize = 128;
 
 /// A delay of a whole number of samples (0 to `RING - 1`).
 #[derive(Debug, Clone, Copy)]

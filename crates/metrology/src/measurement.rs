@@ -30,10 +30,11 @@ pub struct CycleMeasurement {
     /// The cycle was cut short by the end of the sample stream: its energy counts, its RMS
     /// values are from a partial window.
     pub partial: bool,
-    /// The window spans whole mains cycles (between rising crossings, the first nominal
-    /// period after start-up, or a nominal period while the voltage is gone), so its RMS
-    /// values are exact. Other windows (the stretch to the first crossing, the cycle a
-    /// timeout cuts, the end of the stream) count for energy only.
+    /// The window spans whole mains cycles (between rising crossings, or a nominal period
+    /// while the voltage is gone), so its RMS values are exact. Other windows (the first
+    /// nominal period after start-up, whose offset is still being found; the stretch to the
+    /// first crossing; the cycle a timeout cuts; the end of the stream) count for energy
+    /// only.
     pub whole: bool,
 }
 

@@ -21,6 +21,15 @@ pub(crate) struct Step {
     pub(crate) cycle: bool,
 }
 
+/// When a zero crossing happened, and how steeply the voltage crossed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CrossingTime {
+    /// Fractional sample index of the crossing.
+    position: f64,
+    /// Voltage change per sample across it, counts (positive rising, negative falling).
+    slope: f64,
+}
+
 /// The signal chain of one voltage/current pair.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PhaseChannel {
@@ -55,8 +64,12 @@ pub(crate) struct PhaseChannel {
     cycle_began_at_crossing: bool,
     /// Whether only crossings (no timeouts) have closed this cycle's halves.
     cycle_all_crossings: bool,
-    /// Fractional sample position of the last rising crossing.
-    last_rising_position: f64,
+    /// The rising crossing that began the cycle in progress.
+    last_rising: Option<CrossingTime>,
+    /// The falling crossing inside the cycle in progress.
+    falling_in_cycle: Option<CrossingTime>,
+    /// The falling crossing inside the previous cycle, if it was a whole one.
+    previous_falling: Option<CrossingTime>,
     acquiring: bool,
     sample_index: u64,
     last_frequency_hz: f64,
@@ -102,7 +115,9 @@ impl PhaseChannel {
             halves_in_cycle: 0,
             cycle_began_at_crossing: false,
             cycle_all_crossings: true,
-            last_rising_position: 0.0,
+            last_rising: None,
+            falling_in_cycle: None,
+            previous_falling: None,
             acquiring: true,
             sample_index: 0,
             last_frequency_hz: config.nominal_frequency_hz,
@@ -156,10 +171,13 @@ impl PhaseChannel {
                         step = self.close_half(false, None);
                     }
                 }
-                Crossing::Falling(_) => step = self.close_half(true, None),
+                Crossing::Falling(fraction) => {
+                    self.falling_in_cycle = Some(self.crossing_time(fraction));
+                    step = self.close_half(true, None);
+                }
                 Crossing::Rising(fraction) => {
-                    let position = self.sample_index as f64 - 1.0 + fraction;
-                    step = self.close_half(true, Some(position));
+                    let rising = self.crossing_time(fraction);
+                    step = self.close_half(true, Some(rising));
                 }
             }
         }
@@ -184,6 +202,14 @@ impl PhaseChannel {
         step
     }
 
+    /// The crossing between the previous sample and this one, `fraction` of the way.
+    fn crossing_time(&self, fraction: f64) -> CrossingTime {
+        CrossingTime {
+            position: self.sample_index as f64 - 1.0 + fraction,
+            slope: self.detector.last_step(),
+        }
+    }
+
     /// Ends the stream: whatever is in progress becomes a partial cycle, so its energy
     /// counts. Returns whether there was anything.
     pub(crate) fn finish(&mut self) -> bool {
@@ -204,13 +230,15 @@ impl PhaseChannel {
 
     /// The first nominal period of samples becomes one cycle (its window means give the
     /// first DC offset estimate); crossing detection and the integrator start after it, so
-    /// that first cycle registers active and apparent energy but no reactive energy.
+    /// that first cycle registers active and apparent energy but no reactive energy (20 ms
+    /// of it at 50 Hz, once per start).
     fn end_acquisition(&mut self) -> Step {
         let window = self.half;
         self.cycle = WindowSums::default();
         self.half = WindowSums::default();
+        // Energy-only: it has no reactive power (the integrator waits for the offset) and its
+        // offset is estimated from itself, so its RMS values stay out of averages and events.
         self.last_cycle = self.measure(&window, None, true);
-        self.last_cycle.whole = true;
         self.pending_means = window.moments(true);
         self.retune_pending = true;
         self.half_is_fragment = true;
@@ -220,7 +248,7 @@ impl PhaseChannel {
         }
     }
 
-    fn close_half(&mut self, by_crossing: bool, rising_position: Option<f64>) -> Step {
+    fn close_half(&mut self, by_crossing: bool, rising: Option<CrossingTime>) -> Step {
         self.cycle.add(&self.half);
         let mut step = Step::default();
         if self.previous_half.n > 0 {
@@ -245,29 +273,38 @@ impl PhaseChannel {
             self.steady_timeout_halves += 1;
         }
         self.last_half_timed_out = !by_crossing;
-        if rising_position.is_some() || (!by_crossing && self.halves_in_cycle >= 2) {
-            self.close_cycle(rising_position);
+        if rising.is_some() || (!by_crossing && self.halves_in_cycle >= 2) {
+            self.close_cycle(rising);
             step.cycle = true;
         }
         step
     }
 
-    fn close_cycle(&mut self, rising_position: Option<f64>) {
+    fn close_cycle(&mut self, rising: Option<CrossingTime>) {
         let bounded_by_crossings =
             self.cycle_began_at_crossing && self.cycle_all_crossings && self.halves_in_cycle == 2;
-        let frequency_hz = match rising_position {
-            Some(position) if bounded_by_crossings => {
-                let frequency_hz =
-                    self.scaling.sample_rate_hz / (position - self.last_rising_position);
+        let falling = self.falling_in_cycle.take();
+        let frequency_hz = match (rising, self.last_rising) {
+            (Some(rising), Some(last_rising)) if bounded_by_crossings => {
+                // The period between rising crossings, averaged with the one between the
+                // falling crossings (half a cycle earlier) where both are known: two
+                // independent timings halve the variance that ADC noise puts on them.
+                let rising_period = rising.position - last_rising.position;
+                let period = match (falling, self.previous_falling) {
+                    (Some(falling), Some(previous)) => {
+                        0.5 * (rising_period + falling.position - previous.position)
+                    }
+                    _ => rising_period,
+                };
+                let frequency_hz = self.scaling.sample_rate_hz / period;
                 let nominal = self.nominal_frequency_hz;
                 (frequency_hz > 0.5 * nominal && frequency_hz < 2.0 * nominal)
                     .then_some(frequency_hz)
             }
             _ => None,
         };
-        if let Some(position) = rising_position {
-            self.last_rising_position = position;
-        }
+        self.last_rising = rising;
+        self.previous_falling = if bounded_by_crossings { falling } else { None };
         let window = self.cycle;
         self.last_cycle = self.measure(&window, frequency_hz, frequency_hz.is_some());
         // Crossing-bounded cycles span one cycle; so do two steady timeout halves, while
@@ -282,7 +319,7 @@ impl PhaseChannel {
         self.cycle = WindowSums::default();
         self.halves_in_cycle = 0;
         self.steady_timeout_halves = 0;
-        self.cycle_began_at_crossing = rising_position.is_some();
+        self.cycle_began_at_crossing = rising.is_some();
         self.cycle_all_crossings = true;
     }
 
@@ -311,11 +348,32 @@ impl PhaseChannel {
     /// Returns the shifts (voltage, current) in counts.
     fn retune_offsets(&mut self) -> (f64, f64) {
         let means = self.pending_means;
-        let v_step = self.v_offset.update(means.mean_v);
-        let i_step = self.i_offset.update(means.mean_i);
+        let (v_step, i_step) = if self.acquiring {
+            // The acquisition window is a nominal period, not a measured one: its means are
+            // a first estimate that the first whole cycle replaces rather than averages with.
+            (
+                self.v_offset.provisional(means.mean_v),
+                self.i_offset.provisional(means.mean_i),
+            )
+        } else {
+            (
+                self.v_offset.update(means.mean_v),
+                self.i_offset.update(means.mean_i),
+            )
+        };
         self.aligner.shift(v_step, i_step);
         self.detector.shift(v_step);
         self.v_previous -= v_step;
+        // Had the new offset applied to the crossings kept for the next period, they would
+        // have come `v_step / slope` samples later or earlier: move them, so periods are
+        // measured between consistent crossings and a settling offset never reads as a
+        // frequency change.
+        for crossing in [&mut self.last_rising, &mut self.previous_falling]
+            .into_iter()
+            .flatten()
+        {
+            crossing.position += v_step / crossing.slope;
+        }
         // Re-centre the integral; a constant in it cancels in the window covariance.
         self.v_integral -= means.mean_w;
         (v_step, i_step)
