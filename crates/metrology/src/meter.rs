@@ -226,6 +226,12 @@ impl Meter {
         self.phases[phase].offsets()
     }
 
+    /// Samples refused because no ADC could have produced them (NaN, infinite, or beyond
+    /// 10¹² counts), summed over the phases. Each is read as no signal.
+    pub fn invalid_samples(&self) -> u64 {
+        self.phases.iter().map(PhaseChannel::invalid_samples).sum()
+    }
+
     /// The energy registers.
     pub fn registers(&self) -> &RegisterBank {
         &self.registers

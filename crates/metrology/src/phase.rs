@@ -21,6 +21,9 @@ pub(crate) struct Step {
     pub(crate) cycle: bool,
 }
 
+/// The largest magnitude a sample may have, in counts (a 32-bit ADC reaches 2.1e9).
+const MAX_SAMPLE_COUNTS: f64 = 1e12;
+
 /// When a zero crossing happened, and how steeply the voltage crossed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct CrossingTime {
@@ -72,6 +75,8 @@ pub(crate) struct PhaseChannel {
     previous_falling: Option<CrossingTime>,
     acquiring: bool,
     sample_index: u64,
+    /// Samples refused as impossible (non-finite or beyond `MAX_SAMPLE_COUNTS`).
+    invalid_samples: u64,
     last_frequency_hz: f64,
     last_cycle: CycleMeasurement,
     /// Means of the last closed whole cycle, for the offset trackers.
@@ -120,6 +125,7 @@ impl PhaseChannel {
             previous_falling: None,
             acquiring: true,
             sample_index: 0,
+            invalid_samples: 0,
             last_frequency_hz: config.nominal_frequency_hz,
             last_cycle: CycleMeasurement::default(),
             pending_means: Moments::default(),
@@ -139,6 +145,11 @@ impl PhaseChannel {
         self.half_cycle_rms_v
     }
 
+    /// Samples refused as impossible (non-finite or absurdly large).
+    pub(crate) fn invalid_samples(&self) -> u64 {
+        self.invalid_samples
+    }
+
     /// The DC offsets being removed, in counts (voltage, current).
     pub(crate) fn offsets(&self) -> (f64, f64) {
         (self.v_offset.offset(), self.i_offset.offset())
@@ -147,6 +158,16 @@ impl PhaseChannel {
     /// Takes one raw sample pair (ADC counts, offset included).
     #[inline(always)]
     pub(crate) fn push(&mut self, raw_v: f64, raw_i: f64) -> Step {
+        // A sample no ADC can produce (NaN, infinite, absurdly large) would poison every
+        // sum and the offset estimate for good: it is counted and read as the offset (no
+        // signal), so time, and the energy of every good sample, still count.
+        let (raw_v, raw_i) = if raw_v.abs() <= MAX_SAMPLE_COUNTS && raw_i.abs() <= MAX_SAMPLE_COUNTS
+        {
+            (raw_v, raw_i)
+        } else {
+            self.invalid_samples += 1;
+            (self.v_offset.offset(), self.i_offset.offset())
+        };
         if self.sample_index == 0 {
             self.aligner.prime(raw_v, raw_i);
         }

@@ -165,3 +165,39 @@ proptest! {
         prop_assert_eq!(whole.last_cycle(0), chunked.last_cycle(0));
     }
 }
+
+/// A sample as an ADC or a damaged file might deliver it, garbage included.
+fn any_sample() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => -4096.0..4096.0f64,
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => Just(f64::NEG_INFINITY),
+        1 => any::<f64>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn garbage_samples_never_panic_nor_poison_the_registers(
+        garbage in prop::collection::vec((any_sample(), any_sample()), 1..400),
+    ) {
+        let mut meter = meter();
+        let (v, i) = samples(&[Segment { current_a: 10.0, angle_rad: 0.3, cycles: 10 }], 50.0, 0.0);
+        meter.push_block(&v, &i);
+        for (v, i) in garbage {
+            meter.push_sample(v, i);
+        }
+        let (v, i) = samples(&[Segment { current_a: 10.0, angle_rad: 0.3, cycles: 20 }], 50.0, 0.0);
+        let before = meter.registers().total.active_import.wh();
+        meter.push_block(&v, &i);
+        meter.finish();
+        let after = meter.registers().total.active_import.wh();
+        prop_assert!(after.is_finite());
+        // 20 good cycles after the garbage still register (2.3 kW × 0.4 s × cos 0.3).
+        let expected = 2300.0 * 0.3f64.cos() * 0.4 / 3600.0;
+        prop_assert!((after - before - expected).abs() < 0.05 * expected, "{} vs {expected}", after - before);
+    }
+}
