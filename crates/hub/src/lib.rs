@@ -1,0 +1,5 @@
+//! Joule's head-end: the hub every meter reports to.
+//!
+//! It stores what meters send, so that no reading is lost and none is stored twice, and
+//! keeps the registry of meters allowed to report.
+pub mod store;
