@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it: formatting, lints, the metrology core built
 # for a bare-metal target, and every unit, property, integration and doc test.
-# Installs what it needs when it is missing (today: the thumbv7em target for rustup).
+# Installs what it needs when it is missing: the thumbv7em target for rustup, and Debian's
+# mosquitto (the real broker the hub's tests run against).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+
+missing=()
+[ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
   step "adding the thumbv7em-none-eabihf target"

@@ -33,6 +33,60 @@ pub(crate) enum Command {
     /// Offline metrology on recorded ADC captures.
     #[command(subcommand)]
     Metrology(MetrologyCommand),
+    /// Runs the hub: ingest from the MQTT broker into the store, acknowledging what is stored.
+    Hub(HubArgs),
+    /// Provisions meters in the hub's registry (the hub need not be running).
+    #[command(subcommand)]
+    Meters(MetersCommand),
+}
+
+/// Where the hub's configuration is (shared by `hub` and `meters`).
+#[derive(Debug, Args)]
+pub(crate) struct HubArgs {
+    /// The hub's TOML configuration (docs/CONFIG.md); without it, defaults and
+    /// JOULE_HUB_* environment variables.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// `joule meters ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum MetersCommand {
+    /// Registers a meter and prints its device token, once.
+    Add(MeterAddArgs),
+    /// Lists the registered meters.
+    List(HubArgs),
+    /// Revokes a meter's token: it can no longer connect or publish.
+    Revoke(MeterIdArgs),
+}
+
+/// Arguments of `joule meters add`.
+#[derive(Debug, Args)]
+pub(crate) struct MeterAddArgs {
+    /// The meter id (its MQTT username): letters, digits, '-', '_' and '.'.
+    pub(crate) id: String,
+    /// A name for people.
+    #[arg(long, default_value = "")]
+    pub(crate) name: String,
+    /// The feeder it hangs on.
+    #[arg(long)]
+    pub(crate) feeder: Option<String>,
+    /// The transformer it hangs on.
+    #[arg(long)]
+    pub(crate) transformer: Option<String>,
+    /// The hub's configuration.
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
+}
+
+/// A meter id and the hub's configuration.
+#[derive(Debug, Args)]
+pub(crate) struct MeterIdArgs {
+    /// The meter id.
+    pub(crate) id: String,
+    /// The hub's configuration.
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
 }
 
 /// `joule metrology ...`.

@@ -1,6 +1,7 @@
 //! The `joule` command line: one binary for every part of Joule.
 
 mod cli;
+mod hub;
 mod metrology;
 mod wav;
 
@@ -26,7 +27,9 @@ fn main() -> ExitCode {
 
 /// Runs the chosen verb.
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
+    // Not `stdout().lock()`: holding the lock for the whole run would block every other
+    // thread that writes (the hub's log lines) for as long as the hub runs.
+    let mut out = io::stdout();
     match cli.command {
         Command::Metrology(MetrologyCommand::Analyze(args)) => {
             metrology::analyze::run(&args, &mut out)?;
@@ -37,6 +40,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Metrology(MetrologyCommand::Accuracy(args)) => {
             metrology::accuracy::run(&args, &mut out)?;
         }
+        Command::Hub(args) => hub::run(&args)?,
+        Command::Meters(command) => hub::meters(&command, &mut out)?,
     }
     Ok(())
 }

@@ -2,4 +2,8 @@
 //!
 //! It stores what meters send, so that no reading is lost and none is stored twice, and
 //! keeps the registry of meters allowed to report.
+pub mod config;
+pub mod ingest;
+pub mod service;
 pub mod store;
+pub mod tokens;

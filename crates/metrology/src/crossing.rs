@@ -45,6 +45,11 @@ impl CrossingDetector {
         self.previous = previous;
     }
 
+    /// The hysteresis, in counts.
+    pub(crate) fn hysteresis(&self) -> f64 {
+        self.hysteresis_counts
+    }
+
     /// The change of the voltage over the last sample (counts per sample).
     pub(crate) fn last_step(&self) -> f64 {
         self.last_step

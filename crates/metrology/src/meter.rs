@@ -227,7 +227,7 @@ impl Meter {
     }
 
     /// Samples refused because no ADC could have produced them (NaN, infinite, or beyond
-    /// 10¹² counts), summed over the phases. Each is read as no signal.
+    /// 2³¹ counts), summed over the phases. Each is read as no signal.
     pub fn invalid_samples(&self) -> u64 {
         self.phases.iter().map(PhaseChannel::invalid_samples).sum()
     }

@@ -21,8 +21,8 @@ pub(crate) struct Step {
     pub(crate) cycle: bool,
 }
 
-/// The largest magnitude a sample may have, in counts (a 32-bit ADC reaches 2.1e9).
-const MAX_SAMPLE_COUNTS: f64 = 1e12;
+/// The largest magnitude a sample may have, in counts: what a 32-bit ADC reaches.
+const MAX_SAMPLE_COUNTS: f64 = 2_147_483_648.0;
 
 /// When a zero crossing happened, and how steeply the voltage crossed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -331,9 +331,12 @@ impl PhaseChannel {
         // Crossing-bounded cycles span one cycle; so do two steady timeout halves, while
         // the voltage is gone, of the nominal cycle.
         self.last_cycle.whole = frequency_hz.is_some() || self.steady_timeout_halves == 2;
-        // Only a whole cycle between two rising crossings has the offset as its mean; the
-        // first stretch after acquisition, and cycles cut by timeouts, would mislead.
-        if frequency_hz.is_some() {
+        // Only a whole cycle has the offset as its mean: one between two rising crossings,
+        // or a nominal period of steady timeouts (no crossings: the voltage is gone, or the
+        // offset estimate is so far off that the signal never crosses zero, which only a
+        // new estimate can cure). The first stretch after acquisition, and cycles cut by a
+        // first timeout, would mislead.
+        if self.last_cycle.whole {
             self.pending_means = window.moments(true);
             self.retune_pending = true;
         }
@@ -377,10 +380,19 @@ impl PhaseChannel {
                 self.i_offset.provisional(means.mean_i),
             )
         } else {
-            (
-                self.v_offset.update(means.mean_v),
-                self.i_offset.update(means.mean_i),
-            )
+            // A residual beyond what noise and settling leave means the estimate is wrong
+            // (a spike of garbage moved it): take the cycle's mean outright.
+            let v_step = if means.mean_v.abs() > self.detector.hysteresis() {
+                self.v_offset.provisional(means.mean_v)
+            } else {
+                self.v_offset.update(means.mean_v)
+            };
+            let i_step = if means.mean_i.abs() > libm::sqrt(means.i_square).max(1.0) {
+                self.i_offset.provisional(means.mean_i)
+            } else {
+                self.i_offset.update(means.mean_i)
+            };
+            (v_step, i_step)
         };
         self.aligner.shift(v_step, i_step);
         self.detector.shift(v_step);

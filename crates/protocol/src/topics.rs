@@ -99,7 +99,7 @@ impl MeterId {
 
 impl fmt::Display for MeterId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

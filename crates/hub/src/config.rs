@@ -1,0 +1,319 @@
+//! The hub's configuration: a TOML file, then environment overrides, validated at start-up.
+//!
+//! Every option is documented in docs/CONFIG.md. An error names the file and the key.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Everything the hub needs to run.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// The MQTT broker the hub is a client of.
+    #[serde(default)]
+    pub broker: BrokerConfig,
+    /// Where data is kept.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Batching and queueing of ingest.
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    /// MQTT topic layout.
+    #[serde(default)]
+    pub topics: TopicsConfig,
+}
+
+/// `[broker]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerConfig {
+    /// `mqtt://host:port` (TLS, `mqtts://`, is not available yet).
+    pub url: String,
+    /// MQTT client id of the hub (its persistent session is kept under it).
+    pub client_id: String,
+    /// Username at the broker, if it asks for one.
+    pub username: Option<String>,
+    /// Password at the broker.
+    pub password: Option<String>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            url: "mqtt://127.0.0.1:1883".into(),
+            client_id: "joule-hub".into(),
+            username: None,
+            password: None,
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Path of the SQLite database (created if missing).
+    pub sqlite: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            sqlite: PathBuf::from("joule-data/hub.sqlite"),
+        }
+    }
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Most messages written in one transaction.
+    pub batch_max: usize,
+    /// Longest a message waits for its batch to fill, ms.
+    pub batch_wait_ms: u64,
+    /// Messages queued between the MQTT client and the writer; when full, the hub stops
+    /// reading from the broker (backpressure) instead of growing without bound.
+    pub queue: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            batch_max: 5000,
+            batch_wait_ms: 25,
+            queue: 20_000,
+        }
+    }
+}
+
+/// `[topics]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicsConfig {
+    /// Prefix of every topic.
+    pub prefix: String,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self {
+            prefix: joule_protocol::DEFAULT_PREFIX.into(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with the key and the line).
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("{source_name}: `{key}` {reason}")]
+    Invalid {
+        /// The file, or the environment variable that set the key.
+        source_name: String,
+        /// The key, dotted.
+        key: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// Environment variables that override keys: (variable, section, key, dotted key).
+const OVERRIDES: [(&str, &str, &str, &str); 6] = [
+    ("JOULE_HUB_BROKER_URL", "broker", "url", "broker.url"),
+    (
+        "JOULE_HUB_BROKER_CLIENT_ID",
+        "broker",
+        "client_id",
+        "broker.client_id",
+    ),
+    (
+        "JOULE_HUB_BROKER_USERNAME",
+        "broker",
+        "username",
+        "broker.username",
+    ),
+    (
+        "JOULE_HUB_BROKER_PASSWORD",
+        "broker",
+        "password",
+        "broker.password",
+    ),
+    (
+        "JOULE_HUB_STORAGE_SQLITE",
+        "storage",
+        "sqlite",
+        "storage.sqlite",
+    ),
+    (
+        "JOULE_HUB_TOPICS_PREFIX",
+        "topics",
+        "prefix",
+        "topics.prefix",
+    ),
+];
+
+impl HubConfig {
+    /// Reads `path` (if given; defaults otherwise), applies environment overrides from
+    /// `env`, and validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let (text, name) = match path {
+            Some(path) => (
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?,
+                path.to_path_buf(),
+            ),
+            None => (String::new(), PathBuf::from("(defaults)")),
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+            path: name.clone(),
+            message: error.to_string(),
+        })?;
+        let mut overridden = Vec::new();
+        for (variable, section, key, dotted) in OVERRIDES {
+            if let Some(value) = env(variable) {
+                let entry = table
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let toml::Value::Table(section) = entry {
+                    section.insert(key.into(), toml::Value::String(value));
+                    overridden.push((dotted, variable));
+                }
+            }
+        }
+        let config: Self =
+            table
+                .try_into()
+                .map_err(|error: toml::de::Error| ConfigError::Parse {
+                    path: name.clone(),
+                    message: error.to_string(),
+                })?;
+        config.validate(&name.display().to_string(), &overridden)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &str, overridden: &[(&str, &str)]) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, reason: &'static str| {
+            let source_name = overridden.iter().find(|(k, _)| *k == key).map_or_else(
+                || file.to_owned(),
+                |(_, variable)| format!("environment {variable}"),
+            );
+            ConfigError::Invalid {
+                source_name,
+                key,
+                reason,
+            }
+        };
+        if broker_address(&self.broker.url).is_none() {
+            return Err(invalid(
+                "broker.url",
+                "must be mqtt://host:port (mqtts is not available yet)",
+            ));
+        }
+        if self.broker.client_id.is_empty() {
+            return Err(invalid("broker.client_id", "must not be empty"));
+        }
+        if self.ingest.batch_max == 0 || self.ingest.batch_max > 100_000 {
+            return Err(invalid("ingest.batch_max", "must be 1..=100000"));
+        }
+        if self.ingest.queue < self.ingest.batch_max {
+            return Err(invalid("ingest.queue", "must be at least ingest.batch_max"));
+        }
+        if self.topics.prefix.is_empty() || self.topics.prefix.contains(['+', '#']) {
+            return Err(invalid(
+                "topics.prefix",
+                "must be a topic path without wildcards",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Host and port of an `mqtt://host:port` URL.
+pub fn broker_address(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("mqtt://")?;
+    let (host, port) = rest.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_file_and_environment() {
+        let config = HubConfig::load(None, no_env).expect("defaults");
+        assert_eq!(config.broker.url, "mqtt://127.0.0.1:1883");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.toml");
+        std::fs::write(
+            &path,
+            "[broker]\nurl = \"mqtt://[::1]:1884\"\n[ingest]\nbatch_max = 10\n",
+        )
+        .expect("write");
+        let config = HubConfig::load(Some(&path), |v| {
+            (v == "JOULE_HUB_STORAGE_SQLITE").then(|| "/tmp/x.sqlite".to_owned())
+        })
+        .expect("file");
+        assert_eq!(
+            broker_address(&config.broker.url),
+            Some(("::1".into(), 1884))
+        );
+        assert_eq!(config.ingest.batch_max, 10);
+        assert_eq!(config.storage.sqlite, PathBuf::from("/tmp/x.sqlite"));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, "[broker]\nurl = \"http://x\"\n").expect("write");
+        let error = HubConfig::load(Some(&path), no_env)
+            .expect_err("bad url")
+            .to_string();
+        assert!(
+            error.contains("hub.toml") && error.contains("broker.url"),
+            "{error}"
+        );
+        std::fs::write(&path, "[brokr]\nurl = 1\n").expect("write");
+        let error = HubConfig::load(Some(&path), no_env)
+            .expect_err("unknown key")
+            .to_string();
+        assert!(error.contains("brokr"), "{error}");
+        let error = HubConfig::load(None, |v| {
+            (v == "JOULE_HUB_BROKER_URL").then(|| "nope".into())
+        })
+        .expect_err("bad env")
+        .to_string();
+        assert!(error.contains("JOULE_HUB_BROKER_URL"), "{error}");
+    }
+}

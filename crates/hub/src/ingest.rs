@@ -1,0 +1,243 @@
+//! Ingest: from an MQTT message to something to store, or a dead letter with a reason.
+//!
+//! Everything a single message can show is checked by the protocol crate (schema, version,
+//! ranges, timestamps); here the hub adds what needs history: registers must never go
+//! backwards. A refusal never panics, is counted by reason, logged at most once per meter
+//! per minute, and kept as a dead letter; it changes nothing else.
+
+use crate::store::{DeadLetter, Stored};
+use joule_protocol::{
+    MAX_PAYLOAD_BYTES, MeterId, Registers, Status, Topics, Uplink, decode_uplink,
+};
+use std::collections::{BTreeMap, HashMap};
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// To be stored.
+    Accept(MeterId, Stored),
+    /// A status change (not stored in the batch; the caller tracks presence).
+    Status(MeterId, Status),
+    /// Refused; keep it as a dead letter.
+    Reject(DeadLetter),
+}
+
+/// Counts of what ingest did, for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    /// Messages accepted.
+    pub accepted: u64,
+    /// Messages refused, by stable reason.
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+/// The latest registers seen from a meter, with their time.
+#[derive(Debug, Clone, Copy)]
+struct LastRegisters {
+    ts_ms: i64,
+    import_mwh: u64,
+    export_mwh: u64,
+}
+
+/// The ingest checks, with the little state they need.
+#[derive(Debug)]
+pub struct Ingest {
+    topics: Topics,
+    last_registers: HashMap<MeterId, LastRegisters>,
+    last_log_ms: HashMap<String, i64>,
+    counts: IngestCounts,
+}
+
+impl Ingest {
+    /// Ingest for topics under `topics`.
+    pub fn new(topics: Topics) -> Self {
+        Self {
+            topics,
+            last_registers: HashMap::new(),
+            last_log_ms: HashMap::new(),
+            counts: IngestCounts::default(),
+        }
+    }
+
+    /// What has been counted so far.
+    pub fn counts(&self) -> &IngestCounts {
+        &self.counts
+    }
+
+    /// Tells ingest a meter's latest stored registers (after a restart), so a regression
+    /// against what was stored before is caught too.
+    pub fn seed(&mut self, meter: MeterId, ts_ms: i64, registers: &Registers) {
+        self.last_registers.insert(
+            meter,
+            LastRegisters {
+                ts_ms,
+                import_mwh: registers.import_mwh,
+                export_mwh: registers.export_mwh,
+            },
+        );
+    }
+
+    /// Whether ingest has seen (or been seeded with) a meter's registers.
+    pub fn knows(&self, meter: &MeterId) -> bool {
+        self.last_registers.contains_key(meter)
+    }
+
+    /// Judges one message received at `now_ms`.
+    pub fn accept(&mut self, topic: &str, payload: &[u8], now_ms: i64) -> Outcome {
+        let parsed = match self.topics.parse(topic) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                return self.reject(topic, None, "topic", error.to_string(), payload, now_ms);
+            }
+        };
+        let meter = parsed.meter;
+        let message = match decode_uplink(parsed.kind, payload, now_ms) {
+            Ok(message) => message,
+            Err(error) => {
+                let reason = error.reason();
+                return self.reject(
+                    topic,
+                    Some(&meter),
+                    reason,
+                    error.to_string(),
+                    payload,
+                    now_ms,
+                );
+            }
+        };
+        let stored = match message {
+            Uplink::Status(status) => return Outcome::Status(meter, status),
+            Uplink::Live(reading) => {
+                if let Err(detail) = self.check_registers(&meter, reading.ts_ms, &reading.registers)
+                {
+                    return self.reject(topic, Some(&meter), "regression", detail, payload, now_ms);
+                }
+                Stored::Live(reading)
+            }
+            Uplink::Interval(record) => {
+                if let Err(detail) = self.check_registers(&meter, record.ts_ms, &record.registers) {
+                    return self.reject(topic, Some(&meter), "regression", detail, payload, now_ms);
+                }
+                Stored::Interval(record)
+            }
+            Uplink::Event(event) => Stored::Event(event),
+            Uplink::CommandAck(ack) => Stored::SequenceOnly {
+                seq: ack.seq,
+                ts_ms: ack.ts_ms,
+            },
+        };
+        self.counts.accepted += 1;
+        Outcome::Accept(meter, stored)
+    }
+
+    /// Registers must not go backwards: a message newer than the latest seen must not show
+    /// less energy. (An older one, replayed from an outbox, is judged by the store's dedup.)
+    fn check_registers(
+        &mut self,
+        meter: &MeterId,
+        ts_ms: i64,
+        registers: &Registers,
+    ) -> Result<(), String> {
+        let last = self.last_registers.get(meter).copied();
+        if let Some(last) = last {
+            if ts_ms < last.ts_ms {
+                return Ok(());
+            }
+            if registers.import_mwh < last.import_mwh || registers.export_mwh < last.export_mwh {
+                return Err(format!(
+                    "registers went backwards: import {} -> {} mWh, export {} -> {} mWh",
+                    last.import_mwh, registers.import_mwh, last.export_mwh, registers.export_mwh
+                ));
+            }
+        }
+        self.seed(meter.clone(), ts_ms, registers);
+        Ok(())
+    }
+
+    fn reject(
+        &mut self,
+        topic: &str,
+        meter: Option<&MeterId>,
+        reason: &'static str,
+        detail: String,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Outcome {
+        *self.counts.rejected.entry(reason).or_default() += 1;
+        let key = meter.map_or_else(|| topic.to_owned(), ToString::to_string);
+        let last = self.last_log_ms.get(&key).copied();
+        if last.is_none_or(|last| now_ms - last >= 60_000) {
+            self.last_log_ms.insert(key, now_ms);
+            tracing::warn!(topic, reason, detail = detail.as_str(), "message refused");
+        }
+        Outcome::Reject(DeadLetter {
+            received_ms: now_ms,
+            topic: topic.to_owned(),
+            meter: meter.map(ToString::to_string),
+            reason: reason.to_owned(),
+            detail,
+            payload: payload[..payload.len().min(MAX_PAYLOAD_BYTES)].to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_000_000_000;
+
+    fn live(seq: u64, ts_ms: i64, import_mwh: u64) -> String {
+        format!(
+            r#"{{"v":1,"seq":{seq},"ts_ms":{ts_ms},"voltage_v":230,"current_a":1,"p_w":230,"q_var":0,"s_va":230,"pf":1,"registers":{{"import_mwh":{import_mwh},"export_mwh":0,"reactive_mvarh":[0,0,0,0],"apparent_import_mvah":0,"apparent_export_mvah":0}},"tariff":0,"relay":"connected"}}"#
+        )
+    }
+
+    #[test]
+    fn accepts_rejects_and_counts() {
+        let mut ingest = Ingest::new(Topics::default());
+        let topic = "joule/v1/meters/m-1/live";
+        assert!(matches!(
+            ingest.accept(topic, live(1, NOW, 100).as_bytes(), NOW),
+            Outcome::Accept(..)
+        ));
+        assert!(matches!(
+            ingest.accept(topic, live(2, NOW + 1000, 150).as_bytes(), NOW),
+            Outcome::Accept(..)
+        ));
+        // Newer but less energy: refused.
+        let Outcome::Reject(letter) =
+            ingest.accept(topic, live(3, NOW + 2000, 120).as_bytes(), NOW)
+        else {
+            panic!("a regression must be refused");
+        };
+        assert_eq!(letter.reason, "regression");
+        // An older message replayed from an outbox is not a regression.
+        assert!(matches!(
+            ingest.accept(topic, live(1, NOW, 100).as_bytes(), NOW),
+            Outcome::Accept(..)
+        ));
+        assert!(matches!(
+            ingest.accept("joule/v1/meters/m-1/cmd", b"{}", NOW),
+            Outcome::Reject(_)
+        ));
+        assert!(matches!(
+            ingest.accept("elsewhere/x", b"{}", NOW),
+            Outcome::Reject(_)
+        ));
+        assert!(matches!(
+            ingest.accept(topic, b"{", NOW),
+            Outcome::Reject(_)
+        ));
+        assert!(matches!(
+            ingest.accept("joule/v1/meters/m-1/status", b"offline", NOW),
+            Outcome::Status(_, Status::Offline)
+        ));
+        let counts = ingest.counts();
+        assert_eq!(counts.accepted, 3);
+        assert_eq!(counts.rejected.get("regression"), Some(&1));
+        assert_eq!(counts.rejected.get("direction"), Some(&1));
+        assert_eq!(counts.rejected.get("topic"), Some(&1));
+        assert_eq!(counts.rejected.get("schema"), Some(&1));
+    }
+}

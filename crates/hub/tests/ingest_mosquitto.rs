@@ -1,0 +1,123 @@
+//! End to end through Debian's Mosquitto: a meter publishes, the hub stores and
+//! acknowledges, resends are stored once, garbage becomes a dead letter.
+
+mod support;
+
+use joule_hub::config::HubConfig;
+use joule_hub::service;
+use joule_hub::store::SqliteStore;
+use joule_protocol::{
+    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
+    encode,
+};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::Mosquitto;
+
+fn reading(seq: u64, base_ms: i64) -> LiveReading {
+    LiveReading {
+        v: PAYLOAD_VERSION,
+        seq,
+        ts_ms: base_ms + i64::try_from(seq).expect("small") * 1000,
+        voltage_v: 230.0,
+        current_a: 2.0,
+        p_w: 460.0,
+        q_var: 0.0,
+        s_va: 460.0,
+        pf: 1.0,
+        freq_hz: Some(50.0),
+        phases: Vec::new(),
+        registers: Registers {
+            import_mwh: seq * 128,
+            ..Registers::default()
+        },
+        tariff: 0,
+        relay: RelayState::Connected,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meter_publishes_and_the_hub_stores_and_acknowledges_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Mosquitto::start(dir.path(), "allow_anonymous true");
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let config = HubConfig::load(None, |v| (v == "JOULE_HUB_BROKER_URL").then(|| url.clone()))
+        .expect("config");
+    let store = Arc::new(SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let hub = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move {
+            service::run(&config, store, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+
+    let meter = MeterId::new("m-1").expect("id");
+    let topics = Topics::default();
+    let mut options = MqttOptions::new("m-1", "127.0.0.1", broker.port);
+    options.set_keep_alive(Duration::from_secs(10));
+    let (client, mut eventloop) = AsyncClient::new(options, 512);
+    client
+        .subscribe(topics.topic(&meter, TopicKind::Stored), QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let base_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+        - 300_000;
+    let live = topics.topic(&meter, TopicKind::Live);
+    let publisher = tokio::spawn({
+        let client = client.clone();
+        async move {
+            // Give the hub time to subscribe before the first message.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            for seq in (1..=200).chain(50..=100) {
+                client
+                    .publish(
+                        &live,
+                        QoS::AtLeastOnce,
+                        false,
+                        encode(&reading(seq, base_ms)),
+                    )
+                    .await
+                    .expect("publish");
+            }
+            client
+                .publish(&live, QoS::AtLeastOnce, false, b"{not json".to_vec())
+                .await
+                .expect("publish");
+        }
+    });
+
+    let mut acknowledged = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while acknowledged < 200 {
+        let event = tokio::time::timeout_at(deadline, eventloop.poll())
+            .await
+            .expect("storage ack for seq 200 within 30 s")
+            .expect("meter connection");
+        if let Event::Incoming(Packet::Publish(publish)) = event {
+            let ack: StorageAck = serde_json::from_slice(&publish.payload).expect("storage ack");
+            assert!(ack.up_to_seq >= acknowledged, "acks only move forward");
+            acknowledged = ack.up_to_seq;
+        }
+    }
+    publisher.await.expect("publisher");
+    // Let the dead letter reach the store, then stop the hub cleanly.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(()).expect("stop");
+    hub.await.expect("hub task").expect("hub ran cleanly");
+
+    let readings = store.readings(&meter, 0, i64::MAX).expect("readings");
+    assert_eq!(readings.len(), 200, "every reading once, resends ignored");
+    assert!(readings.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    let letters = store.dead_letters(10).expect("dead letters");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].reason, "schema");
+    assert_eq!(letters[0].meter.as_deref(), Some("m-1"));
+}
