@@ -38,13 +38,17 @@ pub(crate) fn run(args: &HubArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let (config, store) = open(args)?;
-    tracing::info!(
-        broker = config.broker.url.as_str(),
-        store = %config.storage.sqlite.display(),
-        "hub starting"
-    );
+    let store_path = config.storage.sqlite.display();
+    match &config.broker.url {
+        Some(url) => tracing::info!(broker = url.as_str(), store = %store_path, "hub starting"),
+        None => tracing::info!(
+            listen = %config.broker.listen,
+            store = %store_path,
+            "hub starting with its embedded broker"
+        ),
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async { service::run(&config, Arc::new(store), shutdown_signal()).await })?;
+    runtime.block_on(service::serve(&config, Arc::new(store), shutdown_signal()))?;
     Ok(())
 }
 

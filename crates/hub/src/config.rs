@@ -27,8 +27,11 @@ pub struct HubConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerConfig {
-    /// `mqtt://host:port` (TLS, `mqtts://`, is not available yet).
-    pub url: String,
+    /// An external broker, `mqtt://host:port` (TLS, `mqtts://`, is not available yet);
+    /// absent, the hub runs its embedded broker on `listen`.
+    pub url: Option<String>,
+    /// Where the embedded broker listens for meters.
+    pub listen: std::net::SocketAddr,
     /// MQTT client id of the hub (its persistent session is kept under it).
     pub client_id: String,
     /// Username at the broker, if it asks for one.
@@ -40,7 +43,8 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         Self {
-            url: "mqtt://127.0.0.1:1883".into(),
+            url: None,
+            listen: std::net::SocketAddr::from(([0, 0, 0, 0], 1883)),
             client_id: "joule-hub".into(),
             username: None,
             password: None,
@@ -135,8 +139,14 @@ pub enum ConfigError {
 }
 
 /// Environment variables that override keys: (variable, section, key, dotted key).
-const OVERRIDES: [(&str, &str, &str, &str); 6] = [
+const OVERRIDES: [(&str, &str, &str, &str); 7] = [
     ("JOULE_HUB_BROKER_URL", "broker", "url", "broker.url"),
+    (
+        "JOULE_HUB_BROKER_LISTEN",
+        "broker",
+        "listen",
+        "broker.listen",
+    ),
     (
         "JOULE_HUB_BROKER_CLIENT_ID",
         "broker",
@@ -225,7 +235,12 @@ impl HubConfig {
                 reason,
             }
         };
-        if broker_address(&self.broker.url).is_none() {
+        if self
+            .broker
+            .url
+            .as_deref()
+            .is_some_and(|url| broker_address(url).is_none())
+        {
             return Err(invalid(
                 "broker.url",
                 "must be mqtt://host:port (mqtts is not available yet)",
@@ -272,7 +287,8 @@ mod tests {
     #[test]
     fn defaults_file_and_environment() {
         let config = HubConfig::load(None, no_env).expect("defaults");
-        assert_eq!(config.broker.url, "mqtt://127.0.0.1:1883");
+        assert_eq!(config.broker.url, None);
+        assert_eq!(config.broker.listen.port(), 1883);
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("hub.toml");
         std::fs::write(
@@ -285,7 +301,7 @@ mod tests {
         })
         .expect("file");
         assert_eq!(
-            broker_address(&config.broker.url),
+            config.broker.url.as_deref().and_then(broker_address),
             Some(("::1".into(), 1884))
         );
         assert_eq!(config.ingest.batch_max, 10);

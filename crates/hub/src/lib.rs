@@ -2,6 +2,7 @@
 //!
 //! It stores what meters send, so that no reading is lost and none is stored twice, and
 //! keeps the registry of meters allowed to report.
+pub mod broker;
 pub mod config;
 pub mod ingest;
 pub mod service;

@@ -8,9 +8,11 @@
 //! transaction, and then tells every meter in the batch, on its `stored` topic, up to which
 //! sequence number everything is stored. Only then may the meter drop those messages.
 
+use crate::broker::{EmbeddedBroker, RegistryCredentials};
 use crate::config::{HubConfig, broker_address};
 use crate::ingest::{Ingest, Outcome};
 use crate::store::{Batch, BatchOutcome, SqliteStore, StoreError};
+use crate::tokens;
 use joule_protocol::{PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use std::sync::Arc;
@@ -37,22 +39,89 @@ fn now_ms() -> i64 {
         })
 }
 
-/// Connects to the broker and runs ingest until the store fails or `shutdown` resolves.
-pub async fn run(
+/// How the hub reaches its broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConnection {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Username and password, when the broker asks for them.
+    pub credentials: Option<(String, String)>,
+}
+
+impl BrokerConnection {
+    /// The external broker named by `[broker] url`, if there is one.
+    pub fn external(config: &HubConfig) -> Option<Self> {
+        let (host, port) = broker_address(config.broker.url.as_deref()?)?;
+        let credentials = config
+            .broker
+            .username
+            .clone()
+            .map(|username| (username, config.broker.password.clone().unwrap_or_default()));
+        Some(Self {
+            host,
+            port,
+            credentials,
+        })
+    }
+}
+
+/// Runs the hub: the embedded broker (unless `[broker] url` names an external one) and
+/// ingest, until the store fails or `shutdown` resolves.
+pub async fn serve(
     config: &HubConfig,
     store: Arc<SqliteStore>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    let (host, port) = broker_address(&config.broker.url)
-        .ok_or_else(|| ServiceError::Broker(format!("unusable url {}", config.broker.url)))?;
-    let mut options = MqttOptions::new(&config.broker.client_id, host, port);
+    if let Some(external) = BrokerConnection::external(config) {
+        return run(config, &external, store, shutdown).await;
+    }
+    // The hub's own login: a fresh secret every start, never stored.
+    let secret = tokens::generate();
+    let credentials = Arc::new(RegistryCredentials::new(
+        Arc::clone(&store),
+        config.broker.client_id.clone(),
+        secret.clone(),
+    ));
+    let broker = EmbeddedBroker::start(
+        config.broker.listen,
+        credentials,
+        Topics::new(&config.topics.prefix),
+    )
+    .await
+    .map_err(|error| ServiceError::Broker(error.to_string()))?;
+    let address = broker.local_addr();
+    let host = if address.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        address.ip().to_string()
+    };
+    let connection = BrokerConnection {
+        host,
+        port: address.port(),
+        credentials: Some((config.broker.client_id.clone(), secret)),
+    };
+    let result = run(config, &connection, store, shutdown).await;
+    drop(broker);
+    result
+}
+
+/// Connects to the broker and runs ingest until the store fails or `shutdown` resolves.
+pub async fn run(
+    config: &HubConfig,
+    broker: &BrokerConnection,
+    store: Arc<SqliteStore>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServiceError> {
+    let mut options = MqttOptions::new(&config.broker.client_id, broker.host.clone(), broker.port);
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(false)
         .set_manual_acks(true)
         .set_max_packet_size(joule_protocol::MAX_PAYLOAD_BYTES + 1024, 64 * 1024);
-    if let Some(username) = &config.broker.username {
-        options.set_credentials(username, config.broker.password.clone().unwrap_or_default());
+    if let Some((username, password)) = &broker.credentials {
+        options.set_credentials(username, password);
     }
     let (client, eventloop) = AsyncClient::new(options, 1024);
     let topics = Topics::new(&config.topics.prefix);

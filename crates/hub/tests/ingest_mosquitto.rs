@@ -49,7 +49,7 @@ async fn a_meter_publishes_and_the_hub_stores_and_acknowledges_once() {
     let hub = tokio::spawn({
         let store = Arc::clone(&store);
         async move {
-            service::run(&config, store, async {
+            service::serve(&config, store, async {
                 let _ = stopped.await;
             })
             .await

@@ -1,0 +1,195 @@
+//! The embedded broker with the hub's registry: a meter with its token is heard and
+//! acknowledged; wrong credentials, foreign topics and foreign subscriptions are refused.
+
+use joule_hub::config::HubConfig;
+use joule_hub::service;
+use joule_hub::store::{NewMeter, SqliteStore};
+use joule_hub::tokens;
+use joule_protocol::{
+    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
+    encode,
+};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn reading(seq: u64) -> LiveReading {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    LiveReading {
+        v: PAYLOAD_VERSION,
+        seq,
+        ts_ms: i64::try_from(now).expect("ms") - 60_000 + i64::try_from(seq).expect("small"),
+        voltage_v: 231.0,
+        current_a: 1.0,
+        p_w: 231.0,
+        q_var: 0.0,
+        s_va: 231.0,
+        pf: 1.0,
+        freq_hz: Some(50.0),
+        phases: Vec::new(),
+        registers: Registers {
+            import_mwh: seq,
+            ..Registers::default()
+        },
+        tariff: 0,
+        relay: RelayState::Connected,
+    }
+}
+
+fn client(port: u16, id: &str, password: &str) -> (AsyncClient, EventLoop) {
+    let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    options
+        .set_credentials(id, password)
+        .set_keep_alive(Duration::from_secs(10));
+    AsyncClient::new(options, 64)
+}
+
+/// Polls until the connection is acknowledged or refused.
+async fn connects(eventloop: &mut EventLoop) -> bool {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
+            .await
+            .expect("broker answers")
+        {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => return true,
+            Ok(_) => {}
+            Err(ConnectionError::ConnectionRefused(_)) => return false,
+            Err(error) => panic!("unexpected connection error: {error}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meters_reach_their_own_topics_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store"));
+    let token = tokens::generate();
+    for id in ["m-1", "m-2"] {
+        let meter = NewMeter {
+            id: MeterId::new(id).expect("id"),
+            name: id.into(),
+            feeder: None,
+            transformer: None,
+            token_hash: tokens::hash(&token),
+        };
+        store.add_meter(&meter, 0).expect("add meter");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let config = HubConfig::load(None, |v| {
+        (v == "JOULE_HUB_BROKER_LISTEN").then(|| listen.clone())
+    })
+    .expect("config");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let hub = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move {
+            service::serve(&config, store, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    let started = tokio::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "embedded broker did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Wrong token, unknown meter: refused.
+    let (_c, mut bad) = client(port, "m-1", "not-the-token");
+    assert!(!connects(&mut bad).await, "a wrong token is refused");
+    let (_c, mut unknown) = client(port, "m-9", &token);
+    assert!(!connects(&mut unknown).await, "an unknown meter is refused");
+
+    // The right token: connected; its own topics work, others do not.
+    let topics = Topics::default();
+    let (me, other) = (
+        MeterId::new("m-1").expect("id"),
+        MeterId::new("m-2").expect("id"),
+    );
+    let (meter, mut events) = client(port, "m-1", &token);
+    assert!(connects(&mut events).await);
+    meter
+        .subscribe(topics.topic(&other, TopicKind::Command), QoS::AtLeastOnce)
+        .await
+        .expect("queue");
+    meter
+        .subscribe(topics.topic(&me, TopicKind::Stored), QoS::AtLeastOnce)
+        .await
+        .expect("queue");
+    meter
+        .publish(
+            topics.topic(&other, TopicKind::Live),
+            QoS::AtLeastOnce,
+            false,
+            encode(&reading(1)),
+        )
+        .await
+        .expect("queue");
+    // Give the hub's subscription time to land before the readings that count.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for seq in 1..=20 {
+        meter
+            .publish(
+                topics.topic(&me, TopicKind::Live),
+                QoS::AtLeastOnce,
+                false,
+                encode(&reading(seq)),
+            )
+            .await
+            .expect("queue");
+    }
+    let mut sub_results = Vec::new();
+    let mut acknowledged = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while acknowledged < 20 || sub_results.len() < 2 {
+        let event = tokio::time::timeout_at(deadline, events.poll())
+            .await
+            .expect("acks in time")
+            .expect("connection");
+        match event {
+            Event::Incoming(Packet::SubAck(ack)) => sub_results.extend(ack.return_codes),
+            Event::Incoming(Packet::Publish(publish)) => {
+                let ack: StorageAck =
+                    serde_json::from_slice(&publish.payload).expect("storage ack");
+                acknowledged = acknowledged.max(ack.up_to_seq);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        sub_results,
+        [
+            rumqttc::SubscribeReasonCode::Failure,
+            rumqttc::SubscribeReasonCode::Success(QoS::AtLeastOnce)
+        ],
+        "another meter's command topic is refused, its own storage acks granted"
+    );
+    stop.send(()).expect("stop");
+    hub.await.expect("hub task").expect("hub ran cleanly");
+    assert_eq!(
+        store.readings(&me, 0, i64::MAX).expect("readings").len(),
+        20
+    );
+    assert!(
+        store
+            .readings(&other, 0, i64::MAX)
+            .expect("readings")
+            .is_empty(),
+        "m-1 cannot publish as m-2"
+    );
+    assert!(store.dead_letters(10).expect("dead letters").is_empty());
+}
