@@ -329,19 +329,14 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRecord>, StoreError> {
-        let reader = lock(&self.reader);
-        let mut statement = reader.prepare(
-            "SELECT record FROM intervals WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
-             ORDER BY ts_ms, seq",
-        )?;
-        let rows = statement.query_map(params![meter.as_str(), from_ms, to_ms], |row| {
-            row.get::<_, String>(0)
-        })?;
-        let mut records = Vec::new();
-        for row in rows {
-            records.push(serde_json::from_str(&row?).map_err(corrupt("interval record"))?);
-        }
-        Ok(records)
+        self.json_in_range(
+            "record",
+            "intervals",
+            meter,
+            from_ms,
+            to_ms,
+            "interval record",
+        )
     }
 
     /// Events of a meter with `from_ms <= ts_ms < to_ms`, oldest first.
@@ -351,19 +346,32 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<EventMessage>, StoreError> {
+        self.json_in_range("event", "events", meter, from_ms, to_ms, "event")
+    }
+
+    /// The JSON `column` of `table` for a meter with `from_ms <= ts_ms < to_ms`, decoded.
+    fn json_in_range<T: serde::de::DeserializeOwned>(
+        &self,
+        column: &str,
+        table: &str,
+        meter: &MeterId,
+        from_ms: i64,
+        to_ms: i64,
+        what: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
         let reader = lock(&self.reader);
-        let mut statement = reader.prepare(
-            "SELECT event FROM events WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
-             ORDER BY ts_ms, seq",
-        )?;
+        let mut statement = reader.prepare_cached(&format!(
+            "SELECT {column} FROM {table} WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
+             ORDER BY ts_ms, seq"
+        ))?;
         let rows = statement.query_map(params![meter.as_str(), from_ms, to_ms], |row| {
             row.get::<_, String>(0)
         })?;
-        let mut events = Vec::new();
+        let mut decoded = Vec::new();
         for row in rows {
-            events.push(serde_json::from_str(&row?).map_err(corrupt("event"))?);
+            decoded.push(serde_json::from_str(&row?).map_err(corrupt(what))?);
         }
-        Ok(events)
+        Ok(decoded)
     }
 
     /// The most recent dead letters, newest first.
