@@ -77,11 +77,6 @@ impl Ingest {
         );
     }
 
-    /// Whether ingest has seen (or been seeded with) a meter's registers.
-    pub fn knows(&self, meter: &MeterId) -> bool {
-        self.last_registers.contains_key(meter)
-    }
-
     /// Judges one message received at `now_ms`.
     pub fn accept(&mut self, topic: &str, payload: &[u8], now_ms: i64) -> Outcome {
         let parsed = match self.topics.parse(topic) {

@@ -128,13 +128,27 @@ pub async fn run(
     let (queue, receiver) = mpsc::channel(config.ingest.queue);
     let writer = tokio::spawn(write_batches(
         receiver,
-        store,
+        Arc::clone(&store),
         client.clone(),
         topics.clone(),
         config.ingest.batch_max,
         Duration::from_millis(config.ingest.batch_wait_ms),
     ));
-    let reader = tokio::spawn(read_messages(eventloop, client.clone(), topics, queue));
+    let mut ingest = Ingest::new(topics.clone());
+    let seed_store = Arc::clone(&store);
+    let latest = tokio::task::spawn_blocking(move || seed_store.latest_registers())
+        .await
+        .map_err(|error| ServiceError::Broker(format!("seeding task: {error}")))??;
+    for (meter, ts_ms, registers) in latest {
+        ingest.seed(meter, ts_ms, &registers);
+    }
+    let reader = tokio::spawn(read_messages(
+        eventloop,
+        client.clone(),
+        topics,
+        ingest,
+        queue,
+    ));
     let mut writer = writer;
     let result = tokio::select! {
         () = shutdown => {
@@ -158,9 +172,9 @@ async fn read_messages(
     mut eventloop: EventLoop,
     client: AsyncClient,
     topics: Topics,
+    mut ingest: Ingest,
     queue: mpsc::Sender<Outcome>,
 ) {
-    let mut ingest = Ingest::new(topics.clone());
     let mut failures: u32 = 0;
     loop {
         match eventloop.poll().await {

@@ -229,3 +229,40 @@ fn the_registry_survives_reopening_and_revocation_locks_out() {
         Err(StoreError::NoMeter(_))
     ));
 }
+
+#[test]
+fn latest_registers_come_from_the_newest_live_or_interval_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let m = id("m-1");
+    let interval = IntervalRecord {
+        v: PAYLOAD_VERSION,
+        seq: 9,
+        ts_ms: T0 + 900_000,
+        interval_s: 900,
+        registers: Registers {
+            import_mwh: 999,
+            export_mwh: 5,
+            ..Registers::default()
+        },
+        tariffs: Vec::new(),
+        voltage_min_v: 229.0,
+        voltage_max_v: 231.0,
+        voltage_avg_v: 230.0,
+        max_demand_w: None,
+        pq: PqCounters::default(),
+    };
+    store
+        .write_batch(&batch(vec![
+            (m.clone(), live(1, 10)),
+            (m.clone(), live(2, 20)),
+            (m.clone(), Stored::Interval(interval)),
+        ]))
+        .expect("write");
+    let latest = store.latest_registers().expect("latest");
+    assert_eq!(latest.len(), 1);
+    assert_eq!(
+        (latest[0].1, latest[0].2.import_mwh, latest[0].2.export_mwh),
+        (T0 + 900_000, 999, 5)
+    );
+}

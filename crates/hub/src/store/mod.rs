@@ -162,13 +162,6 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        match error {
-            rusqlite::Error::SqliteFailure(failure, _)
-                if failure.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Self::Database(format!("constraint violated: {error}"))
-            }
-            other => Self::Database(other.to_string()),
-        }
+        Self::Database(error.to_string())
     }
 }

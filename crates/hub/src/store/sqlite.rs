@@ -293,6 +293,43 @@ impl SqliteStore {
         Ok(gaps)
     }
 
+    /// Every meter's latest stored registers (from live readings and interval records),
+    /// with their time: what ingest checks new messages against after a restart.
+    pub fn latest_registers(&self) -> Result<Vec<(MeterId, i64, Registers)>, StoreError> {
+        let reader = lock(&self.reader);
+        // SQLite returns the other columns of the row that holds MAX(ts_ms).
+        let mut statement = reader.prepare(
+            "SELECT meter_id, MAX(ts_ms), import_mwh, export_mwh FROM (
+                 SELECT meter_id, ts_ms, import_mwh, export_mwh FROM live
+                 UNION ALL
+                 SELECT meter_id, ts_ms, import_mwh, export_mwh FROM intervals
+             ) GROUP BY meter_id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut latest = Vec::new();
+        for row in rows {
+            let (id, ts_ms, import_mwh, export_mwh) = row?;
+            let id = MeterId::new(&id).map_err(|error| StoreError::Corrupt {
+                what: "meter id",
+                detail: error.to_string(),
+            })?;
+            let registers = Registers {
+                import_mwh: to_u64(import_mwh),
+                export_mwh: to_u64(export_mwh),
+                ..Registers::default()
+            };
+            latest.push((id, ts_ms, registers));
+        }
+        Ok(latest)
+    }
+
     /// The latest live reading of a meter.
     pub fn latest_reading(&self, meter: &MeterId) -> Result<Option<LiveReading>, StoreError> {
         let reader = lock(&self.reader);
