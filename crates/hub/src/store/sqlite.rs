@@ -196,10 +196,7 @@ impl SqliteStore {
         let mut meters = Vec::new();
         for row in rows {
             let (id, name, feeder, transformer, created_ms, revoked) = row?;
-            let id = MeterId::new(&id).map_err(|error| StoreError::Corrupt {
-                what: "meter id",
-                detail: error.to_string(),
-            })?;
+            let id = stored_meter_id(&id)?;
             meters.push(MeterRecord {
                 id,
                 name,
@@ -316,10 +313,7 @@ impl SqliteStore {
         let mut latest = Vec::new();
         for row in rows {
             let (id, ts_ms, import_mwh, export_mwh) = row?;
-            let id = MeterId::new(&id).map_err(|error| StoreError::Corrupt {
-                what: "meter id",
-                detail: error.to_string(),
-            })?;
+            let id = stored_meter_id(&id)?;
             let registers = Registers {
                 import_mwh: to_u64(import_mwh),
                 export_mwh: to_u64(export_mwh),
@@ -431,6 +425,14 @@ impl SqliteStore {
             })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A meter id read back from the database.
+fn stored_meter_id(id: &str) -> Result<MeterId, StoreError> {
+    MeterId::new(id).map_err(|error| StoreError::Corrupt {
+        what: "meter id",
+        detail: error.to_string(),
+    })
 }
 
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
