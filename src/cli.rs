@@ -34,7 +34,7 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Metrology(MetrologyCommand),
     /// Runs the hub: ingest from the MQTT broker into the store, acknowledging what is stored.
-    Hub(HubArgs),
+    Hub(HubCommandArgs),
     /// Provisions meters in the hub's registry (the hub need not be running).
     #[command(subcommand)]
     Meters(MetersCommand),
@@ -47,6 +47,39 @@ pub(crate) struct HubArgs {
     /// JOULE_HUB_* environment variables.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+}
+
+/// `joule hub [ACTION]`.
+#[derive(Debug, Args)]
+pub(crate) struct HubCommandArgs {
+    /// The hub's configuration.
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
+    /// Something other than running the hub.
+    #[command(subcommand)]
+    pub(crate) action: Option<HubAction>,
+}
+
+/// `joule hub ...` actions.
+#[derive(Debug, Subcommand)]
+pub(crate) enum HubAction {
+    /// Writes Mosquitto's password and ACL files for the registry, so an external
+    /// Mosquitto enforces the same rules as the embedded broker.
+    ExportMosquittoAuth(ExportMosquittoAuthArgs),
+}
+
+/// Arguments of `joule hub export-mosquitto-auth`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportMosquittoAuthArgs {
+    /// Where to write the password file (Mosquitto's `password_file`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) password_file: PathBuf,
+    /// Where to write the ACL file (Mosquitto's `acl_file`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) acl_file: PathBuf,
+    /// The hub's configuration (its `[broker]` username and password become the hub's login).
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
 }
 
 /// `joule meters ...`.

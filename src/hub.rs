@@ -7,10 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use joule_hub::config::HubConfig;
 use joule_hub::store::{NewMeter, SqliteStore};
-use joule_hub::{service, tokens};
+use joule_hub::{mosquitto, service, tokens};
 use joule_protocol::MeterId;
 
-use crate::cli::{HubArgs, MetersCommand};
+use crate::cli::{ExportMosquittoAuthArgs, HubArgs, MetersCommand};
 
 /// Loads the configuration and opens the store it names (creating its directory).
 fn open(args: &HubArgs) -> anyhow::Result<(HubConfig, SqliteStore)> {
@@ -76,6 +76,40 @@ async fn shutdown_signal() {
     }
 }
 
+/// `joule hub export-mosquitto-auth`.
+pub(crate) fn export_mosquitto_auth(
+    args: &ExportMosquittoAuthArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let (config, store) = open(&args.hub)?;
+    let files = mosquitto::export(&config, &store)?;
+    write_private(&args.password_file, &files.passwords)?;
+    std::fs::write(&args.acl_file, &files.acl)
+        .with_context(|| format!("writing {}", args.acl_file.display()))?;
+    writeln!(
+        out,
+        "wrote {} ({} meters and the hub) and {}",
+        args.password_file.display(),
+        files.meters,
+        args.acl_file.display()
+    )?;
+    Ok(())
+}
+
+/// Writes a file only its owner can read (it holds password hashes).
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 /// `joule meters add|list|revoke`.
 pub(crate) fn meters(command: &MetersCommand, out: &mut impl Write) -> anyhow::Result<()> {
     match command {
@@ -93,6 +127,7 @@ pub(crate) fn meters(command: &MetersCommand, out: &mut impl Write) -> anyhow::R
                     feeder: args.feeder.clone(),
                     transformer: args.transformer.clone(),
                     token_hash: tokens::hash(&token),
+                    mosquitto_hash: Some(tokens::mosquitto_hash(&token)),
                 },
                 now_ms,
             )?;

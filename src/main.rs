@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, MetrologyCommand};
+use cli::{Cli, Command, HubAction, MetrologyCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -40,7 +40,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Metrology(MetrologyCommand::Accuracy(args)) => {
             metrology::accuracy::run(&args, &mut out)?;
         }
-        Command::Hub(args) => hub::run(&args)?,
+        Command::Hub(args) => match &args.action {
+            None => hub::run(&args.hub)?,
+            Some(HubAction::ExportMosquittoAuth(export)) => {
+                hub::export_mosquitto_auth(export, &mut out)?;
+            }
+        },
         Command::Meters(command) => hub::meters(&command, &mut out)?,
     }
     Ok(())

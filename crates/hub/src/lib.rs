@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod config;
 pub mod ingest;
+pub mod mosquitto;
 pub mod service;
 pub mod store;
 pub mod tokens;

@@ -6,7 +6,7 @@
 //! milliseconds of CPU for no gain.
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngExt;
 use sha2::{Digest, Sha256};
 
@@ -22,6 +22,21 @@ pub fn hash(token: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The token hashed the way Mosquitto's password file stores passwords (`$7$`: PBKDF2 with
+/// HMAC-SHA512, 101 iterations, a 12-byte random salt), for `joule hub
+/// export-mosquitto-auth`. Kept beside the SHA-256 because a hash cannot be re-hashed later.
+pub fn mosquitto_hash(token: &str) -> String {
+    const ITERATIONS: u32 = 101;
+    let salt: [u8; 12] = rand::rng().random();
+    let mut hash = [0u8; 64];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha512>(token.as_bytes(), &salt, ITERATIONS, &mut hash);
+    format!(
+        "$7${ITERATIONS}${}${}",
+        STANDARD.encode(salt),
+        STANDARD.encode(hash)
+    )
 }
 
 /// Whether `token` matches `stored_hash`, comparing in constant time.
@@ -49,5 +64,15 @@ mod tests {
         assert!(verify(&a, &stored));
         assert!(!verify(&b, &stored));
         assert!(!verify(&a, "short"));
+    }
+
+    #[test]
+    fn mosquitto_hashes_have_mosquittos_shape() {
+        let hash = mosquitto_hash("secret");
+        let parts: Vec<&str> = hash.split('$').collect();
+        assert_eq!(parts[..3], ["", "7", "101"]);
+        assert_eq!(STANDARD.decode(parts[3]).expect("salt").len(), 12);
+        assert_eq!(STANDARD.decode(parts[4]).expect("hash").len(), 64);
+        assert_ne!(hash, mosquitto_hash("secret"), "salted");
     }
 }

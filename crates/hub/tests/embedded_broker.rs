@@ -74,6 +74,7 @@ async fn meters_reach_their_own_topics_only() {
             feeder: None,
             transformer: None,
             token_hash: tokens::hash(&token),
+            mosquitto_hash: None,
         };
         store.add_meter(&meter, 0).expect("add meter");
     }

@@ -205,6 +205,7 @@ fn the_registry_survives_reopening_and_revocation_locks_out() {
             feeder: Some("F1".into()),
             transformer: None,
             token_hash: "ab12".into(),
+            mosquitto_hash: Some("$7$h".into()),
         };
         store.add_meter(&meter, T0).expect("add");
         assert!(matches!(

@@ -41,6 +41,8 @@ pub struct NewMeter {
     pub transformer: Option<String>,
     /// SHA-256 of the device token, hex (the token itself is never stored).
     pub token_hash: String,
+    /// The token hashed for Mosquitto's password file (`tokens::mosquitto_hash`).
+    pub mosquitto_hash: Option<String>,
 }
 
 /// One accepted message, ready to store.

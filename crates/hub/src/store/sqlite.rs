@@ -15,7 +15,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE meters (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -86,7 +87,11 @@ CREATE TABLE dead_letters (
     detail TEXT NOT NULL,
     payload BLOB NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE meters ADD COLUMN mosquitto_hash TEXT;
+"#,
+];
 
 /// The SQLite store.
 #[derive(Debug)]
@@ -135,15 +140,17 @@ impl SqliteStore {
     pub fn add_meter(&self, meter: &NewMeter, now_ms: i64) -> Result<(), StoreError> {
         let writer = lock(&self.writer);
         let inserted = writer.execute(
-            "INSERT OR IGNORE INTO meters (id, name, feeder, transformer, token_hash, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO meters
+             (id, name, feeder, transformer, token_hash, created_ms, mosquitto_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 meter.id.as_str(),
                 meter.name,
                 meter.feeder,
                 meter.transformer,
                 meter.token_hash,
-                now_ms
+                now_ms,
+                meter.mosquitto_hash
             ],
         )?;
         if inserted == 0 {
@@ -163,6 +170,23 @@ impl SqliteStore {
             return Err(StoreError::NoMeter(id.to_string()));
         }
         Ok(())
+    }
+
+    /// The Mosquitto password hashes of the meters that may connect, by id (meters added
+    /// before these were kept have none and are left out).
+    pub fn mosquitto_hashes(&self) -> Result<Vec<(MeterId, String)>, StoreError> {
+        let reader = lock(&self.reader);
+        let mut statement = reader.prepare(
+            "SELECT id, mosquitto_hash FROM meters
+             WHERE revoked = 0 AND mosquitto_hash IS NOT NULL ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
+        let mut hashes = Vec::new();
+        for row in rows {
+            let (id, hash) = row?;
+            hashes.push((stored_meter_id(&id)?, hash));
+        }
+        Ok(hashes)
     }
 
     /// The token hash of a meter that may connect (not revoked).

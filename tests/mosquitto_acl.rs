@@ -1,0 +1,282 @@
+//! An external Mosquitto configured by `joule hub export-mosquitto-auth` enforces the same
+//! rules as the embedded broker: tokens log in, wrong ones do not, a meter's data reaches
+//! the hub, and a meter can neither publish as another nor read another's commands.
+
+use joule_hub::store::SqliteStore;
+use joule_protocol::{
+    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
+    encode,
+};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn joule(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_joule"))
+        .args(args)
+        .output()
+        .expect("run joule");
+    assert!(
+        output.status.success(),
+        "joule {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn add_meter(config: &Path, id: &str) -> String {
+    let printed = joule(&["meters", "add", id, "--config", &config.to_string_lossy()]);
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix("token: ").map(str::to_owned))
+        .expect("token")
+}
+
+fn wait_for_port(port: u16) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn client(port: u16, user: &str, password: &str) -> (AsyncClient, EventLoop) {
+    let mut options = MqttOptions::new(user, "127.0.0.1", port);
+    options
+        .set_credentials(user, password)
+        .set_keep_alive(Duration::from_secs(10));
+    AsyncClient::new(options, 64)
+}
+
+async fn connects(eventloop: &mut EventLoop) -> bool {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
+            .await
+            .expect("answer")
+        {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => return true,
+            Ok(_) => {}
+            Err(ConnectionError::ConnectionRefused(_)) => return false,
+            Err(error) => panic!("unexpected: {error}"),
+        }
+    }
+}
+
+fn reading(seq: u64) -> Vec<u8> {
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    encode(&LiveReading {
+        v: PAYLOAD_VERSION,
+        seq,
+        ts_ms: now - 60_000 + i64::try_from(seq).expect("small"),
+        voltage_v: 230.0,
+        current_a: 1.0,
+        p_w: 230.0,
+        q_var: 0.0,
+        s_va: 230.0,
+        pf: 1.0,
+        freq_hz: Some(50.0),
+        phases: Vec::new(),
+        registers: Registers {
+            import_mwh: seq,
+            ..Registers::default()
+        },
+        tariff: 0,
+        relay: RelayState::Connected,
+    })
+}
+
+#[test]
+fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
+    let mosquitto = Path::new("/usr/sbin/mosquitto");
+    assert!(
+        mosquitto.exists(),
+        "Debian's mosquitto is required (scripts/test.sh installs it)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let config = dir.path().join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[broker]\nurl = \"mqtt://127.0.0.1:{port}\"\nusername = \"joule-hub\"\npassword = \"hub-secret\"\n\
+             [storage]\nsqlite = \"{}\"\n",
+            dir.path().join("hub.sqlite").display()
+        ),
+    )
+    .expect("write hub.toml");
+    let token = add_meter(&config, "m-1");
+    add_meter(&config, "m-2");
+    let (passwords, acl) = (dir.path().join("passwords"), dir.path().join("acl"));
+    let printed = joule(&[
+        "hub",
+        "export-mosquitto-auth",
+        "--config",
+        &config.to_string_lossy(),
+        "--password-file",
+        &passwords.to_string_lossy(),
+        "--acl-file",
+        &acl.to_string_lossy(),
+    ]);
+    assert!(printed.contains("2 meters"), "{printed}");
+    let broker_config = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &broker_config,
+        format!(
+            "listener {port} 127.0.0.1\nuser root\nallow_anonymous false\npersistence false\npassword_file {}\nacl_file {}\n",
+            passwords.display(),
+            acl.display()
+        ),
+    )
+    .expect("write mosquitto.conf");
+    let _broker = Process(
+        Command::new(mosquitto)
+            .arg("-c")
+            .arg(&broker_config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto"),
+    );
+    wait_for_port(port);
+    let _hub = Process(
+        Command::new(env!("CARGO_BIN_EXE_joule"))
+            .args(["hub", "--config", &config.to_string_lossy()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the hub"),
+    );
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let (_c, mut wrong) = client(port, "m-1", "not-the-token");
+        assert!(!connects(&mut wrong).await, "a wrong token is refused");
+
+        let topics = Topics::default();
+        let (me, other) = (
+            MeterId::new("m-1").expect("id"),
+            MeterId::new("m-2").expect("id"),
+        );
+        let (meter, mut events) = client(port, "m-1", &token);
+        assert!(connects(&mut events).await, "the meter's token logs in");
+        meter
+            .subscribe(topics.topic(&me, TopicKind::Stored), QoS::AtLeastOnce)
+            .await
+            .expect("queue");
+        meter
+            .subscribe(topics.topic(&other, TopicKind::Command), QoS::AtLeastOnce)
+            .await
+            .expect("queue");
+        // Let the hub connect and subscribe before the readings that count.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        meter
+            .publish(
+                topics.topic(&other, TopicKind::Live),
+                QoS::AtLeastOnce,
+                false,
+                reading(1),
+            )
+            .await
+            .expect("queue");
+        for seq in 1..=10 {
+            meter
+                .publish(
+                    topics.topic(&me, TopicKind::Live),
+                    QoS::AtLeastOnce,
+                    false,
+                    reading(seq),
+                )
+                .await
+                .expect("queue");
+        }
+        // The hub's login may write to m-2's command topic; m-1 must not read it.
+        let (hub, mut hub_events) = client(port, "joule-hub-test", "x");
+        drop(hub);
+        assert!(
+            !connects(&mut hub_events).await,
+            "no login without a password entry"
+        );
+        let (operator, mut operator_events) = {
+            let mut options = MqttOptions::new("joule-hub-operator", "127.0.0.1", port);
+            options.set_credentials("joule-hub", "hub-secret");
+            AsyncClient::new(options, 16)
+        };
+        assert!(
+            connects(&mut operator_events).await,
+            "the hub's login works"
+        );
+        operator
+            .publish(
+                topics.topic(&other, TopicKind::Command),
+                QoS::AtLeastOnce,
+                false,
+                b"{}".to_vec(),
+            )
+            .await
+            .expect("queue");
+        tokio::spawn(async move { while operator_events.poll().await.is_ok() {} });
+
+        let mut acknowledged = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut foreign_command = false;
+        while acknowledged < 10 || tokio::time::Instant::now() < deadline - Duration::from_secs(18)
+        {
+            let Ok(event) = tokio::time::timeout_at(deadline, events.poll()).await else {
+                break;
+            };
+            if let Event::Incoming(Packet::Publish(publish)) = event.expect("meter connection") {
+                if publish.topic.ends_with("/cmd") {
+                    foreign_command = true;
+                } else {
+                    let ack: StorageAck = serde_json::from_slice(&publish.payload).expect("ack");
+                    acknowledged = acknowledged.max(ack.up_to_seq);
+                }
+            }
+        }
+        assert_eq!(
+            acknowledged, 10,
+            "the meter's own readings are stored and acknowledged"
+        );
+        assert!(!foreign_command, "m-1 read m-2's command");
+    });
+    drop(_hub);
+    let store = SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store");
+    let other = MeterId::new("m-2").expect("id");
+    assert!(
+        store
+            .readings(&other, 0, i64::MAX)
+            .expect("readings")
+            .is_empty(),
+        "m-1 published as m-2"
+    );
+    assert_eq!(
+        store
+            .readings(&MeterId::new("m-1").expect("id"), 0, i64::MAX)
+            .expect("readings")
+            .len(),
+        10
+    );
+}
