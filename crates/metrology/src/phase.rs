@@ -239,7 +239,9 @@ impl PhaseChannel {
         if window.n == 0 {
             return false;
         }
-        self.last_cycle = self.measure(&window, None, false);
+        // Still acquiring (a stream shorter than one nominal period), no offset is known
+        // yet: the window's own mean is the best estimate there is.
+        self.last_cycle = self.measure(&window, None, self.acquiring);
         self.last_cycle.partial = true;
         self.cycle = WindowSums::default();
         self.half = WindowSums::default();

@@ -119,3 +119,22 @@ fn a_load_on_for_single_cycles_is_never_missed() {
         "{measured_wh} vs {truth_wh}"
     );
 }
+
+#[test]
+fn a_stream_shorter_than_one_cycle_still_registers_its_energy() {
+    let phase = PhaseSignal::new(230.0, vec![Load::sine(10.0, 1.0, true)]);
+    // 15 ms: the offset is never learnt from a whole cycle.
+    let scenario = Scenario::single_phase(phase, 0.015, Adc::twelve_bit(450.0, 100.0, 0.0));
+    let mut meter = meter_for(&scenario);
+    for frame in scenario.frames() {
+        meter.push_frame(&frame);
+    }
+    meter.finish();
+    let (truth_wh, _) = scenario.true_energy_wh();
+    let measured_wh = meter.registers().total.active_import.wh();
+    // Within 10 %: a fraction of a cycle's mean is not quite the offset.
+    assert!(
+        (measured_wh - truth_wh).abs() / truth_wh < 0.1,
+        "{measured_wh} vs {truth_wh}"
+    );
+}
