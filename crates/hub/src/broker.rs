@@ -76,13 +76,7 @@ impl RegistryCredentials {
 impl Credentials for RegistryCredentials {
     fn check(&self, username: &str, password: &[u8]) -> Access {
         if username == self.hub_username {
-            let matches = password.len() == self.hub_secret.len()
-                && password
-                    .iter()
-                    .zip(self.hub_secret.bytes())
-                    .fold(0u8, |a, (x, y)| a | (x ^ y))
-                    == 0;
-            return if matches {
+            return if tokens::constant_time_eq(password, self.hub_secret.as_bytes()) {
                 Access::Hub
             } else {
                 Access::Refused

@@ -41,13 +41,12 @@ pub fn mosquitto_hash(token: &str) -> String {
 
 /// Whether `token` matches `stored_hash`, comparing in constant time.
 pub fn verify(token: &str, stored_hash: &str) -> bool {
-    let candidate = hash(token);
-    candidate.len() == stored_hash.len()
-        && candidate
-            .bytes()
-            .zip(stored_hash.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    constant_time_eq(hash(token).as_bytes(), stored_hash.as_bytes())
+}
+
+/// Whether two secrets are equal, taking the same time wherever they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ pub struct PointResult {
     pub name: String,
     /// The permitted error in percent.
     pub limit_pct: f64,
+    /// What was checked.
+    pub check: Check,
     /// Active energy error in percent (for creep: the energy registered, in Wh).
     pub energy_error_pct: f64,
     /// Errors of the stationary quantities, percent: (Vrms, Irms, Q), when the point is
@@ -453,6 +455,7 @@ pub fn run(point: &TestPoint) -> PointResult {
         group: point.group,
         name: point.name.clone(),
         limit_pct: point.limit_pct,
+        check: point.check,
         energy_error_pct,
         stationary_errors_pct,
         passed,
@@ -470,18 +473,17 @@ pub fn markdown_table(results: &[PointResult]) -> String {
                 "\n**{group}**\n\n| test point | limit | energy error | Vrms error | Irms error | Q error | result |\n|---|---:|---:|---:|---:|---:|---|\n"
             ));
         }
-        let (limit, error) =
-            if result.limit_pct == 0.0 && !result.passed || result.name.contains("creep") {
-                (
-                    "0 Wh".to_string(),
-                    format!("{:.6} Wh", result.energy_error_pct),
-                )
-            } else {
-                (
-                    format!("±{:.1} %", result.limit_pct),
-                    format!("{:+.4} %", result.energy_error_pct),
-                )
-            };
+        let (limit, error) = if result.check == Check::NoEnergy {
+            (
+                "0 Wh".to_string(),
+                format!("{:.6} Wh", result.energy_error_pct),
+            )
+        } else {
+            (
+                format!("±{:.1} %", result.limit_pct),
+                format!("{:+.4} %", result.energy_error_pct),
+            )
+        };
         let (v, i, q) = result.stationary_errors_pct.map_or_else(
             || ("–".to_string(), "–".to_string(), "–".to_string()),
             |(v, i, q)| {

@@ -531,7 +531,7 @@ fn insert_message(
                     to_i64(m.registers.apparent_import_mvah),
                     to_i64(m.registers.apparent_export_mvah),
                     m.tariff,
-                    relay_name(m.relay),
+                    relay_name(m.relay)?,
                     phases,
                 ],
             )?;
@@ -621,24 +621,19 @@ const LIVE_COLUMNS: &str = "SELECT seq, ts_ms, voltage_v, current_a, p_w, q_var,
     import_mwh, export_mwh, reactive_mvarh, apparent_import_mvah, apparent_export_mvah, tariff,
     relay, phases FROM live";
 
-fn relay_name(relay: RelayState) -> &'static str {
-    match relay {
-        RelayState::Connected => "connected",
-        RelayState::Disconnected => "disconnected",
-        RelayState::ReadyForReconnection => "ready_for_reconnection",
+/// The relay state as stored: its wire name, from the protocol's own serde names.
+fn relay_name(relay: RelayState) -> Result<String, StoreError> {
+    match serde_json::to_value(relay).map_err(corrupt("relay state"))? {
+        serde_json::Value::String(name) => Ok(name),
+        other => Err(StoreError::Corrupt {
+            what: "relay state",
+            detail: other.to_string(),
+        }),
     }
 }
 
-fn relay_from_name(name: &str) -> Result<RelayState, StoreError> {
-    match name {
-        "connected" => Ok(RelayState::Connected),
-        "disconnected" => Ok(RelayState::Disconnected),
-        "ready_for_reconnection" => Ok(RelayState::ReadyForReconnection),
-        other => Err(StoreError::Corrupt {
-            what: "relay state",
-            detail: other.to_owned(),
-        }),
-    }
+fn relay_from_name(name: String) -> Result<RelayState, StoreError> {
+    serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt("relay state"))
 }
 
 fn live_from_row(row: &rusqlite::Row<'_>) -> Result<LiveReading, StoreError> {
@@ -669,6 +664,6 @@ fn live_from_row(row: &rusqlite::Row<'_>) -> Result<LiveReading, StoreError> {
         },
         tariff: row.get(14)?,
         phases,
-        relay: relay_from_name(&relay)?,
+        relay: relay_from_name(relay)?,
     })
 }
