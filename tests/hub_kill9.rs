@@ -3,16 +3,16 @@
 //! reading is stored exactly once. The meter behaves as a real one must: it keeps each
 //! message until a storage acknowledgement covers it and resends the rest on reconnect.
 
+mod support;
+
 use joule_hub::store::SqliteStore;
-use joule_protocol::{
-    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
-    encode,
-};
+use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use support::{free_port, reading, recent_ms};
 
 /// Readings the meter sends in all.
 const READINGS: u64 = 3000;
@@ -33,42 +33,13 @@ fn start_hub(store: &Path, port: u16) -> Child {
         .expect("start joule hub")
 }
 
-fn reading(seq: u64, base_ms: i64) -> Vec<u8> {
-    encode(&LiveReading {
-        v: PAYLOAD_VERSION,
-        seq,
-        ts_ms: base_ms + i64::try_from(seq).expect("small"),
-        voltage_v: 230.0,
-        current_a: 3.0,
-        p_w: 690.0,
-        q_var: 0.0,
-        s_va: 690.0,
-        pf: 1.0,
-        freq_hz: Some(50.0),
-        phases: Vec::new(),
-        registers: Registers {
-            import_mwh: seq * 3,
-            ..Registers::default()
-        },
-        tariff: 0,
-        relay: RelayState::Connected,
-    })
-}
-
 /// The meter: streams readings, keeps them until acknowledged, resends after reconnects.
 /// Returns when every reading is acknowledged.
 async fn meter(port: u16, token: String) {
     let topics = Topics::default();
     let id = MeterId::new("m-1").expect("id");
     let live = topics.topic(&id, TopicKind::Live);
-    let base_ms = i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("ms")
-        - 600_000;
+    let base_ms = recent_ms();
     let mut outbox: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     let mut next_seq = 1;
     let mut acknowledged = 0;
@@ -107,7 +78,7 @@ async fn meter(port: u16, token: String) {
                         if next_seq > READINGS {
                             break;
                         }
-                        let payload = reading(next_seq, base_ms);
+                        let payload = encode(&reading(next_seq, base_ms));
                         outbox.insert(next_seq, payload.clone());
                         let _ = client.try_publish(&live, QoS::AtLeastOnce, false, payload);
                         next_seq += 1;
@@ -136,10 +107,7 @@ fn kill_minus_nine_at_any_moment_loses_nothing_and_stores_nothing_twice() {
         .lines()
         .find_map(|line| line.strip_prefix("token: ").map(str::to_owned))
         .expect("the token is printed");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let meter_task = runtime.spawn(meter(port, token));

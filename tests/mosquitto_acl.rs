@@ -2,15 +2,15 @@
 //! rules as the embedded broker: tokens log in, wrong ones do not, a meter's data reaches
 //! the hub, and a meter can neither publish as another nor read another's commands.
 
+mod support;
+
 use joule_hub::store::SqliteStore;
-use joule_protocol::{
-    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
-    encode,
-};
+use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use support::{free_port, reading, recent_ms};
 
 /// A child process killed when dropped.
 struct Process(Child);
@@ -76,35 +76,6 @@ async fn connects(eventloop: &mut EventLoop) -> bool {
     }
 }
 
-fn reading(seq: u64) -> Vec<u8> {
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("ms");
-    encode(&LiveReading {
-        v: PAYLOAD_VERSION,
-        seq,
-        ts_ms: now - 60_000 + i64::try_from(seq).expect("small"),
-        voltage_v: 230.0,
-        current_a: 1.0,
-        p_w: 230.0,
-        q_var: 0.0,
-        s_va: 230.0,
-        pf: 1.0,
-        freq_hz: Some(50.0),
-        phases: Vec::new(),
-        registers: Registers {
-            import_mwh: seq,
-            ..Registers::default()
-        },
-        tariff: 0,
-        relay: RelayState::Connected,
-    })
-}
-
 #[test]
 fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
     let mosquitto = Path::new("/usr/sbin/mosquitto");
@@ -113,10 +84,7 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
         "Debian's mosquitto is required (scripts/test.sh installs it)"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = free_port();
     let config = dir.path().join("hub.toml");
     std::fs::write(
         &config,
@@ -176,6 +144,7 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
         assert!(!connects(&mut wrong).await, "a wrong token is refused");
 
         let topics = Topics::default();
+        let base_ms = recent_ms();
         let (me, other) = (
             MeterId::new("m-1").expect("id"),
             MeterId::new("m-2").expect("id"),
@@ -197,7 +166,7 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
                 topics.topic(&other, TopicKind::Live),
                 QoS::AtLeastOnce,
                 false,
-                reading(1),
+                encode(&reading(1, base_ms)),
             )
             .await
             .expect("queue");
@@ -207,7 +176,7 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
                     topics.topic(&me, TopicKind::Live),
                     QoS::AtLeastOnce,
                     false,
-                    reading(seq),
+                    encode(&reading(seq, base_ms)),
                 )
                 .await
                 .expect("queue");

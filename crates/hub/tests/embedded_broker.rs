@@ -1,43 +1,17 @@
 //! The embedded broker with the hub's registry: a meter with its token is heard and
 //! acknowledged; wrong credentials, foreign topics and foreign subscriptions are refused.
 
+mod support;
+
 use joule_hub::config::HubConfig;
 use joule_hub::service;
 use joule_hub::store::{NewMeter, SqliteStore};
 use joule_hub::tokens;
-use joule_protocol::{
-    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
-    encode,
-};
+use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn reading(seq: u64) -> LiveReading {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis();
-    LiveReading {
-        v: PAYLOAD_VERSION,
-        seq,
-        ts_ms: i64::try_from(now).expect("ms") - 60_000 + i64::try_from(seq).expect("small"),
-        voltage_v: 231.0,
-        current_a: 1.0,
-        p_w: 231.0,
-        q_var: 0.0,
-        s_va: 231.0,
-        pf: 1.0,
-        freq_hz: Some(50.0),
-        phases: Vec::new(),
-        registers: Registers {
-            import_mwh: seq,
-            ..Registers::default()
-        },
-        tariff: 0,
-        relay: RelayState::Connected,
-    }
-}
+use std::time::Duration;
+use support::{free_port, reading, recent_ms};
 
 fn client(port: u16, id: &str, password: &str) -> (AsyncClient, EventLoop) {
     let mut options = MqttOptions::new(id, "127.0.0.1", port);
@@ -78,10 +52,7 @@ async fn meters_reach_their_own_topics_only() {
         };
         store.add_meter(&meter, 0).expect("add meter");
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let config = HubConfig::load(None, |v| {
         (v == "JOULE_HUB_BROKER_LISTEN").then(|| listen.clone())
@@ -117,6 +88,7 @@ async fn meters_reach_their_own_topics_only() {
 
     // The right token: connected; its own topics work, others do not.
     let topics = Topics::default();
+    let base_ms = recent_ms();
     let (me, other) = (
         MeterId::new("m-1").expect("id"),
         MeterId::new("m-2").expect("id"),
@@ -136,7 +108,7 @@ async fn meters_reach_their_own_topics_only() {
             topics.topic(&other, TopicKind::Live),
             QoS::AtLeastOnce,
             false,
-            encode(&reading(1)),
+            encode(&reading(1, base_ms)),
         )
         .await
         .expect("queue");
@@ -148,7 +120,7 @@ async fn meters_reach_their_own_topics_only() {
                 topics.topic(&me, TopicKind::Live),
                 QoS::AtLeastOnce,
                 false,
-                encode(&reading(seq)),
+                encode(&reading(seq, base_ms)),
             )
             .await
             .expect("queue");

@@ -1,41 +1,19 @@
 //! End to end through Debian's Mosquitto: a meter publishes, the hub stores and
 //! acknowledges, resends are stored once, garbage becomes a dead letter.
 
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
 mod support;
 
 use joule_hub::config::HubConfig;
 use joule_hub::service;
 use joule_hub::store::SqliteStore;
-use joule_protocol::{
-    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
-    encode,
-};
+use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
+use mosquitto::Mosquitto;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use support::Mosquitto;
-
-fn reading(seq: u64, base_ms: i64) -> LiveReading {
-    LiveReading {
-        v: PAYLOAD_VERSION,
-        seq,
-        ts_ms: base_ms + i64::try_from(seq).expect("small") * 1000,
-        voltage_v: 230.0,
-        current_a: 2.0,
-        p_w: 460.0,
-        q_var: 0.0,
-        s_va: 460.0,
-        pf: 1.0,
-        freq_hz: Some(50.0),
-        phases: Vec::new(),
-        registers: Registers {
-            import_mwh: seq * 128,
-            ..Registers::default()
-        },
-        tariff: 0,
-        relay: RelayState::Connected,
-    }
-}
+use std::time::Duration;
+use support::{reading, recent_ms};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meter_publishes_and_the_hub_stores_and_acknowledges_once() {
@@ -65,11 +43,7 @@ async fn a_meter_publishes_and_the_hub_stores_and_acknowledges_once() {
         .subscribe(topics.topic(&meter, TopicKind::Stored), QoS::AtLeastOnce)
         .await
         .expect("subscribe");
-    let base_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64
-        - 300_000;
+    let base_ms = recent_ms();
     let live = topics.topic(&meter, TopicKind::Live);
     let publisher = tokio::spawn({
         let client = client.clone();

@@ -12,6 +12,19 @@ fn meter_for(scenario: &Scenario) -> Meter {
     .expect("valid config")
 }
 
+/// Meters a whole scenario (end of stream included): (registered import, true import), Wh.
+fn import_energy_wh(scenario: &Scenario) -> (f64, f64) {
+    let mut meter = meter_for(scenario);
+    for frame in scenario.frames() {
+        meter.push_frame(&frame);
+    }
+    meter.finish();
+    (
+        meter.registers().total.active_import.wh(),
+        scenario.true_energy_wh().0,
+    )
+}
+
 #[test]
 fn every_cycle_reads_frequency_within_a_hundredth_of_a_hertz() {
     for frequency in [
@@ -107,13 +120,7 @@ fn a_load_on_for_single_cycles_is_never_missed() {
         }],
     );
     let scenario = Scenario::single_phase(phase, 10.0, Adc::twelve_bit(450.0, 100.0, 0.0));
-    let mut meter = meter_for(&scenario);
-    for frame in scenario.frames() {
-        meter.push_frame(&frame);
-    }
-    meter.finish();
-    let (truth_wh, _) = scenario.true_energy_wh();
-    let measured_wh = meter.registers().total.active_import.wh();
+    let (measured_wh, truth_wh) = import_energy_wh(&scenario);
     assert!(
         (measured_wh - truth_wh).abs() / truth_wh < 2e-3,
         "{measured_wh} vs {truth_wh}"
@@ -125,13 +132,7 @@ fn a_stream_shorter_than_one_cycle_still_registers_its_energy() {
     let phase = PhaseSignal::new(230.0, vec![Load::sine(10.0, 1.0, true)]);
     // 15 ms: the offset is never learnt from a whole cycle.
     let scenario = Scenario::single_phase(phase, 0.015, Adc::twelve_bit(450.0, 100.0, 0.0));
-    let mut meter = meter_for(&scenario);
-    for frame in scenario.frames() {
-        meter.push_frame(&frame);
-    }
-    meter.finish();
-    let (truth_wh, _) = scenario.true_energy_wh();
-    let measured_wh = meter.registers().total.active_import.wh();
+    let (measured_wh, truth_wh) = import_energy_wh(&scenario);
     // Within 10 %: a fraction of a cycle's mean is not quite the offset.
     assert!(
         (measured_wh - truth_wh).abs() / truth_wh < 0.1,

@@ -1,63 +1,46 @@
-//! Real peers for the hub's tests: Debian's Mosquitto on a free port with its own config.
+//! What the hub's integration tests share: free ports, timestamps the hub accepts, and a
+//! valid live reading.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use joule_protocol::{LiveReading, PAYLOAD_VERSION, Registers, RelayState};
 
 /// A free TCP port on 127.0.0.1.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
         .expect("free port")
+        .port()
 }
 
-/// A Mosquitto broker that stops when dropped.
-#[derive(Debug)]
-pub(crate) struct Mosquitto {
-    child: Child,
-    /// Its port on 127.0.0.1.
-    pub(crate) port: u16,
+/// An hour ago in Unix ms: a base for test timestamps that the hub accepts even after an
+/// hour of readings, one a second, on top of it.
+pub(crate) fn recent_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    i64::try_from(now).expect("ms") - 3_600_000
 }
 
-impl Mosquitto {
-    /// Starts `/usr/sbin/mosquitto` with `extra` config lines on a free port, in `dir`.
-    pub(crate) fn start(dir: &Path, extra: &str) -> Self {
-        let binary = PathBuf::from("/usr/sbin/mosquitto");
-        assert!(
-            binary.exists(),
-            "Debian's mosquitto is required (scripts/test.sh installs it): apt-get install mosquitto"
-        );
-        let port = free_port();
-        let config = dir.join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!("listener {port} 127.0.0.1\npersistence false\nlog_dest stderr\n{extra}\n"),
-        )
-        .expect("write mosquitto.conf");
-        let child = Command::new(binary)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mosquitto");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "mosquitto did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A valid single-phase live reading, one a second after `base_ms`, whose import register
+/// grows with `seq`.
+pub(crate) fn reading(seq: u64, base_ms: i64) -> LiveReading {
+    LiveReading {
+        v: PAYLOAD_VERSION,
+        seq,
+        ts_ms: base_ms + i64::try_from(seq).expect("small seq") * 1000,
+        voltage_v: 230.0,
+        current_a: 2.0,
+        p_w: 460.0,
+        q_var: 0.0,
+        s_va: 460.0,
+        pf: 1.0,
+        freq_hz: Some(50.0),
+        phases: Vec::new(),
+        registers: Registers {
+            import_mwh: seq,
+            ..Registers::default()
+        },
+        tariff: 0,
+        relay: RelayState::Connected,
     }
 }
