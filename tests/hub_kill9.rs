@@ -3,16 +3,14 @@
 //! reading is stored exactly once. The meter behaves as a real one must: it keeps each
 //! message until a storage acknowledgement covers it and resends the rest on reconnect.
 
-mod support;
-
 use joule_hub::store::SqliteStore;
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
+use joule_testkit::{free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{free_port, reading, recent_ms};
 
 /// Readings the meter sends in all.
 const READINGS: u64 = 3000;

@@ -2,25 +2,13 @@
 //! rules as the embedded broker: tokens log in, wrong ones do not, a meter's data reaches
 //! the hub, and a meter can neither publish as another nor read another's commands.
 
-mod support;
-
 use joule_hub::store::SqliteStore;
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
+use joule_testkit::{Mosquitto, Process, client, connects, free_port, reading, recent_ms};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{free_port, reading, recent_ms};
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn joule(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_joule"))
@@ -43,46 +31,8 @@ fn add_meter(config: &Path, id: &str) -> String {
         .expect("token")
 }
 
-fn wait_for_port(port: u16) {
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nothing listens on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn client(port: u16, user: &str, password: &str) -> (AsyncClient, EventLoop) {
-    let mut options = MqttOptions::new(user, "127.0.0.1", port);
-    options
-        .set_credentials(user, password)
-        .set_keep_alive(Duration::from_secs(10));
-    AsyncClient::new(options, 64)
-}
-
-async fn connects(eventloop: &mut EventLoop) -> bool {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
-            .await
-            .expect("answer")
-        {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => return true,
-            Ok(_) => {}
-            Err(ConnectionError::ConnectionRefused(_)) => return false,
-            Err(error) => panic!("unexpected: {error}"),
-        }
-    }
-}
-
 #[test]
 fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
-    let mosquitto = Path::new("/usr/sbin/mosquitto");
-    assert!(
-        mosquitto.exists(),
-        "Debian's mosquitto is required (scripts/test.sh installs it)"
-    );
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let config = dir.path().join("hub.toml");
@@ -109,26 +59,17 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
         &acl.to_string_lossy(),
     ]);
     assert!(printed.contains("2 meters"), "{printed}");
-    let broker_config = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &broker_config,
-        format!(
-            "listener {port} 127.0.0.1\nuser root\nallow_anonymous false\npersistence false\npassword_file {}\nacl_file {}\n",
+    // Running as root, Mosquitto would drop to its own user, which cannot read the
+    // test's private temporary directory.
+    let _broker = Mosquitto::start_on(
+        dir.path(),
+        port,
+        &format!(
+            "user root\nallow_anonymous false\npassword_file {}\nacl_file {}",
             passwords.display(),
             acl.display()
         ),
-    )
-    .expect("write mosquitto.conf");
-    let _broker = Process(
-        Command::new(mosquitto)
-            .arg("-c")
-            .arg(&broker_config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mosquitto"),
     );
-    wait_for_port(port);
     let _hub = Process(
         Command::new(env!("CARGO_BIN_EXE_joule"))
             .args(["hub", "--config", &config.to_string_lossy()])

@@ -1,40 +1,15 @@
 //! The embedded broker with the hub's registry: a meter with its token is heard and
 //! acknowledged; wrong credentials, foreign topics and foreign subscriptions are refused.
 
-mod support;
-
 use joule_hub::config::HubConfig;
 use joule_hub::service;
 use joule_hub::store::{NewMeter, SqliteStore};
 use joule_hub::tokens;
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
+use joule_testkit::{client, connects, free_port, reading, recent_ms};
+use rumqttc::{Event, Packet, QoS};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{free_port, reading, recent_ms};
-
-fn client(port: u16, id: &str, password: &str) -> (AsyncClient, EventLoop) {
-    let mut options = MqttOptions::new(id, "127.0.0.1", port);
-    options
-        .set_credentials(id, password)
-        .set_keep_alive(Duration::from_secs(10));
-    AsyncClient::new(options, 64)
-}
-
-/// Polls until the connection is acknowledged or refused.
-async fn connects(eventloop: &mut EventLoop) -> bool {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
-            .await
-            .expect("broker answers")
-        {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => return true,
-            Ok(_) => {}
-            Err(ConnectionError::ConnectionRefused(_)) => return false,
-            Err(error) => panic!("unexpected connection error: {error}"),
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meters_reach_their_own_topics_only() {

@@ -1,19 +1,14 @@
 //! End to end through Debian's Mosquitto: a meter publishes, the hub stores and
 //! acknowledges, resends are stored once, garbage becomes a dead letter.
 
-#[path = "support/mosquitto.rs"]
-mod mosquitto;
-mod support;
-
 use joule_hub::config::HubConfig;
 use joule_hub::service;
 use joule_hub::store::SqliteStore;
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
-use mosquitto::Mosquitto;
+use joule_testkit::{Mosquitto, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{reading, recent_ms};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meter_publishes_and_the_hub_stores_and_acknowledges_once() {

@@ -1,0 +1,144 @@
+//! What Joule's integration tests share, so that the hub's tests and the binary's tests
+//! start the same real peers the same way: Debian's Mosquitto on a free port, MQTT clients
+//! logging in as meters, and valid live readings. A dev-dependency only; it panics on
+//! failure, as test code does.
+
+use joule_protocol::{LiveReading, PAYLOAD_VERSION, Registers, RelayState};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Waits (up to 10 s) until something listens on `port` of 127.0.0.1.
+pub fn wait_for_port(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An hour ago in Unix ms: a base for test timestamps that the hub accepts even after an
+/// hour of readings, one a second, on top of it.
+pub fn recent_ms() -> i64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    i64::try_from(now).expect("ms") - 3_600_000
+}
+
+/// A valid single-phase live reading, one a second after `base_ms`, whose import register
+/// grows with `seq`.
+pub fn reading(seq: u64, base_ms: i64) -> LiveReading {
+    LiveReading {
+        v: PAYLOAD_VERSION,
+        seq,
+        ts_ms: base_ms + i64::try_from(seq).expect("small seq") * 1000,
+        voltage_v: 230.0,
+        current_a: 2.0,
+        p_w: 460.0,
+        q_var: 0.0,
+        s_va: 460.0,
+        pf: 1.0,
+        freq_hz: Some(50.0),
+        phases: Vec::new(),
+        registers: Registers {
+            import_mwh: seq,
+            ..Registers::default()
+        },
+        tariff: 0,
+        relay: RelayState::Connected,
+    }
+}
+
+/// An MQTT client of 127.0.0.1:`port` logging in as `user` (also its client id).
+pub fn client(port: u16, user: &str, password: &str) -> (AsyncClient, EventLoop) {
+    let mut options = MqttOptions::new(user, "127.0.0.1", port);
+    options
+        .set_credentials(user, password)
+        .set_keep_alive(Duration::from_secs(10));
+    AsyncClient::new(options, 512)
+}
+
+/// Polls until the broker accepts the login (`true`) or refuses it (`false`).
+pub async fn connects(eventloop: &mut EventLoop) -> bool {
+    loop {
+        let polled = tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
+            .await
+            .expect("the broker answers within 10 s");
+        match polled {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => return true,
+            Ok(_) => {}
+            Err(ConnectionError::ConnectionRefused(_)) => return false,
+            Err(error) => panic!("unexpected connection error: {error}"),
+        }
+    }
+}
+
+/// A child process killed (and reaped) when dropped.
+#[derive(Debug)]
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Debian's Mosquitto, stopped when dropped.
+#[derive(Debug)]
+pub struct Mosquitto {
+    _process: Process,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Mosquitto {
+    /// Starts `/usr/sbin/mosquitto` on a free port with `extra` config lines, its config in
+    /// `dir`.
+    pub fn start(dir: &Path, extra: &str) -> Self {
+        Self::start_on(dir, free_port(), extra)
+    }
+
+    /// Starts it on `port`.
+    pub fn start_on(dir: &Path, port: u16, extra: &str) -> Self {
+        let binary = Path::new("/usr/sbin/mosquitto");
+        assert!(
+            binary.exists(),
+            "Debian's mosquitto is required (scripts/test.sh installs it): apt-get install mosquitto"
+        );
+        let config = dir.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!("listener {port} 127.0.0.1\npersistence false\nlog_dest stderr\n{extra}\n"),
+        )
+        .expect("write mosquitto.conf");
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        let process = Process(child);
+        wait_for_port(port);
+        Self {
+            _process: process,
+            port,
+        }
+    }
+}
