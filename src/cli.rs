@@ -38,6 +38,61 @@ pub(crate) enum Command {
     /// Provisions meters in the hub's registry (the hub need not be running).
     #[command(subcommand)]
     Meters(MetersCommand),
+    /// Manages the hub's user accounts (the hub need not be running).
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// `joule users ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Adds an account; prints a generated password once unless --password-stdin.
+    Add(UserAddArgs),
+    /// Lists the accounts.
+    List(HubArgs),
+    /// Sets a new password (ending the user's sessions); prints a generated one once
+    /// unless --password-stdin.
+    Passwd(UserPasswdArgs),
+}
+
+/// The roles, as typed.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// Their own meters only.
+    Consumer,
+    /// The fleet and commands.
+    Operator,
+    /// Users, meters and tariffs too.
+    Admin,
+}
+
+/// Arguments of `joule users add`.
+#[derive(Debug, Args)]
+pub(crate) struct UserAddArgs {
+    /// Login name.
+    pub(crate) username: String,
+    /// What the account may do.
+    #[arg(long, value_enum)]
+    pub(crate) role: RoleArg,
+    /// Read the password from the first line of standard input instead of generating one.
+    #[arg(long)]
+    pub(crate) password_stdin: bool,
+    /// The hub's configuration.
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
+}
+
+/// Arguments of `joule users passwd`.
+#[derive(Debug, Args)]
+pub(crate) struct UserPasswdArgs {
+    /// Login name.
+    pub(crate) username: String,
+    /// Read the password from the first line of standard input instead of generating one.
+    #[arg(long)]
+    pub(crate) password_stdin: bool,
+    /// The hub's configuration.
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
 }
 
 /// Where the hub's configuration is (shared by `hub` and `meters`).
@@ -107,6 +162,18 @@ pub(crate) struct MeterAddArgs {
     /// The transformer it hangs on.
     #[arg(long)]
     pub(crate) transformer: Option<String>,
+    /// The consumer (a username) whose meter it is.
+    #[arg(long)]
+    pub(crate) owner: Option<String>,
+    /// Where it is installed.
+    #[arg(long)]
+    pub(crate) location: Option<String>,
+    /// The tariff plan it is billed on.
+    #[arg(long)]
+    pub(crate) tariff: Option<String>,
+    /// Installation date, YYYY-MM-DD.
+    #[arg(long)]
+    pub(crate) install_date: Option<String>,
     /// The hub's configuration.
     #[command(flatten)]
     pub(crate) hub: HubArgs,

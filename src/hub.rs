@@ -1,20 +1,33 @@
 //! `joule hub` and `joule meters`: the head-end service and its meter registry.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use joule_hub::config::HubConfig;
-use joule_hub::store::{NewMeter, SqliteStore};
-use joule_hub::{mosquitto, service, tokens};
+use joule_hub::store::{AuditEntry, MeterFilter, NewMeter, Role, SqliteStore, Store, UserRecord};
+use joule_hub::{mosquitto, passwords, service, tokens};
 use joule_protocol::MeterId;
 
-use crate::cli::{ExportMosquittoAuthArgs, HubArgs, MetersCommand};
+use crate::cli::{ExportMosquittoAuthArgs, HubArgs, MetersCommand, RoleArg, UsersCommand};
 
-/// Loads the configuration and opens the store it names (creating its directory).
-fn open(args: &HubArgs) -> anyhow::Result<(HubConfig, SqliteStore)> {
+/// The time now, Unix ms.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Loads the configuration and opens the store it names (creating SQLite's directory).
+async fn open(args: &HubArgs) -> anyhow::Result<(HubConfig, Arc<dyn Store>)> {
     let config = HubConfig::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
+    let store = open_store(&config).await?;
+    Ok((config, store))
+}
+
+/// Opens the store `config` names.
+pub(crate) async fn open_store(config: &HubConfig) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(parent) = config
         .storage
         .sqlite
@@ -26,7 +39,14 @@ fn open(args: &HubArgs) -> anyhow::Result<(HubConfig, SqliteStore)> {
     }
     let store = SqliteStore::open(&config.storage.sqlite)
         .with_context(|| format!("opening {}", config.storage.sqlite.display()))?;
-    Ok((config, store))
+    Ok(Arc::new(store))
+}
+
+/// Runs `work` on a fresh async runtime (the admin verbs are short-lived).
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Runtime::new()
+        .context("starting the async runtime")?
+        .block_on(work)
 }
 
 /// Runs the hub until Ctrl-C (or SIGTERM), then stores what is queued and stops.
@@ -37,19 +57,19 @@ pub(crate) fn run(args: &HubArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let (config, store) = open(args)?;
-    let store_path = config.storage.sqlite.display();
-    match &config.broker.url {
-        Some(url) => tracing::info!(broker = url.as_str(), store = %store_path, "hub starting"),
-        None => tracing::info!(
-            listen = %config.broker.listen,
-            store = %store_path,
-            "hub starting with its embedded broker"
-        ),
-    }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(service::serve(&config, Arc::new(store), shutdown_signal()))?;
-    Ok(())
+    block_on(async {
+        let (config, store) = open(args).await?;
+        match &config.broker.url {
+            Some(url) => tracing::info!(broker = url.as_str(), ?store, "hub starting"),
+            None => tracing::info!(
+                listen = %config.broker.listen,
+                ?store,
+                "hub starting with its embedded broker"
+            ),
+        }
+        service::serve(config, store, shutdown_signal()).await?;
+        Ok(())
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -81,8 +101,10 @@ pub(crate) fn export_mosquitto_auth(
     args: &ExportMosquittoAuthArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let (config, store) = open(&args.hub)?;
-    let files = mosquitto::export(&config, &store)?;
+    let files = block_on(async {
+        let (config, store) = open(&args.hub).await?;
+        Ok(mosquitto::export(&config, store.as_ref()).await?)
+    })?;
     write_private(&args.password_file, &files.passwords)?;
     std::fs::write(&args.acl_file, &files.acl)
         .with_context(|| format!("writing {}", args.acl_file.display()))?;
@@ -110,58 +132,157 @@ fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An audit entry for an action taken on the command line.
+fn cli_audit(action: &str, target: &str, detail: String) -> AuditEntry {
+    AuditEntry {
+        ts_ms: now_ms(),
+        actor: "cli".to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        detail,
+    }
+}
+
 /// `joule meters add|list|revoke`.
 pub(crate) fn meters(command: &MetersCommand, out: &mut impl Write) -> anyhow::Result<()> {
-    match command {
-        MetersCommand::Add(args) => {
-            let (_, store) = open(&args.hub)?;
-            let id = MeterId::new(&args.id)?;
-            let token = tokens::generate();
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-            store.add_meter(
-                &NewMeter {
-                    id: id.clone(),
-                    name: args.name.clone(),
-                    feeder: args.feeder.clone(),
-                    transformer: args.transformer.clone(),
-                    token_hash: tokens::hash(&token),
-                    mosquitto_hash: Some(tokens::mosquitto_hash(&token)),
-                },
-                now_ms,
-            )?;
-            writeln!(out, "meter {id} added")?;
-            writeln!(out, "token: {token}")?;
-            writeln!(
-                out,
-                "(shown once: only its hash is stored; put it in the meter's configuration)"
-            )?;
-        }
-        MetersCommand::List(args) => {
-            let (_, store) = open(args)?;
-            writeln!(
-                out,
-                "{:<24} {:<24} {:<10} {:<12} state",
-                "id", "name", "feeder", "transformer"
-            )?;
-            for meter in store.meters()? {
+    block_on(async {
+        match command {
+            MetersCommand::Add(args) => {
+                let (_, store) = open(&args.hub).await?;
+                let id = MeterId::new(&args.id)?;
+                let token = tokens::generate();
+                store
+                    .add_meter(
+                        NewMeter {
+                            id: id.clone(),
+                            name: args.name.clone(),
+                            owner: args.owner.clone(),
+                            location: args.location.clone(),
+                            feeder: args.feeder.clone(),
+                            transformer: args.transformer.clone(),
+                            tariff: args.tariff.clone(),
+                            install_date: args.install_date.clone(),
+                            token_hash: tokens::hash(&token),
+                            mosquitto_hash: Some(tokens::mosquitto_hash(&token)),
+                        },
+                        now_ms(),
+                    )
+                    .await?;
+                store
+                    .audit(cli_audit("meter.add", id.as_str(), String::new()))
+                    .await?;
+                writeln!(out, "meter {id} added")?;
+                writeln!(out, "token: {token}")?;
                 writeln!(
                     out,
-                    "{:<24} {:<24} {:<10} {:<12} {}",
-                    meter.id,
-                    meter.name,
-                    meter.feeder.as_deref().unwrap_or("-"),
-                    meter.transformer.as_deref().unwrap_or("-"),
-                    if meter.revoked { "revoked" } else { "active" }
+                    "(shown once: only its hash is stored; put it in the meter's configuration)"
                 )?;
             }
+            MetersCommand::List(args) => {
+                let (_, store) = open(args).await?;
+                writeln!(
+                    out,
+                    "{:<24} {:<24} {:<12} {:<10} {:<12} state",
+                    "id", "name", "owner", "feeder", "transformer"
+                )?;
+                for meter in store.meters(&MeterFilter::default()).await? {
+                    writeln!(
+                        out,
+                        "{:<24} {:<24} {:<12} {:<10} {:<12} {}",
+                        meter.id,
+                        meter.name,
+                        meter.owner.as_deref().unwrap_or("-"),
+                        meter.feeder.as_deref().unwrap_or("-"),
+                        meter.transformer.as_deref().unwrap_or("-"),
+                        if meter.revoked { "revoked" } else { "active" }
+                    )?;
+                }
+            }
+            MetersCommand::Revoke(args) => {
+                let (_, store) = open(&args.hub).await?;
+                store.revoke_meter(&MeterId::new(&args.id)?).await?;
+                store
+                    .audit(cli_audit("meter.revoke", &args.id, String::new()))
+                    .await?;
+                writeln!(out, "meter {} revoked", args.id)?;
+            }
         }
-        MetersCommand::Revoke(args) => {
-            let (_, store) = open(&args.hub)?;
-            store.revoke_meter(&MeterId::new(&args.id)?)?;
-            writeln!(out, "meter {} revoked", args.id)?;
-        }
+        Ok(())
+    })
+}
+
+/// A password from stdin's first line, or a generated one (then `true`: print it).
+fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if !from_stdin {
+        return Ok((passwords::generate(), true));
     }
-    Ok(())
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+}
+
+/// `joule users add|list|passwd`.
+pub(crate) fn users(command: &UsersCommand, out: &mut impl Write) -> anyhow::Result<()> {
+    block_on(async {
+        match command {
+            UsersCommand::Add(args) => {
+                let (_, store) = open(&args.hub).await?;
+                let (password, generated) = new_password(args.password_stdin)?;
+                let role = match args.role {
+                    RoleArg::Consumer => Role::Consumer,
+                    RoleArg::Operator => Role::Operator,
+                    RoleArg::Admin => Role::Admin,
+                };
+                store
+                    .add_user(UserRecord {
+                        username: args.username.clone(),
+                        role,
+                        password_hash: passwords::hash(&password)?,
+                        created_ms: now_ms(),
+                    })
+                    .await?;
+                store
+                    .audit(cli_audit(
+                        "user.add",
+                        &args.username,
+                        role.as_str().to_owned(),
+                    ))
+                    .await?;
+                writeln!(out, "user {} added ({})", args.username, role.as_str())?;
+                if generated {
+                    writeln!(out, "password: {password}")?;
+                    writeln!(out, "(shown once: only its Argon2id hash is stored)")?;
+                }
+            }
+            UsersCommand::List(args) => {
+                let (_, store) = open(args).await?;
+                writeln!(out, "{:<24} role", "username")?;
+                for user in store.users().await? {
+                    writeln!(out, "{:<24} {}", user.username, user.role.as_str())?;
+                }
+            }
+            UsersCommand::Passwd(args) => {
+                let (_, store) = open(&args.hub).await?;
+                let (password, generated) = new_password(args.password_stdin)?;
+                store
+                    .set_password(&args.username, &passwords::hash(&password)?)
+                    .await?;
+                store
+                    .audit(cli_audit("user.passwd", &args.username, String::new()))
+                    .await?;
+                writeln!(
+                    out,
+                    "password of {} changed; their sessions ended",
+                    args.username
+                )?;
+                if generated {
+                    writeln!(out, "password: {password}")?;
+                }
+            }
+        }
+        Ok(())
+    })
 }

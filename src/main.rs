@@ -47,6 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Meters(command) => hub::meters(&command, &mut out)?,
+        Command::Users(command) => hub::users(&command, &mut out)?,
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! reading is stored exactly once. The meter behaves as a real one must: it keeps each
 //! message until a storage acknowledgement covers it and resends the rest on reconnect.
 
-use joule_hub::store::SqliteStore;
+use joule_hub::store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -17,7 +17,9 @@ const READINGS: u64 = 3000;
 
 fn joule(store: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_joule"));
-    command.env("JOULE_HUB_STORAGE_SQLITE", store);
+    command
+        .env("JOULE_HUB_STORAGE_SQLITE", store)
+        .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0");
     command
 }
 
@@ -135,12 +137,17 @@ fn kill_minus_nine_at_any_moment_loses_nothing_and_stores_nothing_twice() {
 
     let store = SqliteStore::open(&store_path).expect("store");
     let id = MeterId::new("m-1").expect("id");
-    let readings = store.readings(&id, 0, i64::MAX).expect("readings");
+    let readings = runtime
+        .block_on(store.readings(&id, 0, i64::MAX))
+        .expect("readings");
     let seqs: Vec<u64> = readings.iter().map(|r| r.seq).collect();
     assert_eq!(
         seqs,
         (1..=READINGS).collect::<Vec<_>>(),
         "every reading exactly once"
     );
-    assert_eq!(store.contiguous_seq(&id).expect("mark"), READINGS);
+    assert_eq!(
+        runtime.block_on(store.contiguous_seq(&id)).expect("mark"),
+        READINGS
+    );
 }

@@ -2,7 +2,7 @@
 //! rules as the embedded broker: tokens log in, wrong ones do not, a meter's data reaches
 //! the hub, and a meter can neither publish as another nor read another's commands.
 
-use joule_hub::store::SqliteStore;
+use joule_hub::store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{Mosquitto, Process, client, connects, free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -73,6 +73,7 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
     let _hub = Process(
         Command::new(env!("CARGO_BIN_EXE_joule"))
             .args(["hub", "--config", &config.to_string_lossy()])
+            .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -176,15 +177,15 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
     let store = SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store");
     let other = MeterId::new("m-2").expect("id");
     assert!(
-        store
-            .readings(&other, 0, i64::MAX)
+        runtime
+            .block_on(store.readings(&other, 0, i64::MAX))
             .expect("readings")
             .is_empty(),
         "m-1 published as m-2"
     );
     assert_eq!(
-        store
-            .readings(&MeterId::new("m-1").expect("id"), 0, i64::MAX)
+        runtime
+            .block_on(store.readings(&MeterId::new("m-1").expect("id"), 0, i64::MAX))
             .expect("readings")
             .len(),
         10

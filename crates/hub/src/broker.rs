@@ -13,7 +13,7 @@
 //! will, so the will topic is checked at login. The hub logs in with a secret made fresh
 //! at every start and has full rights.
 
-use crate::store::SqliteStore;
+use crate::store::Store;
 use crate::tokens;
 use async_trait::async_trait;
 use joule_protocol::{MeterId, TopicKind, Topics};
@@ -49,22 +49,23 @@ pub enum Access {
 }
 
 /// How the broker checks credentials.
+#[async_trait]
 pub trait Credentials: Send + Sync + 'static {
     /// Who `username` with `password` is.
-    fn check(&self, username: &str, password: &[u8]) -> Access;
+    async fn check(&self, username: &str, password: &[u8]) -> Access;
 }
 
 /// The hub's credentials: its own per-start secret, and the meters' device tokens.
 #[derive(Debug)]
 pub struct RegistryCredentials {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     hub_username: String,
     hub_secret: String,
 }
 
 impl RegistryCredentials {
     /// Credentials backed by the store's registry, with the hub's own login.
-    pub fn new(store: Arc<SqliteStore>, hub_username: String, hub_secret: String) -> Self {
+    pub fn new(store: Arc<dyn Store>, hub_username: String, hub_secret: String) -> Self {
         Self {
             store,
             hub_username,
@@ -73,8 +74,9 @@ impl RegistryCredentials {
     }
 }
 
+#[async_trait]
 impl Credentials for RegistryCredentials {
-    fn check(&self, username: &str, password: &[u8]) -> Access {
+    async fn check(&self, username: &str, password: &[u8]) -> Access {
         if username == self.hub_username {
             return if tokens::constant_time_eq(password, self.hub_secret.as_bytes()) {
                 Access::Hub
@@ -85,7 +87,7 @@ impl Credentials for RegistryCredentials {
         let (Ok(meter), Ok(token)) = (MeterId::new(username), std::str::from_utf8(password)) else {
             return Access::Refused;
         };
-        match self.store.active_token_hash(meter.as_str()) {
+        match self.store.active_token_hash(&meter).await {
             Ok(Some(hash)) if tokens::verify(token, &hash) => Access::Meter(meter),
             Ok(_) => Access::Refused,
             Err(error) => {
@@ -205,7 +207,7 @@ impl Handler for RulesHandler {
             Parameter::ClientAuthenticate(connect) => {
                 let username = connect.username().map_or("", |u| u.as_ref());
                 let password = connect.password().map_or(&[][..], |p| p.as_ref());
-                let result = match rules.credentials.check(username, password) {
+                let result = match rules.credentials.check(username, password).await {
                     Access::Hub => AuthResult::Allow(true, None),
                     Access::Meter(meter) => {
                         let status = rules.topics.topic(&meter, TopicKind::Status);

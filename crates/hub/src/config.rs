@@ -21,6 +21,49 @@ pub struct HubConfig {
     /// MQTT topic layout.
     #[serde(default)]
     pub topics: TopicsConfig,
+    /// The HTTP API and web portal.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Commands to meters.
+    #[serde(default)]
+    pub commands: CommandsConfig,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Where the API and portal listen.
+    pub listen: std::net::SocketAddr,
+    /// How long a browser session lasts, hours.
+    pub session_hours: u32,
+    /// Mark session cookies `Secure` (set when the hub is served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
+            session_hours: 12,
+            secure_cookies: false,
+        }
+    }
+}
+
+/// `[commands]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandsConfig {
+    /// A command without a final answer after this long is timed out (and the meter must
+    /// refuse it), s.
+    pub expiry_s: u32,
+}
+
+impl Default for CommandsConfig {
+    fn default() -> Self {
+        Self { expiry_s: 600 }
+    }
 }
 
 /// `[broker]`.
@@ -56,14 +99,22 @@ impl Default for BrokerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    /// Path of the SQLite database (created if missing).
+    /// Path of the SQLite database (created if missing); used unless `postgres` is set.
     pub sqlite: PathBuf,
+    /// A PostgreSQL connection string (`host=… port=… user=… dbname=…` or
+    /// `postgresql://…`); when set, the hub stores there instead of SQLite.
+    pub postgres: Option<String>,
+    /// Live readings older than this are deleted (rollups, interval records and events
+    /// are kept), days.
+    pub live_retention_days: u32,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             sqlite: PathBuf::from("joule-data/hub.sqlite"),
+            postgres: None,
+            live_retention_days: 30,
         }
     }
 }
@@ -139,7 +190,14 @@ pub enum ConfigError {
 }
 
 /// Environment variables that override keys: (variable, section, key, dotted key).
-const OVERRIDES: [(&str, &str, &str, &str); 7] = [
+const OVERRIDES: [(&str, &str, &str, &str); 9] = [
+    (
+        "JOULE_HUB_STORAGE_POSTGRES",
+        "storage",
+        "postgres",
+        "storage.postgres",
+    ),
+    ("JOULE_HUB_HTTP_LISTEN", "http", "listen", "http.listen"),
     ("JOULE_HUB_BROKER_URL", "broker", "url", "broker.url"),
     (
         "JOULE_HUB_BROKER_LISTEN",
@@ -254,6 +312,15 @@ impl HubConfig {
         }
         if self.ingest.queue < self.ingest.batch_max {
             return Err(invalid("ingest.queue", "must be at least ingest.batch_max"));
+        }
+        if self.storage.live_retention_days == 0 {
+            return Err(invalid("storage.live_retention_days", "must be at least 1"));
+        }
+        if self.http.session_hours == 0 {
+            return Err(invalid("http.session_hours", "must be at least 1"));
+        }
+        if self.commands.expiry_s < 10 {
+            return Err(invalid("commands.expiry_s", "must be at least 10"));
         }
         if self.topics.prefix.is_empty() || self.topics.prefix.contains(['+', '#']) {
             return Err(invalid(

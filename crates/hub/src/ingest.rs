@@ -116,12 +116,10 @@ impl Ingest {
                 Stored::Interval(record)
             }
             Uplink::Event(event) => Stored::Event(event),
-            Uplink::CommandAck(ack) => Stored::SequenceOnly {
-                seq: ack.seq,
-                ts_ms: ack.ts_ms,
-            },
+            Uplink::CommandAck(ack) => Stored::CommandAck(ack),
         };
         self.counts.accepted += 1;
+        metrics::counter!("joule_ingest_accepted_total").increment(1);
         Outcome::Accept(meter, stored)
     }
 
@@ -159,6 +157,7 @@ impl Ingest {
         now_ms: i64,
     ) -> Outcome {
         *self.counts.rejected.entry(reason).or_default() += 1;
+        metrics::counter!("joule_ingest_rejected_total", "reason" => reason).increment(1);
         let key = meter.map_or_else(|| topic.to_owned(), ToString::to_string);
         let last = self.last_log_ms.get(&key).copied();
         if last.is_none_or(|last| now_ms - last >= 60_000) {

@@ -4,7 +4,7 @@
 //! acknowledgements; the hub reads and writes every meter topic.
 
 use crate::config::HubConfig;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Store, StoreError};
 use crate::tokens;
 use joule_protocol::{TOPIC_VERSION, TopicKind};
 
@@ -33,13 +33,13 @@ pub enum ExportError {
 }
 
 /// Builds the files from the registry and the hub's configured login.
-pub fn export(config: &HubConfig, store: &SqliteStore) -> Result<MosquittoAuth, ExportError> {
+pub async fn export(config: &HubConfig, store: &dyn Store) -> Result<MosquittoAuth, ExportError> {
     let (Some(hub_user), Some(hub_password)) = (&config.broker.username, &config.broker.password)
     else {
         return Err(ExportError::NoHubLogin);
     };
     let mut passwords = format!("{hub_user}:{}\n", tokens::mosquitto_hash(hub_password));
-    let hashes = store.mosquitto_hashes()?;
+    let hashes = store.mosquitto_hashes().await?;
     for (meter, hash) in &hashes {
         passwords.push_str(&format!("{meter}:{hash}\n"));
     }

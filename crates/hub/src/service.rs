@@ -11,13 +11,15 @@
 use crate::broker::{EmbeddedBroker, RegistryCredentials};
 use crate::config::{HubConfig, broker_address};
 use crate::ingest::{Ingest, Outcome};
-use crate::store::{Batch, BatchOutcome, SqliteStore, StoreError};
+use crate::store::{Batch, CommandRecord, CommandStatus, Store, StoreError};
 use crate::tokens;
-use joule_protocol::{PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode};
+use joule_protocol::{
+    Command, LiveReading, MeterId, PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode,
+};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Why the service stopped.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,9 @@ pub enum ServiceError {
     /// The broker connection could not be set up.
     #[error("broker: {0}")]
     Broker(String),
+    /// The HTTP server failed.
+    #[error("http: {0}")]
+    Http(String),
 }
 
 /// The current time in Unix ms (the service's only clock).
@@ -67,104 +72,276 @@ impl BrokerConnection {
     }
 }
 
-/// Runs the hub: the embedded broker (unless `[broker] url` names an external one) and
-/// ingest, until the store fails or `shutdown` resolves.
-pub async fn serve(
-    config: &HubConfig,
-    store: Arc<SqliteStore>,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), ServiceError> {
-    if let Some(external) = BrokerConnection::external(config) {
-        return run(config, &external, store, shutdown).await;
-    }
-    // The hub's own login: a fresh secret every start, never stored.
-    let secret = tokens::generate();
-    let credentials = Arc::new(RegistryCredentials::new(
-        Arc::clone(&store),
-        config.broker.client_id.clone(),
-        secret.clone(),
-    ));
-    let broker = EmbeddedBroker::start(
-        config.broker.listen,
-        credentials,
-        Topics::new(&config.topics.prefix),
-    )
-    .await
-    .map_err(|error| ServiceError::Broker(error.to_string()))?;
-    let address = broker.local_addr();
-    let host = if address.ip().is_unspecified() {
-        "127.0.0.1".to_owned()
-    } else {
-        address.ip().to_string()
-    };
-    let connection = BrokerConnection {
-        host,
-        port: address.port(),
-        credentials: Some((config.broker.client_id.clone(), secret)),
-    };
-    let result = run(config, &connection, store, shutdown).await;
-    drop(broker);
-    result
+/// What the hub's parts share: the API reads, asks for commands and streams live
+/// readings; ingest writes, publishes commands and feeds the streams.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The configuration.
+    pub config: Arc<HubConfig>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Live readings as they are stored (for server-sent events).
+    pub live: broadcast::Sender<(MeterId, LiveReading)>,
+    /// Commands to publish (stored already, status pending).
+    pub commands: mpsc::Sender<CommandRecord>,
 }
 
-/// Connects to the broker and runs ingest until the store fails or `shutdown` resolves.
+/// A hub ready to run: what its parts share, and the receiving end of the command queue.
+#[derive(Debug)]
+pub struct Hub {
+    shared: Shared,
+    commands: mpsc::Receiver<CommandRecord>,
+}
+
+impl Hub {
+    /// A hub with `config` storing into `store`.
+    pub fn new(config: HubConfig, store: Arc<dyn Store>) -> Self {
+        let (commands_tx, commands) = mpsc::channel(1024);
+        let (live, _) = broadcast::channel(4096);
+        Self {
+            shared: Shared {
+                config: Arc::new(config),
+                store,
+                live,
+                commands: commands_tx,
+            },
+            commands,
+        }
+    }
+
+    /// What the parts share (for the API).
+    pub fn shared(&self) -> Shared {
+        self.shared.clone()
+    }
+
+    /// Runs everything: the embedded broker (unless `[broker] url` names an external one),
+    /// ingest and command dispatch, and the HTTP API on `http` — until the store fails or
+    /// `shutdown` resolves.
+    pub async fn serve(
+        self,
+        http: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServiceError> {
+        let (stop, stopped) = watch::channel(false);
+        let api = tokio::spawn(crate::api::serve(http, self.shared(), stopped));
+        let config = Arc::clone(&self.shared.config);
+        let result = if let Some(external) = BrokerConnection::external(&config) {
+            self.ingest(&external, shutdown).await
+        } else {
+            // The hub's own login: a fresh secret every start, never stored.
+            let secret = tokens::generate();
+            let credentials = Arc::new(RegistryCredentials::new(
+                Arc::clone(&self.shared.store),
+                config.broker.client_id.clone(),
+                secret.clone(),
+            ));
+            let broker = EmbeddedBroker::start(
+                config.broker.listen,
+                credentials,
+                Topics::new(&config.topics.prefix),
+            )
+            .await
+            .map_err(|error| ServiceError::Broker(error.to_string()))?;
+            let address = broker.local_addr();
+            let host = if address.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                address.ip().to_string()
+            };
+            let connection = BrokerConnection {
+                host,
+                port: address.port(),
+                credentials: Some((config.broker.client_id.clone(), secret)),
+            };
+            let result = self.ingest(&connection, shutdown).await;
+            drop(broker);
+            result
+        };
+        let _ = stop.send(true);
+        match api.await {
+            Ok(Ok(())) => result,
+            Ok(Err(error)) => result.and(Err(ServiceError::Http(error))),
+            Err(error) => result.and(Err(ServiceError::Http(error.to_string()))),
+        }
+    }
+
+    /// Connects to the broker and runs ingest and command dispatch (no HTTP) until the
+    /// store fails or `shutdown` resolves.
+    pub async fn ingest(
+        self,
+        broker: &BrokerConnection,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServiceError> {
+        let Self { shared, commands } = self;
+        let config = Arc::clone(&shared.config);
+        let mut options =
+            MqttOptions::new(&config.broker.client_id, broker.host.clone(), broker.port);
+        options
+            .set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_max_packet_size(joule_protocol::MAX_PAYLOAD_BYTES + 1024, 64 * 1024);
+        if let Some((username, password)) = &broker.credentials {
+            options.set_credentials(username, password);
+        }
+        let (client, eventloop) = AsyncClient::new(options, 1024);
+        let topics = Topics::new(&config.topics.prefix);
+        let (queue, receiver) = mpsc::channel(config.ingest.queue);
+        let mut writer = tokio::spawn(write_batches(
+            receiver,
+            shared.clone(),
+            client.clone(),
+            topics.clone(),
+            config.ingest.batch_max,
+            Duration::from_millis(config.ingest.batch_wait_ms),
+        ));
+        let mut ingest = Ingest::new(topics.clone());
+        for (meter, ts_ms, registers) in shared.store.latest_registers().await? {
+            ingest.seed(meter, ts_ms, &registers);
+        }
+        let reader = tokio::spawn(read_messages(
+            eventloop,
+            client.clone(),
+            topics.clone(),
+            ingest,
+            queue,
+        ));
+        let dispatcher = tokio::spawn(dispatch_commands(
+            commands,
+            shared.clone(),
+            client.clone(),
+            topics,
+        ));
+        let housekeeping = tokio::spawn(housekeeping(shared.clone()));
+        let result = tokio::select! {
+            () = shutdown => {
+                tracing::info!("shutting down");
+                // Stopping the reader closes the queue; the writer stores what is queued and
+                // acknowledges it before it ends.
+                reader.abort();
+                (&mut writer).await
+            }
+            result = &mut writer => {
+                reader.abort();
+                result
+            }
+        };
+        dispatcher.abort();
+        housekeeping.abort();
+        let _ = client.disconnect().await;
+        result.map_err(|error| ServiceError::Broker(format!("writer task: {error}")))?
+    }
+}
+
+/// Runs the hub with `config` on `store` until `shutdown` resolves (`joule hub`).
+pub async fn serve(
+    config: HubConfig,
+    store: Arc<dyn Store>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServiceError> {
+    let http = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|error| {
+            ServiceError::Http(format!("cannot listen on {}: {error}", config.http.listen))
+        })?;
+    tracing::info!(listen = %config.http.listen, "HTTP API and portal listening");
+    Hub::new(config, store).serve(http, shutdown).await
+}
+
+/// Runs ingest only (no HTTP) against `broker` until `shutdown` resolves.
 pub async fn run(
     config: &HubConfig,
     broker: &BrokerConnection,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    let mut options = MqttOptions::new(&config.broker.client_id, broker.host.clone(), broker.port);
-    options
-        .set_keep_alive(Duration::from_secs(30))
-        .set_clean_session(false)
-        .set_manual_acks(true)
-        .set_max_packet_size(joule_protocol::MAX_PAYLOAD_BYTES + 1024, 64 * 1024);
-    if let Some((username, password)) = &broker.credentials {
-        options.set_credentials(username, password);
-    }
-    let (client, eventloop) = AsyncClient::new(options, 1024);
-    let topics = Topics::new(&config.topics.prefix);
-    let (queue, receiver) = mpsc::channel(config.ingest.queue);
-    let writer = tokio::spawn(write_batches(
-        receiver,
-        Arc::clone(&store),
-        client.clone(),
-        topics.clone(),
-        config.ingest.batch_max,
-        Duration::from_millis(config.ingest.batch_wait_ms),
-    ));
-    let mut ingest = Ingest::new(topics.clone());
-    let seed_store = Arc::clone(&store);
-    let latest = tokio::task::spawn_blocking(move || seed_store.latest_registers())
+    Hub::new(config.clone(), store)
+        .ingest(broker, shutdown)
         .await
-        .map_err(|error| ServiceError::Broker(format!("seeding task: {error}")))??;
-    for (meter, ts_ms, registers) in latest {
-        ingest.seed(meter, ts_ms, &registers);
-    }
-    let reader = tokio::spawn(read_messages(
-        eventloop,
-        client.clone(),
-        topics,
-        ingest,
-        queue,
-    ));
-    let mut writer = writer;
-    let result = tokio::select! {
-        () = shutdown => {
-            tracing::info!("shutting down");
-            // Stopping the reader closes the queue; the writer stores what is queued and
-            // acknowledges it before it ends.
-            reader.abort();
-            (&mut writer).await
-        }
-        result = &mut writer => {
-            reader.abort();
-            result
+}
+
+/// Publishes commands to their meters, then marks them sent. Commands left pending by an
+/// earlier run (stored, then the hub stopped) go first.
+async fn dispatch_commands(
+    mut commands: mpsc::Receiver<CommandRecord>,
+    shared: Shared,
+    client: AsyncClient,
+    topics: Topics,
+) {
+    let leftover = match shared.store.commands(None, 10_000).await {
+        Ok(all) => all
+            .into_iter()
+            .rev()
+            .filter(|command| command.status == CommandStatus::Pending)
+            .collect(),
+        Err(error) => {
+            tracing::error!(%error, "reading pending commands failed");
+            Vec::new()
         }
     };
-    let _ = client.disconnect().await;
-    result.map_err(|error| ServiceError::Broker(format!("writer task: {error}")))?
+    let mut leftover = leftover.into_iter();
+    loop {
+        let command = match leftover.next() {
+            Some(command) => command,
+            None => match commands.recv().await {
+                Some(command) => command,
+                None => return,
+            },
+        };
+        let wire = Command {
+            v: PAYLOAD_VERSION,
+            id: command.id,
+            ts_ms: command.created_ms,
+            expires_ms: Some(command.expires_ms),
+            action: command.action.clone(),
+        };
+        let topic = topics.topic(&command.meter, TopicKind::Command);
+        if let Err(error) = client
+            .publish(topic, QoS::AtLeastOnce, false, encode(&wire))
+            .await
+        {
+            tracing::error!(%error, id = command.id, "publishing a command failed");
+            continue;
+        }
+        if let Err(error) = shared
+            .store
+            .set_command_status(command.id, CommandStatus::Sent, None, now_ms())
+            .await
+        {
+            tracing::error!(%error, id = command.id, "marking a command sent failed");
+        }
+    }
+}
+
+/// Periodic upkeep: commands past their expiry time out; live readings past retention go.
+async fn housekeeping(shared: Shared) {
+    let retention_ms = i64::from(shared.config.storage.live_retention_days) * 86_400_000;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last_prune_ms = 0;
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        match shared.store.expire_commands(now).await {
+            Ok(expired) => {
+                for command in expired {
+                    tracing::warn!(
+                        id = command.id,
+                        meter = command.meter.as_str(),
+                        "command timed out"
+                    );
+                }
+            }
+            Err(error) => tracing::error!(%error, "expiring commands failed"),
+        }
+        if now - last_prune_ms >= 3_600_000 {
+            last_prune_ms = now;
+            match shared.store.prune_live(now - retention_ms).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "live readings past retention deleted"),
+                Err(error) => tracing::error!(%error, "pruning live readings failed"),
+            }
+        }
+    }
 }
 
 /// Polls the broker: subscribes on every (re)connection, judges and queues messages.
@@ -213,7 +390,7 @@ async fn read_messages(
 /// Writes batches and publishes storage acknowledgements after each commit.
 async fn write_batches(
     mut receiver: mpsc::Receiver<Outcome>,
-    store: Arc<SqliteStore>,
+    shared: Shared,
     client: AsyncClient,
     topics: Topics,
     batch_max: usize,
@@ -232,6 +409,7 @@ async fn write_batches(
                 Ok(None) | Err(_) => break,
             }
         }
+        metrics::gauge!("joule_ingest_queue_depth").set(receiver.len() as f64);
         let mut batch = Batch::default();
         for outcome in pending.drain(..) {
             match outcome {
@@ -243,17 +421,18 @@ async fn write_batches(
                         status = status.as_str(),
                         "meter status"
                     );
+                    batch.statuses.push((meter, status, now_ms()));
                 }
             }
         }
-        if batch.messages.is_empty() && batch.dead_letters.is_empty() {
+        if batch.is_empty() {
             continue;
         }
-        let writer_store = Arc::clone(&store);
-        let outcome: BatchOutcome =
-            tokio::task::spawn_blocking(move || writer_store.write_batch(&batch))
-                .await
-                .map_err(|error| ServiceError::Broker(format!("writer task: {error}")))??;
+        let started = std::time::Instant::now();
+        let outcome = shared.store.write_batch(&batch).await?;
+        metrics::histogram!("joule_store_batch_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("joule_ingest_stored_total").increment(outcome.stored as u64);
+        metrics::counter!("joule_ingest_duplicates_total").increment(outcome.duplicates as u64);
         for (meter, up_to_seq) in outcome.acknowledged {
             let ack = StorageAck {
                 v: PAYLOAD_VERSION,
@@ -267,6 +446,10 @@ async fn write_batches(
             if let Err(error) = client.try_publish(topic, QoS::AtLeastOnce, false, encode(&ack)) {
                 tracing::warn!(%error, meter = meter.as_str(), "storage ack not queued");
             }
+        }
+        for update in outcome.new_live {
+            // Nobody listening is fine.
+            let _ = shared.live.send(update);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_hub::store::{NewMeter, SqliteStore};
+use joule_hub::store::{NewMeter, SqliteStore, Store};
 use joule_hub::tokens;
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{client, connects, free_port, reading, recent_ms};
@@ -20,24 +20,30 @@ async fn meters_reach_their_own_topics_only() {
         let meter = NewMeter {
             id: MeterId::new(id).expect("id"),
             name: id.into(),
+            owner: None,
+            location: None,
             feeder: None,
             transformer: None,
+            tariff: None,
+            install_date: None,
             token_hash: tokens::hash(&token),
             mosquitto_hash: None,
         };
-        store.add_meter(&meter, 0).expect("add meter");
+        store.add_meter(meter, 0).await.expect("add meter");
     }
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let config = HubConfig::load(None, |v| {
-        (v == "JOULE_HUB_BROKER_LISTEN").then(|| listen.clone())
+    let config = HubConfig::load(None, |v| match v {
+        "JOULE_HUB_BROKER_LISTEN" => Some(listen.clone()),
+        "JOULE_HUB_HTTP_LISTEN" => Some("127.0.0.1:0".into()),
+        _ => None,
     })
     .expect("config");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let hub = tokio::spawn({
         let store = Arc::clone(&store);
         async move {
-            service::serve(&config, store, async {
+            service::serve(config, store, async {
                 let _ = stopped.await;
             })
             .await
@@ -129,15 +135,26 @@ async fn meters_reach_their_own_topics_only() {
     stop.send(()).expect("stop");
     hub.await.expect("hub task").expect("hub ran cleanly");
     assert_eq!(
-        store.readings(&me, 0, i64::MAX).expect("readings").len(),
+        store
+            .readings(&me, 0, i64::MAX)
+            .await
+            .expect("readings")
+            .len(),
         20
     );
     assert!(
         store
             .readings(&other, 0, i64::MAX)
+            .await
             .expect("readings")
             .is_empty(),
         "m-1 cannot publish as m-2"
     );
-    assert!(store.dead_letters(10).expect("dead letters").is_empty());
+    assert!(
+        store
+            .dead_letters(10)
+            .await
+            .expect("dead letters")
+            .is_empty()
+    );
 }

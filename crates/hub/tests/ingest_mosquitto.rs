@@ -3,7 +3,7 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_hub::store::SqliteStore;
+use joule_hub::store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{Mosquitto, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -15,14 +15,18 @@ async fn a_meter_publishes_and_the_hub_stores_and_acknowledges_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = Mosquitto::start(dir.path(), "allow_anonymous true");
     let url = format!("mqtt://127.0.0.1:{}", broker.port);
-    let config = HubConfig::load(None, |v| (v == "JOULE_HUB_BROKER_URL").then(|| url.clone()))
-        .expect("config");
+    let config = HubConfig::load(None, |v| match v {
+        "JOULE_HUB_BROKER_URL" => Some(url.clone()),
+        "JOULE_HUB_HTTP_LISTEN" => Some("127.0.0.1:0".into()),
+        _ => None,
+    })
+    .expect("config");
     let store = Arc::new(SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let hub = tokio::spawn({
         let store = Arc::clone(&store);
         async move {
-            service::serve(&config, store, async {
+            service::serve(config, store, async {
                 let _ = stopped.await;
             })
             .await
@@ -82,10 +86,10 @@ async fn a_meter_publishes_and_the_hub_stores_and_acknowledges_once() {
     stop.send(()).expect("stop");
     hub.await.expect("hub task").expect("hub ran cleanly");
 
-    let readings = store.readings(&meter, 0, i64::MAX).expect("readings");
+    let readings = store.readings(&meter, 0, i64::MAX).await.expect("readings");
     assert_eq!(readings.len(), 200, "every reading once, resends ignored");
     assert!(readings.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
-    let letters = store.dead_letters(10).expect("dead letters");
+    let letters = store.dead_letters(10).await.expect("dead letters");
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].reason, "schema");
     assert_eq!(letters[0].meter.as_deref(), Some("m-1"));

@@ -1,28 +1,37 @@
-//! The SQLite store against its contract: batches are idempotent by (meter, seq), the
-//! acknowledged mark only covers what is stored without holes, and data survives reopening.
+//! The store contract, one suite run against every backend: batches are idempotent by
+//! (meter, seq), the acknowledged mark only covers what is stored without holes, rollups
+//! add up, the registry, accounts, commands and audit log round-trip, and data survives
+//! reopening.
 
-use joule_hub::store::{Batch, DeadLetter, Gap, NewMeter, SqliteStore, StoreError, Stored};
-use joule_protocol::{
-    EventKind, EventMessage, EventState, IntervalRecord, LiveReading, MeterId, PAYLOAD_VERSION,
-    PqCounters, Registers, RelayState,
+use joule_hub::store::{
+    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterFilter, NewMeter, Resolution, Role,
+    SessionRecord, SqliteStore, Store, StoreError, Stored, UserRecord,
 };
+use joule_protocol::{
+    AckStatus, Action, CommandAck, EventKind, EventMessage, EventState, IntervalRecord,
+    LiveReading, MeterId, PAYLOAD_VERSION, PqCounters, Registers, RelayState, Status,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-const T0: i64 = 1_795_000_000_000;
+/// 2026-11-18 00:00:00 UTC: a day boundary, so rollup buckets are easy to reason about.
+const T0: i64 = 1_795_392_000_000;
 
 fn id(s: &str) -> MeterId {
     MeterId::new(s).expect("valid id")
 }
 
-fn live(seq: u64, import_mwh: u64) -> Stored {
-    Stored::Live(LiveReading {
+fn reading(seq: u64, ts_ms: i64, p_w: f64, import_mwh: u64) -> LiveReading {
+    LiveReading {
         v: PAYLOAD_VERSION,
         seq,
-        ts_ms: T0 + i64::try_from(seq).expect("small") * 1000,
+        ts_ms,
         voltage_v: 230.0,
-        current_a: 5.0,
-        p_w: 1100.0,
+        current_a: p_w.abs() / 230.0,
+        p_w,
         q_var: 50.0,
-        s_va: 1150.0,
+        s_va: p_w.abs() + 50.0,
         pf: 0.956,
         freq_hz: Some(50.0),
         phases: Vec::new(),
@@ -32,51 +41,90 @@ fn live(seq: u64, import_mwh: u64) -> Stored {
         },
         tariff: 0,
         relay: RelayState::Connected,
-    })
+    }
 }
 
-fn open(dir: &tempfile::TempDir) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("hub.sqlite")).expect("open store")
+fn live(seq: u64, import_mwh: u64) -> Stored {
+    Stored::Live(reading(
+        seq,
+        T0 + i64::try_from(seq).expect("small") * 1000,
+        1100.0,
+        import_mwh,
+    ))
 }
 
 fn batch(messages: Vec<(MeterId, Stored)>) -> Batch {
     Batch {
         messages,
-        dead_letters: Vec::new(),
+        ..Batch::default()
     }
 }
 
-#[test]
-fn resends_are_stored_once_and_acknowledged() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir);
+fn new_meter(meter: &MeterId, owner: Option<&str>, feeder: Option<&str>) -> NewMeter {
+    NewMeter {
+        id: meter.clone(),
+        name: format!("Home {meter}"),
+        owner: owner.map(str::to_owned),
+        location: Some("Main St 1".into()),
+        feeder: feeder.map(str::to_owned),
+        transformer: Some("T1".into()),
+        tariff: Some("flat".into()),
+        install_date: Some("2026-01-15".into()),
+        token_hash: format!("hash-{meter}"),
+        mosquitto_hash: Some("$7$h".into()),
+    }
+}
+
+/// Opens the store named `name`: the same name opens the same data again.
+pub type Open = dyn Fn(&str) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Sync;
+
+/// Runs every case against the backend `open` opens, each on its own store.
+pub async fn run_suite(open: &Open) {
+    resends_are_stored_once_and_acknowledged(open("resends").await).await;
+    the_mark_stops_at_a_hole_and_moves_when_it_is_filled(open("holes").await).await;
+    meters_are_kept_apart(open("apart").await).await;
+    intervals_events_and_dead_letters_round_trip(open("records").await).await;
+    the_registry_survives_reopening_and_revocation_locks_out(open).await;
+    latest_registers_come_from_the_newest_message(open("latest").await).await;
+    rollups_add_up_and_resends_do_not_count_twice(open("rollups").await).await;
+    pruning_keeps_rollups_and_dedup(open("prune").await).await;
+    meters_filter_and_page(open("filter").await).await;
+    users_sessions_and_tokens(open("users").await).await;
+    commands_move_forward_only(open("commands").await).await;
+    presence_and_audit(open("audit").await).await;
+}
+
+async fn resends_are_stored_once_and_acknowledged(store: Arc<dyn Store>) {
     let m = id("m-1");
     let first = store
         .write_batch(&batch(vec![
             (m.clone(), live(1, 10)),
             (m.clone(), live(2, 20)),
         ]))
+        .await
         .expect("write");
     assert_eq!((first.stored, first.duplicates), (2, 0));
     assert_eq!(first.acknowledged, vec![(m.clone(), 2)]);
+    assert_eq!(first.new_live.len(), 2);
     let again = store
         .write_batch(&batch(vec![
             (m.clone(), live(2, 20)),
             (m.clone(), live(3, 30)),
         ]))
+        .await
         .expect("write");
     assert_eq!((again.stored, again.duplicates), (1, 1));
     assert_eq!(again.acknowledged, vec![(m.clone(), 3)]);
-    assert_eq!(
-        store.readings(&m, T0, T0 + 10_000).expect("readings").len(),
-        3
-    );
+    assert_eq!(again.new_live.len(), 1);
+    let readings = store.readings(&m, T0, T0 + 10_000).await.expect("readings");
+    assert_eq!(readings.len(), 3);
+    let Stored::Live(expected) = live(2, 20) else {
+        unreachable!()
+    };
+    assert_eq!(readings[1], expected, "a reading round-trips exactly");
 }
 
-#[test]
-fn the_mark_stops_at_a_hole_and_moves_when_it_is_filled() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir);
+async fn the_mark_stops_at_a_hole_and_moves_when_it_is_filled(store: Arc<dyn Store>) {
     let m = id("m-1");
     let outcome = store
         .write_batch(&batch(vec![
@@ -85,10 +133,11 @@ fn the_mark_stops_at_a_hole_and_moves_when_it_is_filled() {
             (m.clone(), live(5, 5)),
             (m.clone(), live(7, 7)),
         ]))
+        .await
         .expect("write");
     assert_eq!(outcome.acknowledged, vec![(m.clone(), 2)]);
     assert_eq!(
-        store.gaps(&m).expect("gaps"),
+        store.gaps(&m).await.expect("gaps"),
         vec![Gap { from: 3, to: 4 }, Gap { from: 6, to: 6 }]
     );
     let outcome = store
@@ -96,20 +145,22 @@ fn the_mark_stops_at_a_hole_and_moves_when_it_is_filled() {
             (m.clone(), live(3, 3)),
             (m.clone(), live(4, 4)),
         ]))
+        .await
         .expect("write");
     assert_eq!(outcome.acknowledged, vec![(m.clone(), 5)]);
-    assert_eq!(store.gaps(&m).expect("gaps"), vec![Gap { from: 6, to: 6 }]);
+    assert_eq!(
+        store.gaps(&m).await.expect("gaps"),
+        vec![Gap { from: 6, to: 6 }]
+    );
     store
         .write_batch(&batch(vec![(m.clone(), live(6, 6))]))
+        .await
         .expect("write");
-    assert_eq!(store.contiguous_seq(&m).expect("mark"), 7);
-    assert!(store.gaps(&m).expect("gaps").is_empty());
+    assert_eq!(store.contiguous_seq(&m).await.expect("mark"), 7);
+    assert!(store.gaps(&m).await.expect("gaps").is_empty());
 }
 
-#[test]
-fn meters_are_kept_apart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir);
+async fn meters_are_kept_apart(store: Arc<dyn Store>) {
     let (a, b) = (id("a"), id("b"));
     let outcome = store
         .write_batch(&batch(vec![
@@ -117,31 +168,33 @@ fn meters_are_kept_apart() {
             (b.clone(), live(1, 1)),
             (b.clone(), live(2, 2)),
         ]))
+        .await
         .expect("write");
     assert_eq!(outcome.acknowledged, vec![(a.clone(), 1), (b.clone(), 2)]);
-    assert_eq!(
-        store.latest_reading(&a).expect("latest").map(|r| r.seq),
-        Some(1)
-    );
-    assert_eq!(
-        store.latest_reading(&b).expect("latest").map(|r| r.seq),
-        Some(2)
-    );
-    assert_eq!(store.latest_reading(&id("c")).expect("latest"), None);
+    let latest = |meter: MeterId| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .latest_reading(&meter)
+                .await
+                .expect("latest")
+                .map(|r| r.seq)
+        }
+    };
+    assert_eq!(latest(a).await, Some(1));
+    assert_eq!(latest(b).await, Some(2));
+    assert_eq!(latest(id("c")).await, None);
 }
 
-#[test]
-fn intervals_events_and_dead_letters_round_trip() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir);
-    let m = id("m-1");
-    let interval = IntervalRecord {
+fn interval(seq: u64, ts_ms: i64, import_mwh: u64, export_mwh: u64) -> IntervalRecord {
+    IntervalRecord {
         v: PAYLOAD_VERSION,
-        seq: 1,
-        ts_ms: 1_795_000_500_000,
+        seq,
+        ts_ms,
         interval_s: 900,
         registers: Registers {
-            import_mwh: 42,
+            import_mwh,
+            export_mwh,
             ..Registers::default()
         },
         tariffs: Vec::new(),
@@ -150,18 +203,23 @@ fn intervals_events_and_dead_letters_round_trip() {
         voltage_avg_v: 230.5,
         max_demand_w: Some(2000.0),
         pq: PqCounters::default(),
-    };
+    }
+}
+
+async fn intervals_events_and_dead_letters_round_trip(store: Arc<dyn Store>) {
+    let m = id("m-1");
+    let record = interval(1, T0 + 900_000, 42, 0);
     let event = EventMessage {
         v: PAYLOAD_VERSION,
         seq: 2,
-        ts_ms: 1_795_000_510_000,
+        ts_ms: T0 + 910_000,
         kind: EventKind::CoverOpen,
         state: EventState::Started,
         phase: None,
         started_ms: None,
         duration_s: None,
         extreme: None,
-        detail: None,
+        detail: Some("lid".into()),
     };
     let letter = DeadLetter {
         received_ms: T0,
@@ -171,99 +229,475 @@ fn intervals_events_and_dead_letters_round_trip() {
         detail: "expected value".into(),
         payload: b"{oops".to_vec(),
     };
+    let ack = CommandAck {
+        v: PAYLOAD_VERSION,
+        seq: 3,
+        ts_ms: T0,
+        command_id: 999,
+        status: AckStatus::Done,
+        relay: None,
+        detail: None,
+    };
     store
         .write_batch(&Batch {
             messages: vec![
-                (m.clone(), Stored::Interval(interval.clone())),
+                (m.clone(), Stored::Interval(record.clone())),
                 (m.clone(), Stored::Event(event.clone())),
-                (m.clone(), Stored::SequenceOnly { seq: 3, ts_ms: T0 }),
+                (m.clone(), Stored::CommandAck(ack)),
             ],
             dead_letters: vec![letter.clone()],
+            statuses: Vec::new(),
         })
+        .await
         .expect("write");
+    let to = T0 + 1_000_000;
     assert_eq!(
-        store.intervals(&m, T0, T0 + 1_000_000).expect("intervals"),
-        vec![interval]
+        store.intervals(&m, T0, to).await.expect("intervals"),
+        vec![record]
+    );
+    assert_eq!(store.events(&m, T0, to).await.expect("events"), vec![event]);
+    assert_eq!(
+        store.events(&m, T0, T0 + 910_000).await.expect("events"),
+        vec![]
     );
     assert_eq!(
-        store.events(&m, T0, T0 + 1_000_000).expect("events"),
-        vec![event]
+        store.dead_letters(10).await.expect("dead letters"),
+        vec![letter]
     );
-    assert_eq!(store.dead_letters(10).expect("dead letters"), vec![letter]);
-    assert_eq!(store.contiguous_seq(&m).expect("mark"), 3);
+    assert_eq!(store.contiguous_seq(&m).await.expect("mark"), 3);
 }
 
-#[test]
-fn the_registry_survives_reopening_and_revocation_locks_out() {
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn the_registry_survives_reopening_and_revocation_locks_out(open: &Open) {
     let m = id("m-1");
     {
-        let store = open(&dir);
-        let meter = NewMeter {
-            id: m.clone(),
-            name: "Flat 3".into(),
-            feeder: Some("F1".into()),
-            transformer: None,
-            token_hash: "ab12".into(),
-            mosquitto_hash: Some("$7$h".into()),
-        };
-        store.add_meter(&meter, T0).expect("add");
+        let store = open("registry").await;
+        store
+            .add_meter(new_meter(&m, Some("alice"), Some("F1")), T0)
+            .await
+            .expect("add");
         assert!(matches!(
-            store.add_meter(&meter, T0),
+            store.add_meter(new_meter(&m, None, None), T0).await,
             Err(StoreError::MeterExists(_))
         ));
         store
             .write_batch(&batch(vec![(m.clone(), live(1, 1))]))
+            .await
             .expect("write");
     }
-    let store = open(&dir);
+    let store = open("registry").await;
     assert_eq!(
-        store.active_token_hash("m-1").expect("hash").as_deref(),
-        Some("ab12")
+        store.active_token_hash(&m).await.expect("hash").as_deref(),
+        Some("hash-m-1")
     );
-    assert_eq!(store.meters().expect("meters")[0].name, "Flat 3");
-    assert_eq!(store.contiguous_seq(&m).expect("mark"), 1);
-    store.revoke_meter(&m).expect("revoke");
-    assert_eq!(store.active_token_hash("m-1").expect("hash"), None);
+    let record = store.meter(&m).await.expect("meter").expect("exists");
+    assert_eq!(record.name, "Home m-1");
+    assert_eq!(record.owner.as_deref(), Some("alice"));
+    assert_eq!(record.install_date.as_deref(), Some("2026-01-15"));
+    assert_eq!(record.online, None);
+    assert_eq!(store.mosquitto_hashes().await.expect("hashes").len(), 1);
+    assert_eq!(store.contiguous_seq(&m).await.expect("mark"), 1);
+    store.revoke_meter(&m).await.expect("revoke");
+    assert_eq!(store.active_token_hash(&m).await.expect("hash"), None);
+    assert!(store.mosquitto_hashes().await.expect("hashes").is_empty());
     assert!(matches!(
-        store.revoke_meter(&id("nobody")),
+        store.revoke_meter(&id("nobody")).await,
         Err(StoreError::NoMeter(_))
     ));
+    store.set_meter_owner(&m, Some("bob")).await.expect("owner");
+    let record = store.meter(&m).await.expect("meter").expect("exists");
+    assert_eq!(record.owner.as_deref(), Some("bob"));
 }
 
-#[test]
-fn latest_registers_come_from_the_newest_live_or_interval_message() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir);
+async fn latest_registers_come_from_the_newest_message(store: Arc<dyn Store>) {
     let m = id("m-1");
-    let interval = IntervalRecord {
-        v: PAYLOAD_VERSION,
-        seq: 9,
-        ts_ms: T0 + 900_000,
-        interval_s: 900,
-        registers: Registers {
-            import_mwh: 999,
-            export_mwh: 5,
-            ..Registers::default()
-        },
-        tariffs: Vec::new(),
-        voltage_min_v: 229.0,
-        voltage_max_v: 231.0,
-        voltage_avg_v: 230.0,
-        max_demand_w: None,
-        pq: PqCounters::default(),
-    };
     store
         .write_batch(&batch(vec![
             (m.clone(), live(1, 10)),
             (m.clone(), live(2, 20)),
-            (m.clone(), Stored::Interval(interval)),
+            (
+                m.clone(),
+                Stored::Interval(interval(9, T0 + 3_600_000, 999, 5)),
+            ),
         ]))
+        .await
         .expect("write");
-    let latest = store.latest_registers().expect("latest");
+    let latest = store.latest_registers().await.expect("latest");
     assert_eq!(latest.len(), 1);
     assert_eq!(
         (latest[0].1, latest[0].2.import_mwh, latest[0].2.export_mwh),
-        (T0 + 900_000, 999, 5)
+        (T0 + 3_600_000, 999, 5)
     );
+}
+
+async fn rollups_add_up_and_resends_do_not_count_twice(store: Arc<dyn Store>) {
+    let m = id("m-1");
+    // Two minutes of readings: 100 W then 300 W, registers climbing; then one an hour later.
+    let mut messages = Vec::new();
+    for seq in 1..=120u64 {
+        let second = i64::try_from(seq - 1).expect("small");
+        let p_w = if seq <= 60 { 100.0 } else { 300.0 };
+        messages.push((
+            m.clone(),
+            Stored::Live(reading(seq, T0 + second * 1000, p_w, 1000 + seq * 10)),
+        ));
+    }
+    messages.push((
+        m.clone(),
+        Stored::Live(reading(121, T0 + 3_600_000, -50.0, 5000)),
+    ));
+    // Written in two batches that overlap, so half the second is resends.
+    store
+        .write_batch(&batch(messages[..80].to_vec()))
+        .await
+        .expect("write");
+    store
+        .write_batch(&batch(messages[40..].to_vec()))
+        .await
+        .expect("write");
+    let minutes = store
+        .series(&m, Resolution::Minute, T0, T0 + 86_400_000)
+        .await
+        .expect("minutes");
+    assert_eq!(minutes.len(), 3);
+    assert_eq!((minutes[0].ts_ms, minutes[0].count), (T0, 60));
+    assert!((minutes[0].p_avg_w - 100.0).abs() < 1e-9);
+    assert!((minutes[1].p_avg_w - 300.0).abs() < 1e-9);
+    assert_eq!(
+        (minutes[0].import_first_mwh, minutes[0].import_last_mwh),
+        (1010, 1600)
+    );
+    assert_eq!(
+        (minutes[1].import_first_mwh, minutes[1].import_last_mwh),
+        (1610, 2200)
+    );
+    let hours = store
+        .series(&m, Resolution::Hour, T0, T0 + 86_400_000)
+        .await
+        .expect("hours");
+    assert_eq!(hours.len(), 2);
+    assert_eq!(hours[0].count, 120);
+    assert!((hours[0].p_avg_w - 200.0).abs() < 1e-9);
+    assert_eq!((hours[0].p_min_w, hours[0].p_max_w), (100.0, 300.0));
+    assert_eq!((hours[1].ts_ms, hours[1].p_avg_w), (T0 + 3_600_000, -50.0));
+    let days = store
+        .series(&m, Resolution::Day, T0, T0 + 86_400_000)
+        .await
+        .expect("days");
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0].count, 121);
+    assert_eq!(
+        (days[0].import_first_mwh, days[0].import_last_mwh),
+        (1010, 5000)
+    );
+    let raw = store
+        .series(&m, Resolution::Raw, T0, T0 + 60_000)
+        .await
+        .expect("raw");
+    assert_eq!(raw.len(), 60);
+}
+
+async fn pruning_keeps_rollups_and_dedup(store: Arc<dyn Store>) {
+    let m = id("m-1");
+    let messages: Vec<_> = (1..=10)
+        .map(|seq| (m.clone(), live(seq, seq * 10)))
+        .collect();
+    store
+        .write_batch(&batch(messages.clone()))
+        .await
+        .expect("write");
+    let deleted = store.prune_live(T0 + 6_000).await.expect("prune");
+    assert_eq!(deleted, 5);
+    assert_eq!(
+        store
+            .readings(&m, T0, T0 + 60_000)
+            .await
+            .expect("readings")
+            .len(),
+        5
+    );
+    let minutes = store
+        .series(&m, Resolution::Minute, T0, T0 + 60_000)
+        .await
+        .expect("minutes");
+    assert_eq!(minutes[0].count, 10, "rollups outlive the readings");
+    // A late resend of a pruned reading is still a duplicate.
+    let again = store
+        .write_batch(&batch(messages[..3].to_vec()))
+        .await
+        .expect("write");
+    assert_eq!((again.stored, again.duplicates), (0, 3));
+    assert_eq!(again.acknowledged, vec![(m.clone(), 10)]);
+}
+
+async fn meters_filter_and_page(store: Arc<dyn Store>) {
+    for (meter, owner, feeder) in [
+        ("home-1", Some("alice"), "F1"),
+        ("home-2", Some("bob"), "F1"),
+        ("shop-1", None, "F2"),
+    ] {
+        store
+            .add_meter(new_meter(&id(meter), owner, Some(feeder)), T0)
+            .await
+            .expect("add");
+    }
+    let ids = |filter: MeterFilter| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .meters(&filter)
+                .await
+                .expect("meters")
+                .into_iter()
+                .map(|m| m.id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        ids(MeterFilter::default()).await,
+        ["home-1", "home-2", "shop-1"]
+    );
+    let alice = MeterFilter {
+        owner: Some("alice".into()),
+        ..MeterFilter::default()
+    };
+    assert_eq!(ids(alice).await, ["home-1"]);
+    let f1 = MeterFilter {
+        feeder: Some("F1".into()),
+        ..MeterFilter::default()
+    };
+    assert_eq!(ids(f1).await, ["home-1", "home-2"]);
+    let search = MeterFilter {
+        search: Some("SHOP".into()),
+        ..MeterFilter::default()
+    };
+    assert_eq!(ids(search).await, ["shop-1"]);
+    let page = MeterFilter {
+        offset: 1,
+        limit: 1,
+        ..MeterFilter::default()
+    };
+    assert_eq!(ids(page).await, ["home-2"]);
+}
+
+async fn users_sessions_and_tokens(store: Arc<dyn Store>) {
+    let alice = UserRecord {
+        username: "alice".into(),
+        role: Role::Consumer,
+        password_hash: "$argon2id$first".into(),
+        created_ms: T0,
+    };
+    store.add_user(alice.clone()).await.expect("add");
+    assert!(matches!(
+        store.add_user(alice.clone()).await,
+        Err(StoreError::UserExists(_))
+    ));
+    assert_eq!(
+        store.user("alice").await.expect("user"),
+        Some(alice.clone())
+    );
+    assert_eq!(store.user("nobody").await.expect("user"), None);
+    let session = SessionRecord {
+        token_hash: "s1".into(),
+        username: "alice".into(),
+        csrf_token: "c1".into(),
+        created_ms: T0,
+        expires_ms: T0 + 1000,
+    };
+    store.add_session(session.clone()).await.expect("session");
+    let found = store.session("s1", T0 + 999).await.expect("session");
+    assert_eq!(found, Some((session.clone(), alice.clone())));
+    assert_eq!(store.session("s1", T0 + 1000).await.expect("expired"), None);
+    store.delete_session("s1").await.expect("logout");
+    assert_eq!(store.session("s1", T0).await.expect("gone"), None);
+    store.add_session(session).await.expect("session");
+    store
+        .set_password("alice", "$argon2id$second")
+        .await
+        .expect("passwd");
+    assert_eq!(
+        store.session("s1", T0).await.expect("ended by passwd"),
+        None
+    );
+    assert!(matches!(
+        store.set_password("nobody", "x").await,
+        Err(StoreError::NoUser(_))
+    ));
+    store
+        .add_api_token("alice", "t1", "script", T0)
+        .await
+        .expect("token");
+    let user = store
+        .api_token_user("t1")
+        .await
+        .expect("token user")
+        .expect("found");
+    assert_eq!(
+        (user.username.as_str(), user.password_hash.as_str()),
+        ("alice", "$argon2id$second")
+    );
+    assert_eq!(store.api_token_user("t2").await.expect("unknown"), None);
+    assert!(matches!(
+        store.add_api_token("nobody", "t3", "x", T0).await,
+        Err(StoreError::NoUser(_))
+    ));
+    assert_eq!(store.users().await.expect("users").len(), 1);
+}
+
+async fn commands_move_forward_only(store: Arc<dyn Store>) {
+    let (m, other) = (id("m-1"), id("m-2"));
+    let action = Action::Disconnect {
+        reason: "unpaid".into(),
+    };
+    let first = store
+        .add_command(&m, &action, "olivia", T0, T0 + 600_000)
+        .await
+        .expect("add");
+    let second = store
+        .add_command(&m, &Action::ResetMaxDemand, "olivia", T0 + 1, T0 + 1000)
+        .await
+        .expect("add");
+    assert!(second.id > first.id);
+    assert_eq!(first.status, CommandStatus::Pending);
+    store
+        .set_command_status(first.id, CommandStatus::Sent, None, T0 + 10)
+        .await
+        .expect("sent");
+    // Another meter's ack for this command changes nothing.
+    let ack = |seq: u64, status: AckStatus| CommandAck {
+        v: PAYLOAD_VERSION,
+        seq,
+        ts_ms: T0 + 20,
+        command_id: first.id,
+        status,
+        relay: Some(RelayState::Disconnected),
+        detail: Some("relay open".into()),
+    };
+    store
+        .write_batch(&batch(vec![(
+            other.clone(),
+            Stored::CommandAck(ack(1, AckStatus::Done)),
+        )]))
+        .await
+        .expect("write");
+    let status = |command: u64| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .command(command)
+                .await
+                .expect("command")
+                .expect("exists")
+                .status
+        }
+    };
+    assert_eq!(status(first.id).await, CommandStatus::Sent);
+    store
+        .write_batch(&batch(vec![
+            (m.clone(), Stored::CommandAck(ack(1, AckStatus::Done))),
+            (m.clone(), Stored::CommandAck(ack(2, AckStatus::Accepted))),
+        ]))
+        .await
+        .expect("write");
+    let done = store
+        .command(first.id)
+        .await
+        .expect("command")
+        .expect("exists");
+    assert_eq!(
+        done.status,
+        CommandStatus::Done,
+        "a late `accepted` does not undo `done`"
+    );
+    assert_eq!(done.detail.as_deref(), Some("relay open"));
+    assert_eq!(done.action, action);
+    assert_eq!(done.created_by, "olivia");
+    let expired = store.expire_commands(T0 + 1000).await.expect("expire");
+    assert_eq!(
+        expired.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![second.id]
+    );
+    assert_eq!(status(second.id).await, CommandStatus::TimedOut);
+    assert!(
+        store
+            .expire_commands(T0 + 10_000_000)
+            .await
+            .expect("expire")
+            .is_empty()
+    );
+    let listed = store.commands(Some(&m), 10).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![second.id, first.id]
+    );
+    assert!(
+        store
+            .commands(Some(&other), 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(matches!(
+        store
+            .set_command_status(123_456, CommandStatus::Sent, None, T0)
+            .await,
+        Err(StoreError::NoCommand(123_456))
+    ));
+}
+
+async fn presence_and_audit(store: Arc<dyn Store>) {
+    let m = id("m-1");
+    store
+        .add_meter(new_meter(&m, None, None), T0)
+        .await
+        .expect("add");
+    store
+        .write_batch(&Batch {
+            statuses: vec![
+                (m.clone(), Status::Online, T0 + 5),
+                (m.clone(), Status::Offline, T0 + 9),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    // An older status arriving late does not overwrite a newer one.
+    store
+        .write_batch(&Batch {
+            statuses: vec![(m.clone(), Status::Online, T0 + 7)],
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    let record = store.meter(&m).await.expect("meter").expect("exists");
+    assert_eq!(
+        (record.online, record.status_ms),
+        (Some(false), Some(T0 + 9))
+    );
+    for n in 0..3 {
+        store
+            .audit(AuditEntry {
+                ts_ms: T0 + n,
+                actor: "olivia".into(),
+                action: "command.disconnect".into(),
+                target: "m-1".into(),
+                detail: format!("reason {n}"),
+            })
+            .await
+            .expect("audit");
+    }
+    let log = store.audit_log(2).await.expect("log");
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].detail, "reason 2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_store_suite() {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let open = move |name: &str| -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> {
+        let path = dir.path().join(format!("{name}.sqlite"));
+        Box::pin(async move {
+            Arc::new(SqliteStore::open(&path).expect("open store")) as Arc<dyn Store>
+        })
+    };
+    run_suite(&open).await;
 }

@@ -71,8 +71,16 @@ impl TopicKind {
 
 /// A meter id: 1 to 64 characters of ASCII letters, digits, `-`, `_` and `.`, so it can
 /// stand in a topic (no `/`, `+` or `#`), a URL and a file name as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
 pub struct MeterId(String);
+
+impl<'de> serde::Deserialize<'de> for MeterId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        Self::new(&id).map_err(serde::de::Error::custom)
+    }
+}
 
 impl MeterId {
     /// Checks and wraps a meter id.

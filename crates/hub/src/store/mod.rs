@@ -2,143 +2,20 @@
 //!
 //! The ingest path writes in batches: one transaction per batch, deduplicated on
 //! (meter, seq), and returns for every meter the highest sequence number up to which every
-//! message is now stored — the number the hub acknowledges to the meter. Readers query
-//! meters, readings, interval records, events, gaps and dead letters.
+//! message is now stored — the number the hub acknowledges to the meter. Live readings
+//! also update the 1-minute, 1-hour and 1-day rollups in the same transaction, so charts
+//! never read raw data for long ranges. Readers query meters, series, interval records,
+//! events, gaps and dead letters; the API keeps users, sessions, commands and the audit
+//! log here too.
 
+mod model;
 mod sqlite;
 
+pub use model::*;
 pub use sqlite::SqliteStore;
 
-use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId};
-
-/// A meter in the registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MeterRecord {
-    /// The meter's id (its MQTT username).
-    pub id: MeterId,
-    /// A name for people.
-    pub name: String,
-    /// Feeder it hangs on (grid views).
-    pub feeder: Option<String>,
-    /// Transformer it hangs on (grid views).
-    pub transformer: Option<String>,
-    /// When it was added, Unix ms.
-    pub created_ms: i64,
-    /// Whether its token was revoked (it may no longer connect or publish).
-    pub revoked: bool,
-}
-
-/// What to register for a new meter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewMeter {
-    /// The meter's id.
-    pub id: MeterId,
-    /// A name for people.
-    pub name: String,
-    /// Feeder.
-    pub feeder: Option<String>,
-    /// Transformer.
-    pub transformer: Option<String>,
-    /// SHA-256 of the device token, hex (the token itself is never stored).
-    pub token_hash: String,
-    /// The token hashed for Mosquitto's password file (`tokens::mosquitto_hash`).
-    pub mosquitto_hash: Option<String>,
-}
-
-/// One accepted message, ready to store.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stored {
-    /// A live reading.
-    Live(LiveReading),
-    /// An interval record.
-    Interval(IntervalRecord),
-    /// An event.
-    Event(EventMessage),
-    /// A message that is only counted for the sequence (a command acknowledgement).
-    SequenceOnly {
-        /// Its sequence number.
-        seq: u64,
-        /// Its timestamp, Unix ms.
-        ts_ms: i64,
-    },
-}
-
-impl Stored {
-    /// The message's sequence number.
-    pub fn seq(&self) -> u64 {
-        match self {
-            Self::Live(m) => m.seq,
-            Self::Interval(m) => m.seq,
-            Self::Event(m) => m.seq,
-            Self::SequenceOnly { seq, .. } => *seq,
-        }
-    }
-
-    /// The message's timestamp, Unix ms.
-    pub fn ts_ms(&self) -> i64 {
-        match self {
-            Self::Live(m) => m.ts_ms,
-            Self::Interval(m) => m.ts_ms,
-            Self::Event(m) => m.ts_ms,
-            Self::SequenceOnly { ts_ms, .. } => *ts_ms,
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Live(_) => "live",
-            Self::Interval(_) => "interval",
-            Self::Event(_) => "event",
-            Self::SequenceOnly { .. } => "ack",
-        }
-    }
-}
-
-/// A message refused at ingest, kept for inspection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter {
-    /// When it arrived, Unix ms.
-    pub received_ms: i64,
-    /// The topic it came on.
-    pub topic: String,
-    /// The meter, when the topic named a valid one.
-    pub meter: Option<String>,
-    /// The stable reason (e.g. `schema`, `invalid`, `regression`).
-    pub reason: String,
-    /// The readable explanation.
-    pub detail: String,
-    /// The payload as received (cut to 64 KiB).
-    pub payload: Vec<u8>,
-}
-
-/// One batch of ingest work, written in one transaction.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Batch {
-    /// Accepted messages, with their meter.
-    pub messages: Vec<(MeterId, Stored)>,
-    /// Refused messages.
-    pub dead_letters: Vec<DeadLetter>,
-}
-
-/// What a batch did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchOutcome {
-    /// Messages stored for the first time.
-    pub stored: usize,
-    /// Messages already stored before (resends), ignored.
-    pub duplicates: usize,
-    /// Per meter touched: every message up to this seq is stored (what to acknowledge).
-    pub acknowledged: Vec<(MeterId, u64)>,
-}
-
-/// A hole in a meter's sequence: messages `from..=to` have not arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gap {
-    /// First missing seq.
-    pub from: u64,
-    /// Last missing seq.
-    pub to: u64,
-}
+use async_trait::async_trait;
+use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +29,15 @@ pub enum StoreError {
     /// No such meter.
     #[error("no meter `{0}`")]
     NoMeter(String),
+    /// A user with this name exists already.
+    #[error("user `{0}` exists already")]
+    UserExists(String),
+    /// No such user.
+    #[error("no user `{0}`")]
+    NoUser(String),
+    /// No such command.
+    #[error("no command {0}")]
+    NoCommand(u64),
     /// Stored data could not be read back (a damaged row).
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {
@@ -162,8 +48,191 @@ pub enum StoreError {
     },
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        Self::Database(error.to_string())
+/// The hub's storage. Every backend passes the same suite (`crates/hub/tests/store.rs`).
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Registers a meter.
+    async fn add_meter(&self, meter: NewMeter, now_ms: i64) -> Result<(), StoreError>;
+    /// Revokes a meter's token: it can no longer authenticate.
+    async fn revoke_meter(&self, id: &MeterId) -> Result<(), StoreError>;
+    /// Gives a meter to a consumer (or to nobody).
+    async fn set_meter_owner(&self, id: &MeterId, owner: Option<&str>) -> Result<(), StoreError>;
+    /// Meters matching `filter`, by id.
+    async fn meters(&self, filter: &MeterFilter) -> Result<Vec<MeterRecord>, StoreError>;
+    /// One meter.
+    async fn meter(&self, id: &MeterId) -> Result<Option<MeterRecord>, StoreError>;
+    /// The token hash of a meter that may connect (not revoked).
+    async fn active_token_hash(&self, id: &MeterId) -> Result<Option<String>, StoreError>;
+    /// The Mosquitto password hashes of the meters that may connect, by id.
+    async fn mosquitto_hashes(&self) -> Result<Vec<(MeterId, String)>, StoreError>;
+
+    /// Writes a batch in one transaction. Messages already stored are skipped; the outcome
+    /// says, per meter, up to which seq everything is stored.
+    async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome, StoreError>;
+    /// Up to which seq everything of a meter is stored (0: nothing yet).
+    async fn contiguous_seq(&self, meter: &MeterId) -> Result<u64, StoreError>;
+    /// The holes in a meter's sequence between what is contiguous and the highest seen.
+    async fn gaps(&self, meter: &MeterId) -> Result<Vec<Gap>, StoreError>;
+    /// Every meter's latest stored import/export registers with their time (ingest's
+    /// regression check after a restart).
+    async fn latest_registers(&self) -> Result<Vec<(MeterId, i64, Registers)>, StoreError>;
+
+    /// The latest live reading of a meter.
+    async fn latest_reading(&self, meter: &MeterId) -> Result<Option<LiveReading>, StoreError>;
+    /// Live readings of a meter with `from_ms <= ts_ms < to_ms`, oldest first.
+    async fn readings(
+        &self,
+        meter: &MeterId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<LiveReading>, StoreError>;
+    /// A meter's series at `resolution` for `from_ms <= ts_ms < to_ms` (bucket starts),
+    /// oldest first.
+    async fn series(
+        &self,
+        meter: &MeterId,
+        resolution: Resolution,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<SeriesPoint>, StoreError>;
+    /// Interval records of a meter with `from_ms <= ts_ms < to_ms`, oldest first.
+    async fn intervals(
+        &self,
+        meter: &MeterId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<IntervalRecord>, StoreError>;
+    /// Events of a meter with `from_ms <= ts_ms < to_ms`, oldest first.
+    async fn events(
+        &self,
+        meter: &MeterId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<EventMessage>, StoreError>;
+    /// The most recent dead letters, newest first.
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Deletes live readings older than `before_ms` (rollups, intervals and events stay);
+    /// returns how many went.
+    async fn prune_live(&self, before_ms: i64) -> Result<u64, StoreError>;
+
+    /// Adds a user.
+    async fn add_user(&self, user: UserRecord) -> Result<(), StoreError>;
+    /// A user by name.
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Replaces a user's password hash and ends their sessions.
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError>;
+    /// Stores a new session.
+    async fn add_session(&self, session: SessionRecord) -> Result<(), StoreError>;
+    /// A session that has not expired at `now_ms`, with its user.
+    async fn session(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<(SessionRecord, UserRecord)>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Stores an API token's hash for a user.
+    async fn add_api_token(
+        &self,
+        username: &str,
+        token_hash: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// The user an API token belongs to.
+    async fn api_token_user(&self, token_hash: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Stores a new command (status pending) and returns it with its id.
+    async fn add_command(
+        &self,
+        meter: &MeterId,
+        action: &joule_protocol::Action,
+        created_by: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<CommandRecord, StoreError>;
+    /// Moves a command on (only forward: a final status is never changed).
+    async fn set_command_status(
+        &self,
+        id: u64,
+        status: CommandStatus,
+        detail: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// One command.
+    async fn command(&self, id: u64) -> Result<Option<CommandRecord>, StoreError>;
+    /// Commands, newest first, for one meter or all.
+    async fn commands(
+        &self,
+        meter: Option<&MeterId>,
+        limit: usize,
+    ) -> Result<Vec<CommandRecord>, StoreError>;
+    /// Marks commands still pending, sent or accepted past their expiry as timed out;
+    /// returns them.
+    async fn expire_commands(&self, now_ms: i64) -> Result<Vec<CommandRecord>, StoreError>;
+
+    /// Appends to the audit log.
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError>;
+    /// The most recent audit entries, newest first.
+    async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// A meter id read back from the database.
+fn stored_meter_id(id: &str) -> Result<MeterId, StoreError> {
+    MeterId::new(id).map_err(|error| StoreError::Corrupt {
+        what: "meter id",
+        detail: error.to_string(),
+    })
+}
+
+/// A JSON column could not be read back.
+fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+    move |error| StoreError::Corrupt {
+        what,
+        detail: error.to_string(),
+    }
+}
+
+/// Databases keep i64; sequence numbers and registers are checked to fit at ingest.
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// The relay state as stored: its wire name, from the protocol's own serde names.
+fn relay_name(relay: joule_protocol::RelayState) -> Result<String, StoreError> {
+    match serde_json::to_value(relay).map_err(corrupt("relay state"))? {
+        serde_json::Value::String(name) => Ok(name),
+        other => Err(StoreError::Corrupt {
+            what: "relay state",
+            detail: other.to_string(),
+        }),
+    }
+}
+
+fn relay_from_name(name: String) -> Result<joule_protocol::RelayState, StoreError> {
+    serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt("relay state"))
+}
+
+/// The event kind as stored: its wire name.
+fn event_kind_name(event: &EventMessage) -> String {
+    serde_json::to_value(event.kind)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The status a command acknowledgement moves a command to.
+pub fn status_of_ack(status: joule_protocol::AckStatus) -> CommandStatus {
+    match status {
+        joule_protocol::AckStatus::Accepted => CommandStatus::Accepted,
+        joule_protocol::AckStatus::Rejected => CommandStatus::Rejected,
+        joule_protocol::AckStatus::Done => CommandStatus::Done,
+        joule_protocol::AckStatus::Failed => CommandStatus::Failed,
     }
 }

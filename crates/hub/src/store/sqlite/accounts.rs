@@ -1,0 +1,458 @@
+//! SQLite: the registry, users, sessions, API tokens, commands and the audit log.
+
+use crate::store::{
+    AuditEntry, CommandRecord, CommandStatus, MeterFilter, MeterRecord, NewMeter, Role,
+    SessionRecord, StoreError, UserRecord, corrupt, stored_meter_id, to_i64, to_u64,
+};
+use joule_protocol::{Action, MeterId};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
+
+pub(super) fn add_meter(
+    connection: &Connection,
+    meter: &NewMeter,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let inserted = connection.execute(
+        "INSERT OR IGNORE INTO meters (id, name, owner, location, feeder, transformer, tariff,
+         install_date, token_hash, created_ms, mosquitto_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            meter.id.as_str(),
+            meter.name,
+            meter.owner,
+            meter.location,
+            meter.feeder,
+            meter.transformer,
+            meter.tariff,
+            meter.install_date,
+            meter.token_hash,
+            now_ms,
+            meter.mosquitto_hash
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::MeterExists(meter.id.to_string()));
+    }
+    Ok(())
+}
+
+pub(super) fn revoke_meter(connection: &Connection, id: &MeterId) -> Result<(), StoreError> {
+    let changed = connection.execute(
+        "UPDATE meters SET revoked = 1 WHERE id = ?1",
+        params![id.as_str()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NoMeter(id.to_string()));
+    }
+    Ok(())
+}
+
+pub(super) fn set_meter_owner(
+    connection: &Connection,
+    id: &MeterId,
+    owner: Option<&str>,
+) -> Result<(), StoreError> {
+    let changed = connection.execute(
+        "UPDATE meters SET owner = ?2 WHERE id = ?1",
+        params![id.as_str(), owner],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NoMeter(id.to_string()));
+    }
+    Ok(())
+}
+
+/// Meters matching `filter` (or just the one with `id`).
+pub(super) fn meters(
+    connection: &Connection,
+    filter: &MeterFilter,
+    id: Option<&MeterId>,
+) -> Result<Vec<MeterRecord>, StoreError> {
+    let mut sql = String::from(
+        "SELECT id, name, owner, location, feeder, transformer, tariff, install_date,
+                created_ms, revoked, online, status_ms
+         FROM meters WHERE 1 = 1",
+    );
+    let mut values: Vec<Value> = Vec::new();
+    let mut condition = |sql: &mut String, clause: &str, value: String| {
+        values.push(Value::Text(value));
+        sql.push_str(&format!(" AND {clause} ?{}", values.len()));
+    };
+    if let Some(id) = id {
+        condition(&mut sql, "id =", id.to_string());
+    }
+    if let Some(owner) = &filter.owner {
+        condition(&mut sql, "owner =", owner.clone());
+    }
+    if let Some(feeder) = &filter.feeder {
+        condition(&mut sql, "feeder =", feeder.clone());
+    }
+    if let Some(transformer) = &filter.transformer {
+        condition(&mut sql, "transformer =", transformer.clone());
+    }
+    if let Some(search) = &filter.search {
+        let pattern = format!("%{}%", search.to_lowercase());
+        values.push(Value::Text(pattern));
+        let n = values.len();
+        sql.push_str(&format!(
+            " AND (lower(id) LIKE ?{n} OR lower(name) LIKE ?{n})"
+        ));
+    }
+    sql.push_str(" ORDER BY id");
+    if filter.limit > 0 {
+        sql.push_str(&format!(" LIMIT {} OFFSET {}", filter.limit, filter.offset));
+    }
+    let mut statement = connection.prepare_cached(&sql)?;
+    let mut rows = statement.query(params_from_iter(values))?;
+    let mut meters = Vec::new();
+    while let Some(row) = rows.next()? {
+        meters.push(MeterRecord {
+            id: stored_meter_id(&row.get::<_, String>(0)?)?,
+            name: row.get(1)?,
+            owner: row.get(2)?,
+            location: row.get(3)?,
+            feeder: row.get(4)?,
+            transformer: row.get(5)?,
+            tariff: row.get(6)?,
+            install_date: row.get(7)?,
+            created_ms: row.get(8)?,
+            revoked: row.get(9)?,
+            online: row.get(10)?,
+            status_ms: row.get(11)?,
+        });
+    }
+    Ok(meters)
+}
+
+pub(super) fn active_token_hash(
+    connection: &Connection,
+    id: &MeterId,
+) -> Result<Option<String>, StoreError> {
+    Ok(connection
+        .prepare_cached("SELECT token_hash FROM meters WHERE id = ?1 AND revoked = 0")?
+        .query_row(params![id.as_str()], |row| row.get(0))
+        .optional()?)
+}
+
+pub(super) fn mosquitto_hashes(
+    connection: &Connection,
+) -> Result<Vec<(MeterId, String)>, StoreError> {
+    let mut statement = connection.prepare(
+        "SELECT id, mosquitto_hash FROM meters
+         WHERE revoked = 0 AND mosquitto_hash IS NOT NULL ORDER BY id",
+    )?;
+    let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
+    let mut hashes = Vec::new();
+    for row in rows {
+        let (id, hash) = row?;
+        hashes.push((stored_meter_id(&id)?, hash));
+    }
+    Ok(hashes)
+}
+
+pub(super) fn add_user(connection: &Connection, user: &UserRecord) -> Result<(), StoreError> {
+    let inserted = connection.execute(
+        "INSERT OR IGNORE INTO users (username, role, password_hash, created_ms)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            user.username,
+            user.role.as_str(),
+            user.password_hash,
+            user.created_ms
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::UserExists(user.username.clone()));
+    }
+    Ok(())
+}
+
+fn user_from_row(row: &rusqlite::Row<'_>, first: usize) -> Result<UserRecord, StoreError> {
+    let role: String = row.get(first + 1)?;
+    Ok(UserRecord {
+        username: row.get(first)?,
+        role: Role::parse(&role).ok_or(StoreError::Corrupt {
+            what: "role",
+            detail: role,
+        })?,
+        password_hash: row.get(first + 2)?,
+        created_ms: row.get(first + 3)?,
+    })
+}
+
+/// Every user (or the one named), by name.
+pub(super) fn users(
+    connection: &Connection,
+    username: Option<&str>,
+) -> Result<Vec<UserRecord>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT username, role, password_hash, created_ms FROM users
+         WHERE ?1 IS NULL OR username = ?1 ORDER BY username",
+    )?;
+    let mut rows = statement.query(params![username])?;
+    let mut users = Vec::new();
+    while let Some(row) = rows.next()? {
+        users.push(user_from_row(row, 0)?);
+    }
+    Ok(users)
+}
+
+pub(super) fn set_password(
+    connection: &mut Connection,
+    username: &str,
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    let transaction = connection.transaction()?;
+    let changed = transaction.execute(
+        "UPDATE users SET password_hash = ?2 WHERE username = ?1",
+        params![username, password_hash],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NoUser(username.to_owned()));
+    }
+    transaction.execute(
+        "DELETE FROM sessions WHERE username = ?1",
+        params![username],
+    )?;
+    transaction.commit()?;
+    Ok(())
+}
+
+pub(super) fn add_session(
+    connection: &Connection,
+    session: &SessionRecord,
+) -> Result<(), StoreError> {
+    connection.execute(
+        "INSERT INTO sessions (token_hash, username, csrf_token, created_ms, expires_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            session.token_hash,
+            session.username,
+            session.csrf_token,
+            session.created_ms,
+            session.expires_ms
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn session(
+    connection: &Connection,
+    token_hash: &str,
+    now_ms: i64,
+) -> Result<Option<(SessionRecord, UserRecord)>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT s.token_hash, s.username, s.csrf_token, s.created_ms, s.expires_ms,
+                u.username, u.role, u.password_hash, u.created_ms
+         FROM sessions s JOIN users u ON u.username = s.username
+         WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
+    )?;
+    let mut rows = statement.query(params![token_hash, now_ms])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let session = SessionRecord {
+        token_hash: row.get(0)?,
+        username: row.get(1)?,
+        csrf_token: row.get(2)?,
+        created_ms: row.get(3)?,
+        expires_ms: row.get(4)?,
+    };
+    Ok(Some((session, user_from_row(row, 5)?)))
+}
+
+pub(super) fn add_api_token(
+    connection: &Connection,
+    username: &str,
+    token_hash: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    if users(connection, Some(username))?.is_empty() {
+        return Err(StoreError::NoUser(username.to_owned()));
+    }
+    connection.execute(
+        "INSERT INTO api_tokens (token_hash, username, name, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![token_hash, username, name, now_ms],
+    )?;
+    Ok(())
+}
+
+pub(super) fn api_token_user(
+    connection: &Connection,
+    token_hash: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT u.username, u.role, u.password_hash, u.created_ms
+         FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?1",
+    )?;
+    let mut rows = statement.query(params![token_hash])?;
+    rows.next()?.map(|row| user_from_row(row, 0)).transpose()
+}
+
+pub(super) fn add_command(
+    connection: &Connection,
+    meter: &MeterId,
+    action: &Action,
+    created_by: &str,
+    now_ms: i64,
+    expires_ms: i64,
+) -> Result<CommandRecord, StoreError> {
+    let action_json = serde_json::to_string(action).map_err(corrupt("command action"))?;
+    connection.execute(
+        "INSERT INTO commands (meter_id, action, status, created_by, created_ms, updated_ms,
+         expires_ms) VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5)",
+        params![meter.as_str(), action_json, created_by, now_ms, expires_ms],
+    )?;
+    Ok(CommandRecord {
+        id: to_u64(connection.last_insert_rowid()),
+        meter: meter.clone(),
+        action: action.clone(),
+        status: CommandStatus::Pending,
+        created_by: created_by.to_owned(),
+        created_ms: now_ms,
+        updated_ms: now_ms,
+        expires_ms,
+        detail: None,
+    })
+}
+
+/// The statuses a command may move to `status` from (its lifecycle only goes forward).
+fn earlier_than(status: CommandStatus) -> &'static str {
+    match status {
+        CommandStatus::Pending => "()",
+        CommandStatus::Sent => "('pending')",
+        CommandStatus::Accepted => "('pending', 'sent')",
+        _ => "('pending', 'sent', 'accepted')",
+    }
+}
+
+/// Moves a command on, if it exists (for `meter`, when given) and the move is forward;
+/// returns whether it moved.
+pub(super) fn set_command_status(
+    connection: &Connection,
+    id: u64,
+    meter: Option<&MeterId>,
+    status: CommandStatus,
+    detail: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "UPDATE commands SET status = ?2, detail = COALESCE(?3, detail), updated_ms = ?4
+         WHERE id = ?1 AND (?5 IS NULL OR meter_id = ?5) AND status IN {}",
+        earlier_than(status)
+    );
+    let changed = connection.execute(
+        &sql,
+        params![
+            to_i64(id),
+            status.as_str(),
+            detail,
+            now_ms,
+            meter.map(MeterId::as_str)
+        ],
+    )?;
+    if changed == 0 && meter.is_none() && commands(connection, None, Some(id), 1)?.is_empty() {
+        return Err(StoreError::NoCommand(id));
+    }
+    Ok(changed > 0)
+}
+
+/// Commands newest first: of one meter, or the one with `id`, or all.
+pub(super) fn commands(
+    connection: &Connection,
+    meter: Option<&MeterId>,
+    id: Option<u64>,
+    limit: usize,
+) -> Result<Vec<CommandRecord>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT id, meter_id, action, status, created_by, created_ms, updated_ms, expires_ms,
+                detail
+         FROM commands WHERE (?1 IS NULL OR meter_id = ?1) AND (?2 IS NULL OR id = ?2)
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let mut rows = statement.query(params![
+        meter.map(MeterId::as_str),
+        id.map(to_i64),
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    ])?;
+    let mut commands = Vec::new();
+    while let Some(row) = rows.next()? {
+        let action: String = row.get(2)?;
+        let status: String = row.get(3)?;
+        commands.push(CommandRecord {
+            id: to_u64(row.get(0)?),
+            meter: stored_meter_id(&row.get::<_, String>(1)?)?,
+            action: serde_json::from_str(&action).map_err(corrupt("command action"))?,
+            status: CommandStatus::parse(&status).ok_or(StoreError::Corrupt {
+                what: "command status",
+                detail: status,
+            })?,
+            created_by: row.get(4)?,
+            created_ms: row.get(5)?,
+            updated_ms: row.get(6)?,
+            expires_ms: row.get(7)?,
+            detail: row.get(8)?,
+        });
+    }
+    Ok(commands)
+}
+
+pub(super) fn expire_commands(
+    connection: &mut Connection,
+    now_ms: i64,
+) -> Result<Vec<CommandRecord>, StoreError> {
+    let transaction = connection.transaction()?;
+    let ids: Vec<i64> = transaction
+        .prepare(
+            "SELECT id FROM commands
+             WHERE status IN ('pending', 'sent', 'accepted') AND expires_ms <= ?1",
+        )?
+        .query_map(params![now_ms], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut expired = Vec::new();
+    for id in ids {
+        transaction.execute(
+            "UPDATE commands SET status = 'timed_out', updated_ms = ?2,
+             detail = COALESCE(detail, 'no answer from the meter before the command expired')
+             WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+        expired.extend(commands(&transaction, None, Some(to_u64(id)), 1)?);
+    }
+    transaction.commit()?;
+    Ok(expired)
+}
+
+pub(super) fn audit(connection: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
+    connection.execute(
+        "INSERT INTO audit (ts_ms, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            entry.ts_ms,
+            entry.actor,
+            entry.action,
+            entry.target,
+            entry.detail
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn audit_log(
+    connection: &Connection,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut statement = connection.prepare(
+        "SELECT ts_ms, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = statement.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+        Ok(AuditEntry {
+            ts_ms: row.get(0)?,
+            actor: row.get(1)?,
+            action: row.get(2)?,
+            target: row.get(3)?,
+            detail: row.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

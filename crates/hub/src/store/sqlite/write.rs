@@ -1,0 +1,264 @@
+//! The SQLite ingest path: one transaction per batch.
+
+use super::accounts;
+use crate::store::{
+    Batch, BatchOutcome, StoreError, Stored, corrupt, event_kind_name, relay_name, rollup_deltas,
+    status_of_ack, to_i64, to_u64,
+};
+use joule_protocol::{MeterId, Status};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::{BTreeMap, HashMap};
+
+/// Writes a batch in one transaction (see [`crate::store::Store::write_batch`]).
+pub(super) fn write_batch(
+    connection: &mut Connection,
+    batch: &Batch,
+) -> Result<BatchOutcome, StoreError> {
+    let transaction = connection.transaction()?;
+    let mut outcome = BatchOutcome::default();
+    let mut touched: BTreeMap<&MeterId, i64> = BTreeMap::new();
+    let mut contiguous: HashMap<&MeterId, i64> = HashMap::new();
+    for (meter, message) in &batch.messages {
+        let mark = match contiguous.get(meter) {
+            Some(mark) => *mark,
+            None => {
+                let mark = contiguous_of(&transaction, meter)?;
+                contiguous.insert(meter, mark);
+                mark
+            }
+        };
+        // At or below the contiguous mark it is stored (its seq row may be pruned).
+        if to_i64(message.seq()) > mark && insert_message(&transaction, meter, message)? {
+            outcome.stored += 1;
+            if let Stored::Live(reading) = message {
+                outcome.new_live.push((meter.clone(), reading.clone()));
+            }
+        } else {
+            outcome.duplicates += 1;
+        }
+        let last = touched.entry(meter).or_insert(i64::MIN);
+        *last = (*last).max(message.ts_ms());
+    }
+    write_rollups(&transaction, &outcome)?;
+    for letter in &batch.dead_letters {
+        transaction.execute(
+            "INSERT INTO dead_letters (received_ms, topic, meter_id, reason, detail, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                letter.received_ms,
+                letter.topic,
+                letter.meter,
+                letter.reason,
+                letter.detail,
+                letter.payload
+            ],
+        )?;
+    }
+    for (meter, status, seen_ms) in &batch.statuses {
+        transaction.execute(
+            "UPDATE meters SET online = ?2, status_ms = ?3
+             WHERE id = ?1 AND (status_ms IS NULL OR status_ms <= ?3)",
+            params![meter.as_str(), *status == Status::Online, seen_ms],
+        )?;
+    }
+    for (meter, last_ms) in touched {
+        let mark = advance_progress(&transaction, meter, last_ms)?;
+        outcome.acknowledged.push((meter.clone(), mark));
+    }
+    transaction.commit()?;
+    Ok(outcome)
+}
+
+fn contiguous_of(transaction: &Transaction<'_>, meter: &MeterId) -> Result<i64, StoreError> {
+    Ok(transaction
+        .prepare_cached("SELECT contiguous FROM progress WHERE meter_id = ?1")?
+        .query_row(params![meter.as_str()], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Folds the batch's new live readings into the rollups.
+fn write_rollups(transaction: &Transaction<'_>, outcome: &BatchOutcome) -> Result<(), StoreError> {
+    let mut statement = transaction.prepare_cached(
+        "INSERT INTO rollups (meter_id, width_ms, bucket_ms, count, p_sum, p_min, p_max, v_sum,
+             v_min, v_max, import_first, import_last, export_first, export_last)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (meter_id, width_ms, bucket_ms) DO UPDATE SET
+             count = count + excluded.count,
+             p_sum = p_sum + excluded.p_sum,
+             p_min = MIN(p_min, excluded.p_min),
+             p_max = MAX(p_max, excluded.p_max),
+             v_sum = v_sum + excluded.v_sum,
+             v_min = MIN(v_min, excluded.v_min),
+             v_max = MAX(v_max, excluded.v_max),
+             import_first = MIN(import_first, excluded.import_first),
+             import_last = MAX(import_last, excluded.import_last),
+             export_first = MIN(export_first, excluded.export_first),
+             export_last = MAX(export_last, excluded.export_last)",
+    )?;
+    for (meter, resolution, point) in rollup_deltas(&outcome.new_live) {
+        let count = point.count as f64;
+        statement.execute(params![
+            meter.as_str(),
+            resolution.bucket_ms(),
+            point.ts_ms,
+            to_i64(point.count),
+            point.p_avg_w * count,
+            point.p_min_w,
+            point.p_max_w,
+            point.v_avg_v * count,
+            point.v_min_v,
+            point.v_max_v,
+            to_i64(point.import_first_mwh),
+            to_i64(point.import_last_mwh),
+            to_i64(point.export_first_mwh),
+            to_i64(point.export_last_mwh),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Inserts one message unless its (meter, seq) is stored already; returns whether it was new.
+fn insert_message(
+    transaction: &Transaction<'_>,
+    meter: &MeterId,
+    message: &Stored,
+) -> Result<bool, StoreError> {
+    let new = transaction
+        .prepare_cached(
+            "INSERT OR IGNORE INTO seqs (meter_id, seq, kind, ts_ms) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            meter.as_str(),
+            to_i64(message.seq()),
+            message.kind(),
+            message.ts_ms()
+        ])?
+        == 1;
+    if !new {
+        return Ok(false);
+    }
+    match message {
+        Stored::Live(m) => {
+            let phases = if m.phases.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&m.phases).map_err(corrupt("phases"))?)
+            };
+            transaction
+                .prepare_cached(
+                    "INSERT INTO live (meter_id, ts_ms, seq, voltage_v, current_a, p_w, q_var,
+                     s_va, pf, freq_hz, import_mwh, export_mwh, reactive_mvarh,
+                     apparent_import_mvah, apparent_export_mvah, tariff, relay, phases)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     ?16, ?17, ?18)",
+                )?
+                .execute(params![
+                    meter.as_str(),
+                    m.ts_ms,
+                    to_i64(m.seq),
+                    m.voltage_v,
+                    m.current_a,
+                    m.p_w,
+                    m.q_var,
+                    m.s_va,
+                    m.pf,
+                    m.freq_hz,
+                    to_i64(m.registers.import_mwh),
+                    to_i64(m.registers.export_mwh),
+                    serde_json::to_string(&m.registers.reactive_mvarh)
+                        .map_err(corrupt("registers"))?,
+                    to_i64(m.registers.apparent_import_mvah),
+                    to_i64(m.registers.apparent_export_mvah),
+                    m.tariff,
+                    relay_name(m.relay)?,
+                    phases,
+                ])?;
+        }
+        Stored::Interval(m) => {
+            transaction.execute(
+                "INSERT INTO intervals (meter_id, ts_ms, seq, record, import_mwh, export_mwh)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    meter.as_str(),
+                    m.ts_ms,
+                    to_i64(m.seq),
+                    serde_json::to_string(m).map_err(corrupt("interval record"))?,
+                    to_i64(m.registers.import_mwh),
+                    to_i64(m.registers.export_mwh),
+                ],
+            )?;
+        }
+        Stored::Event(m) => {
+            transaction.execute(
+                "INSERT INTO events (meter_id, seq, ts_ms, kind, event) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    meter.as_str(),
+                    to_i64(m.seq),
+                    m.ts_ms,
+                    event_kind_name(m),
+                    serde_json::to_string(m).map_err(corrupt("event"))?,
+                ],
+            )?;
+        }
+        Stored::CommandAck(ack) => {
+            accounts::set_command_status(
+                transaction,
+                ack.command_id,
+                Some(meter),
+                status_of_ack(ack.status),
+                ack.detail.as_deref(),
+                ack.ts_ms,
+            )?;
+        }
+    }
+    Ok(true)
+}
+
+/// Moves a meter's contiguous mark over every seq now present; returns the new mark.
+fn advance_progress(
+    transaction: &Transaction<'_>,
+    meter: &MeterId,
+    last_ms: i64,
+) -> Result<u64, StoreError> {
+    let (mut contiguous, mut highest): (i64, i64) = transaction
+        .prepare_cached("SELECT contiguous, highest FROM progress WHERE meter_id = ?1")?
+        .query_row(params![meter.as_str()], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?
+        .unwrap_or((0, 0));
+    let mut statement = transaction
+        .prepare_cached("SELECT seq FROM seqs WHERE meter_id = ?1 AND seq > ?2 ORDER BY seq")?;
+    let mut rows = statement.query(params![meter.as_str(), contiguous])?;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        highest = highest.max(seq);
+        if seq == contiguous + 1 {
+            contiguous = seq;
+        }
+    }
+    drop(rows);
+    transaction
+        .prepare_cached(
+            "INSERT INTO progress (meter_id, contiguous, highest, last_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (meter_id) DO UPDATE SET contiguous = ?2, highest = ?3,
+             last_ms = MAX(last_ms, ?4)",
+        )?
+        .execute(params![meter.as_str(), contiguous, highest, last_ms])?;
+    Ok(to_u64(contiguous))
+}
+
+/// Deletes live readings older than `before_ms`, and the sequence rows the contiguous mark
+/// already covers (dedup no longer needs them).
+pub(super) fn prune_live(connection: &mut Connection, before_ms: i64) -> Result<u64, StoreError> {
+    let transaction = connection.transaction()?;
+    let deleted = transaction.execute("DELETE FROM live WHERE ts_ms < ?1", params![before_ms])?;
+    transaction.execute(
+        "DELETE FROM seqs WHERE ts_ms < ?1
+         AND seq <= (SELECT contiguous FROM progress WHERE progress.meter_id = seqs.meter_id)",
+        params![before_ms],
+    )?;
+    transaction.commit()?;
+    Ok(u64::try_from(deleted).unwrap_or(0))
+}
