@@ -35,8 +35,8 @@ pub enum ServiceError {
     Http(String),
 }
 
-/// The current time in Unix ms (the service's only clock).
-fn now_ms() -> i64 {
+/// The current time in Unix ms (the hub's only clock).
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {

@@ -3,6 +3,8 @@
 //! logging in as meters, and valid live readings. A dev-dependency only; it panics on
 //! failure, as test code does.
 
+pub mod http;
+
 use joule_protocol::{LiveReading, PAYLOAD_VERSION, Registers, RelayState};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet};
 use std::net::{TcpListener, TcpStream};

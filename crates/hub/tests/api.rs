@@ -1,0 +1,665 @@
+//! The HTTP API against a running hub (embedded broker, SQLite): a meter publishes over
+//! MQTT with its token and its data appears through the API; live readings stream over
+//! server-sent events; an operator's disconnect reaches the meter, its ack closes the
+//! command and the audit log has it; and every route, walked from the OpenAPI document,
+//! answers every kind of caller as the authorization matrix says.
+
+use joule_hub::config::HubConfig;
+use joule_hub::service::Hub;
+use joule_hub::store::{NewMeter, Role, SqliteStore, Store, UserRecord};
+use joule_hub::{passwords, tokens};
+use joule_protocol::{
+    AckStatus, Command, CommandAck, MeterId, PAYLOAD_VERSION, RelayState, TopicKind, Topics, encode,
+};
+use joule_testkit::http::{Response, request};
+use joule_testkit::{client, free_port, reading, recent_ms, wait_for_port};
+use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Who calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Anonymous,
+    ConsumerA,
+    ConsumerB,
+    Operator,
+    Admin,
+    /// A meter's device token used as a bearer token: it is not an API credential.
+    Device,
+}
+
+const CALLERS: [Caller; 6] = [
+    Caller::Anonymous,
+    Caller::ConsumerA,
+    Caller::ConsumerB,
+    Caller::Operator,
+    Caller::Admin,
+    Caller::Device,
+];
+
+impl Caller {
+    fn username(self) -> Option<&'static str> {
+        match self {
+            Self::ConsumerA => Some("alice"),
+            Self::ConsumerB => Some("bob"),
+            Self::Operator => Some("olivia"),
+            Self::Admin => Some("adam"),
+            Self::Anonymous | Self::Device => None,
+        }
+    }
+}
+
+fn password(username: &str) -> String {
+    format!("password-of-{username}")
+}
+
+struct Fixture {
+    http: u16,
+    mqtt: u16,
+    /// Device token of meter a-1 (alice's).
+    token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    hub: Option<tokio::task::JoinHandle<Result<(), joule_hub::service::ServiceError>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store"));
+        for (username, role) in [
+            ("alice", Role::Consumer),
+            ("bob", Role::Consumer),
+            ("carol", Role::Consumer),
+            ("olivia", Role::Operator),
+            ("adam", Role::Admin),
+        ] {
+            store
+                .add_user(UserRecord {
+                    username: username.into(),
+                    role,
+                    password_hash: passwords::hash(&password(username)).expect("hash"),
+                    created_ms: 0,
+                })
+                .await
+                .expect("user");
+        }
+        let token = tokens::generate();
+        for (id, owner) in [("a-1", "alice"), ("a-2", "alice"), ("b-1", "bob")] {
+            store
+                .add_meter(
+                    NewMeter {
+                        id: MeterId::new(id).expect("id"),
+                        name: format!("{owner}'s meter"),
+                        owner: Some(owner.into()),
+                        location: None,
+                        feeder: Some("F1".into()),
+                        transformer: Some("T1".into()),
+                        tariff: None,
+                        install_date: None,
+                        token_hash: tokens::hash(&token),
+                        mosquitto_hash: None,
+                    },
+                    0,
+                )
+                .await
+                .expect("meter");
+        }
+        let mqtt = free_port();
+        let listen = format!("127.0.0.1:{mqtt}");
+        let config = HubConfig::load(None, |v| {
+            (v == "JOULE_HUB_BROKER_LISTEN").then(|| listen.clone())
+        })
+        .expect("config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let http = listener.local_addr().expect("addr").port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let hub = tokio::spawn(Hub::new(config, store).serve(listener, async {
+            let _ = stopped.await;
+        }));
+        tokio::task::spawn_blocking(move || wait_for_port(mqtt))
+            .await
+            .expect("broker up");
+        Self {
+            http,
+            mqtt,
+            token,
+            stop: Some(stop),
+            hub: Some(hub),
+            _dir: dir,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(hub) = self.hub.take() {
+            hub.await.expect("hub task").expect("hub stopped cleanly");
+        }
+    }
+
+    /// Logs `username` in; returns the headers that authenticate its requests.
+    async fn login(&self, username: &str) -> Vec<(String, String)> {
+        let body = serde_json::json!({"username": username, "password": password(username)});
+        let response = request(
+            self.http,
+            "POST",
+            "/api/v1/auth/login",
+            &[],
+            Some(&body.to_string()),
+        )
+        .await;
+        assert_eq!(response.status, 200, "login {username}: {}", response.body);
+        let cookie = response.header("set-cookie").expect("session cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        let session = cookie.split(';').next().expect("cookie pair").to_owned();
+        let csrf = response.json()["csrf_token"]
+            .as_str()
+            .expect("csrf token")
+            .to_owned();
+        vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+    }
+
+    async fn headers(&self, caller: Caller) -> Vec<(String, String)> {
+        match caller {
+            Caller::Anonymous => Vec::new(),
+            Caller::Device => vec![("Authorization".into(), format!("Bearer {}", self.token))],
+            user => self.login(user.username().expect("a user")).await,
+        }
+    }
+
+    async fn call(
+        &self,
+        headers: &[(String, String)],
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Response {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        request(self.http, method, path, &headers, body).await
+    }
+
+    /// A meter connection of a-1, subscribed to its command topic.
+    async fn meter(&self) -> (AsyncClient, EventLoop) {
+        let (meter, mut events) = client(self.mqtt, "a-1", &self.token);
+        let topics = Topics::default();
+        let id = MeterId::new("a-1").expect("id");
+        meter
+            .subscribe(topics.topic(&id, TopicKind::Command), QoS::AtLeastOnce)
+            .await
+            .expect("subscribe");
+        assert!(joule_testkit::connects(&mut events).await, "a-1 logs in");
+        (meter, events)
+    }
+}
+
+/// Publishes readings `seqs` from a-1 and keeps its connection polled until they are
+/// acknowledged as stored.
+async fn publish(
+    meter: &AsyncClient,
+    events: &mut EventLoop,
+    seqs: std::ops::RangeInclusive<u64>,
+    base_ms: i64,
+) {
+    let topics = Topics::default();
+    let id = MeterId::new("a-1").expect("id");
+    meter
+        .subscribe(topics.topic(&id, TopicKind::Stored), QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let last = *seqs.end();
+    for seq in seqs {
+        meter
+            .publish(
+                topics.topic(&id, TopicKind::Live),
+                QoS::AtLeastOnce,
+                false,
+                encode(&reading(seq, base_ms)),
+            )
+            .await
+            .expect("publish");
+    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Event::Incoming(Packet::Publish(p)) =
+                events.poll().await.expect("meter connection")
+                && p.topic.ends_with("/stored")
+            {
+                let ack: joule_protocol::StorageAck =
+                    serde_json::from_slice(&p.payload).expect("ack");
+                if ack.up_to_seq >= last {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("readings acknowledged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meters_data_appears_through_the_api_and_streams_live() {
+    let hub = Fixture::start().await;
+    let (meter, mut events) = hub.meter().await;
+    let base_ms = recent_ms();
+    publish(&meter, &mut events, 1..=5, base_ms).await;
+    let alice = hub.login("alice").await;
+
+    let latest = hub
+        .call(&alice, "GET", "/api/v1/meters/a-1/latest", None)
+        .await;
+    assert_eq!(latest.status, 200, "{}", latest.body);
+    assert_eq!(latest.json()["seq"], 5);
+    let from = base_ms;
+    let to = base_ms + 60_000;
+    let series = hub
+        .call(
+            &alice,
+            "GET",
+            &format!("/api/v1/meters/a-1/series?from_ms={from}&to_ms={to}"),
+            None,
+        )
+        .await;
+    assert_eq!(series.status, 200, "{}", series.body);
+    let series = series.json();
+    assert_eq!(series["resolution"], "raw");
+    assert_eq!(series["points"].as_array().expect("points").len(), 5);
+    let minutes = hub
+        .call(
+            &alice,
+            "GET",
+            &format!("/api/v1/meters/a-1/series?from_ms={from}&to_ms={to}&resolution=minute"),
+            None,
+        )
+        .await
+        .json();
+    let counted: u64 = minutes["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| p["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(counted, 5, "the minute rollups hold every reading once");
+    let gaps = hub
+        .call(&alice, "GET", "/api/v1/meters/a-1/gaps", None)
+        .await
+        .json();
+    assert_eq!(gaps["contiguous_seq"], 5);
+    let csv = hub
+        .call(
+            &alice,
+            "GET",
+            &format!("/api/v1/meters/a-1/export.csv?from_ms={from}&to_ms={to}"),
+            None,
+        )
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv"))
+    );
+    assert_eq!(
+        csv.body.lines().count(),
+        6,
+        "a header and five rows:\n{}",
+        csv.body
+    );
+    let errors = hub
+        .call(
+            &alice,
+            "GET",
+            "/api/v1/meters/a-1/series?from_ms=10&to_ms=5",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (errors.status, errors.json()["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+
+    // Live: the stream opens with the latest stored reading, then each new one follows.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", hub.http))
+        .await
+        .expect("connect");
+    let cookie = &alice[0].1;
+    stream
+        .write_all(
+            format!("GET /api/v1/meters/a-1/live HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .expect("request");
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    let mut read_until = async |needle: &str, seen: &mut String| {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !seen.contains(needle) {
+                let n = stream.read(&mut buffer).await.expect("read stream");
+                assert!(n > 0, "stream closed");
+                seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no `{needle}` in the stream:\n{seen}"));
+    };
+    read_until("\"seq\":5", &mut seen).await;
+    assert!(seen.contains("text/event-stream") && seen.contains("event: reading"));
+    publish(&meter, &mut events, 6..=6, base_ms).await;
+    read_until("\"seq\":6", &mut seen).await;
+    drop(stream);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
+    let hub = Fixture::start().await;
+    let (meter, mut events) = hub.meter().await;
+    let olivia = hub.login("olivia").await;
+    let body = r#"{"action": {"type": "disconnect", "reason": "unpaid bills"}}"#;
+
+    // A session without its CSRF token cannot act; neither can a consumer; no reason, no switch.
+    let no_csrf = hub
+        .call(
+            &olivia[..1],
+            "POST",
+            "/api/v1/meters/a-1/commands",
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (no_csrf.status, no_csrf.json()["code"].as_str()),
+        (403, Some("csrf"))
+    );
+    let alice = hub.login("alice").await;
+    let consumer = hub
+        .call(&alice, "POST", "/api/v1/meters/a-1/commands", Some(body))
+        .await;
+    assert_eq!(consumer.status, 403);
+    let reasonless = r#"{"action": {"type": "disconnect", "reason": " "}}"#;
+    assert_eq!(
+        hub.call(
+            &olivia,
+            "POST",
+            "/api/v1/meters/a-1/commands",
+            Some(reasonless)
+        )
+        .await
+        .status,
+        400
+    );
+
+    let created = hub
+        .call(&olivia, "POST", "/api/v1/meters/a-1/commands", Some(body))
+        .await;
+    assert_eq!(created.status, 202, "{}", created.body);
+    let id = created.json()["id"].as_u64().expect("command id");
+    // The meter receives it and answers.
+    let command: Command = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Event::Incoming(Packet::Publish(p)) =
+                events.poll().await.expect("meter connection")
+                && p.topic.ends_with("/cmd")
+            {
+                return serde_json::from_slice(&p.payload).expect("command");
+            }
+        }
+    })
+    .await
+    .expect("command delivered");
+    assert_eq!(command.id, id);
+    assert!(matches!(
+        command.action,
+        joule_protocol::Action::Disconnect { .. }
+    ));
+    let ack = CommandAck {
+        v: PAYLOAD_VERSION,
+        seq: 1,
+        ts_ms: recent_ms() + 3_600_000,
+        command_id: id,
+        status: AckStatus::Done,
+        relay: Some(RelayState::Disconnected),
+        detail: Some("relay open".into()),
+    };
+    let topics = Topics::default();
+    let me = MeterId::new("a-1").expect("id");
+    meter
+        .publish(
+            topics.topic(&me, TopicKind::CommandAck),
+            QoS::AtLeastOnce,
+            false,
+            encode(&ack),
+        )
+        .await
+        .expect("ack");
+    let path = format!("/api/v1/commands/{id}");
+    let mut status = String::new();
+    for _ in 0..100 {
+        let _ = tokio::time::timeout(Duration::from_millis(50), events.poll()).await;
+        status = hub.call(&olivia, "GET", &path, None).await.json()["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status == "done" {
+            break;
+        }
+    }
+    assert_eq!(status, "done");
+    let adam = hub.login("adam").await;
+    let audit = hub.call(&adam, "GET", "/api/v1/audit", None).await.json();
+    let entry = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["action"] == "command.disconnect")
+        .expect("the disconnect is audited");
+    assert_eq!(
+        (entry["actor"].as_str(), entry["target"].as_str()),
+        (Some("olivia"), Some("a-1"))
+    );
+    assert!(
+        entry["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unpaid bills")
+    );
+    hub.stop().await;
+}
+
+/// Who may do what, by kind of route.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// Anyone.
+    Public,
+    /// Any logged-in user.
+    User,
+    /// Consumers on their own meters (others' are not found); operators and admins.
+    MeterReader,
+    /// Operators and admins.
+    Operator,
+    /// Admins.
+    Admin,
+}
+
+/// The matrix: every route's access, and a body that an allowed caller's request succeeds
+/// with. A route missing here fails the test.
+fn route(method: &str, path: &str, n: u32) -> Option<(Access, Option<String>)> {
+    let fresh = format!("x-{n}");
+    Some(match (method, path) {
+        ("get", "/healthz" | "/metrics" | "/api/v1/openapi.json") => (Access::Public, None),
+        ("post", "/api/v1/auth/login") => (
+            Access::Public,
+            Some(format!(
+                r#"{{"username":"carol","password":"{}"}}"#,
+                password("carol")
+            )),
+        ),
+        ("get", "/api/v1/auth/me") | ("post", "/api/v1/auth/logout") => (Access::User, None),
+        ("post", "/api/v1/auth/tokens") => (Access::User, Some(r#"{"name":"script"}"#.into())),
+        ("put", "/api/v1/auth/password") => (Access::User, Some(String::new())),
+        ("get", "/api/v1/meters") => (Access::User, None),
+        ("post", "/api/v1/meters") => (Access::Admin, Some(format!(r#"{{"id":"{fresh}"}}"#))),
+        (
+            "get",
+            "/api/v1/meters/{id}"
+            | "/api/v1/meters/{id}/latest"
+            | "/api/v1/meters/{id}/series"
+            | "/api/v1/meters/{id}/export.csv"
+            | "/api/v1/meters/{id}/intervals"
+            | "/api/v1/meters/{id}/events"
+            | "/api/v1/meters/{id}/gaps"
+            | "/api/v1/meters/{id}/live",
+        ) => (Access::MeterReader, None),
+        ("post", "/api/v1/meters/{id}/revoke") => (Access::Admin, None),
+        ("put", "/api/v1/meters/{id}/owner") => {
+            (Access::Admin, Some(r#"{"owner":"alice"}"#.into()))
+        }
+        ("get", "/api/v1/meters/{id}/commands") => (Access::Operator, None),
+        ("post", "/api/v1/meters/{id}/commands") => (
+            Access::Operator,
+            Some(r#"{"action":{"type":"reconnect","reason":"paid"}}"#.into()),
+        ),
+        ("get", "/api/v1/commands/{command_id}") => (Access::Operator, None),
+        ("get", "/api/v1/fleet" | "/api/v1/fleet/live" | "/api/v1/dead-letters") => {
+            (Access::Operator, None)
+        }
+        ("get", "/api/v1/users" | "/api/v1/audit") => (Access::Admin, None),
+        ("post", "/api/v1/users") => (
+            Access::Admin,
+            Some(format!(
+                r#"{{"username":"{fresh}","role":"consumer","password":"long enough pw"}}"#
+            )),
+        ),
+        ("put", "/api/v1/users/{username}/password") => (
+            Access::Admin,
+            Some(r#"{"password":"another long pw"}"#.into()),
+        ),
+        _ => return None,
+    })
+}
+
+fn expected(access: Access, caller: Caller) -> u16 {
+    use Caller::*;
+    match (access, caller) {
+        (Access::Public, _) => 200,
+        (_, Anonymous | Device) => 401,
+        (Access::User | Access::MeterReader, ConsumerA) => 200,
+        (Access::User, ConsumerB) => 200,
+        (Access::MeterReader, ConsumerB) => 404,
+        (Access::Operator | Access::Admin, ConsumerA | ConsumerB) => 403,
+        (Access::Admin, Operator) => 403,
+        (_, Operator | Admin) => 200,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_every_caller_as_the_matrix_says() {
+    let hub = Fixture::start().await;
+    let (meter, mut events) = hub.meter().await;
+    publish(&meter, &mut events, 1..=3, recent_ms()).await;
+    let olivia = hub.login("olivia").await;
+    let command = hub
+        .call(
+            &olivia,
+            "POST",
+            "/api/v1/meters/a-1/commands",
+            Some(r#"{"action":{"type":"reset_max_demand"}}"#),
+        )
+        .await
+        .json()["id"]
+        .as_u64()
+        .expect("command id");
+    let document = request(hub.http, "GET", "/api/v1/openapi.json", &[], None)
+        .await
+        .json();
+    let paths = document["paths"].as_object().expect("paths");
+    assert!(
+        paths.len() >= 25,
+        "the document lists the routes ({})",
+        paths.len()
+    );
+    let counter = AtomicU32::new(0);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let Some((access, body)) = route(method, path, n) else {
+                failures.push(format!("{method} {path} has no row in the matrix"));
+                continue;
+            };
+            // Revoking uses alice's second meter, so a-1 keeps working for the rest.
+            let meter = if path.ends_with("/revoke") {
+                "a-2"
+            } else {
+                "a-1"
+            };
+            let concrete = path
+                .replace("{id}", meter)
+                .replace("{command_id}", &command.to_string())
+                .replace("{username}", "carol");
+            for caller in CALLERS {
+                let headers = hub.headers(caller).await;
+                let body = match (path.as_str(), caller.username()) {
+                    // Each user's own password, changed to itself.
+                    ("/api/v1/auth/password", Some(user)) => Some(format!(
+                        r#"{{"current":"{0}","new":"{0}"}}"#,
+                        password(user)
+                    )),
+                    ("/api/v1/meters" | "/api/v1/users", _) if method == "post" => {
+                        route(method, path, counter.fetch_add(1, Ordering::Relaxed))
+                            .and_then(|r| r.1)
+                    }
+                    _ => body.clone(),
+                };
+                let response = hub
+                    .call(&headers, &method.to_uppercase(), &concrete, body.as_deref())
+                    .await;
+                checked += 1;
+                let want = expected(access, caller);
+                let ok = if want == 200 {
+                    (200..300).contains(&response.status)
+                } else {
+                    response.status == want
+                };
+                if !ok {
+                    failures.push(format!(
+                        "{method} {concrete} as {caller:?}: {} (expected {want}) {}",
+                        response.status, response.body
+                    ));
+                }
+                if response.status >= 400
+                    && response.header("content-type") == Some("application/json")
+                {
+                    assert!(
+                        response.json()["code"].is_string(),
+                        "errors carry a code: {}",
+                        response.body
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= 30 * CALLERS.len(),
+        "only {checked} calls were made"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} calls broke the matrix:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    hub.stop().await;
+}
