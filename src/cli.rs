@@ -41,6 +41,37 @@ pub(crate) enum Command {
     /// Manages the hub's user accounts (the hub need not be running).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Benchmarks that print their figures beside an anchor measured in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `joule bench ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Meters publishing over MQTT QoS 1 into a hub storing durably, against Debian's
+    /// Mosquitto delivering the same messages to a bare subscriber.
+    Ingest(BenchIngestArgs),
+}
+
+/// Arguments of `joule bench ingest`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchIngestArgs {
+    /// Meters publishing at once, each its own MQTT connection and login.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) meters: usize,
+    /// How long each run publishes, seconds.
+    #[arg(long, default_value_t = 15)]
+    pub(crate) seconds: u64,
+    /// Readings per second per meter; 0 publishes as fast as the broker takes them.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) rate: f64,
+    /// Skip the Mosquitto baseline.
+    #[arg(long)]
+    pub(crate) no_baseline: bool,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "joule-bench/ingest.json")]
+    pub(crate) json: PathBuf,
 }
 
 /// `joule users ...`.

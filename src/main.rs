@@ -1,5 +1,6 @@
 //! The `joule` command line: one binary for every part of Joule.
 
+mod bench;
 mod cli;
 mod hub;
 mod metrology;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, HubAction, MetrologyCommand};
+use cli::{BenchCommand, Cli, Command, HubAction, MetrologyCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Meters(command) => hub::meters(&command, &mut out)?,
         Command::Users(command) => hub::users(&command, &mut out)?,
+        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest::run(&args, &mut out)?,
     }
     Ok(())
 }

@@ -32,8 +32,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// Messages queued per offline session before the oldest is dropped.
-const SESSION_QUEUE: usize = 1000;
+/// Messages queued per session before the oldest is dropped. The hub's own session carries
+/// every meter's messages, so this bounds the fleet's unacknowledged backlog in memory
+/// (about 400 bytes each); a meter's session only ever holds commands and acks. What is
+/// dropped is not lost: meters keep every message until the hub acknowledges storing it.
+const SESSION_QUEUE: usize = 100_000;
 /// Retained messages kept at most (one status per meter, so this bounds the fleet size).
 const MAX_RETAINED: isize = 1_000_000;
 
