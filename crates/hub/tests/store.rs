@@ -1,11 +1,11 @@
 //! The store contract, one suite run against every backend: batches are idempotent by
 //! (meter, seq), the acknowledged mark only covers what is stored without holes, rollups
 //! add up, the registry, accounts, commands and audit log round-trip, and data survives
-//! reopening.
+//! reopening. SQLite runs in a temp dir; PostgreSQL in a throwaway cluster of its own.
 
 use joule_hub::store::{
-    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterFilter, NewMeter, Resolution, Role,
-    SessionRecord, SqliteStore, Store, StoreError, Stored, UserRecord,
+    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterFilter, NewMeter, PostgresStore,
+    Resolution, Role, SessionRecord, SqliteStore, Store, StoreError, Stored, UserRecord,
 };
 use joule_protocol::{
     AckStatus, Action, CommandAck, EventKind, EventMessage, EventState, IntervalRecord,
@@ -698,6 +698,27 @@ async fn sqlite_passes_the_store_suite() {
         Box::pin(async move {
             Arc::new(SqliteStore::open(&path).expect("open store")) as Arc<dyn Store>
         })
+    };
+    run_suite(&open).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_store_suite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Panics with what to install when PostgreSQL is missing: this test never skips.
+    let cluster = Arc::new(joule_testkit::Postgres::start(dir.path()));
+    let open = {
+        let cluster = Arc::clone(&cluster);
+        move |name: &str| -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> {
+            let (cluster, name) = (Arc::clone(&cluster), name.to_owned());
+            Box::pin(async move {
+                cluster.create_database(&name);
+                let store = PostgresStore::connect(&cluster.conninfo(&name))
+                    .await
+                    .expect("connect store");
+                Arc::new(store) as Arc<dyn Store>
+            })
+        }
     };
     run_suite(&open).await;
 }
