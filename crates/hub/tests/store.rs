@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// 2026-11-18 00:00:00 UTC: a day boundary, so rollup buckets are easy to reason about.
+/// 2026-11-23 00:00:00 UTC: a day boundary, so rollup buckets are easy to reason about.
 const T0: i64 = 1_795_392_000_000;
 
 fn id(s: &str) -> MeterId {
@@ -434,7 +434,7 @@ async fn pruning_whole_months_keeps_later_data(store: Arc<dyn Store>) {
     const DAY_MS: i64 = 86_400_000;
     let m = id("m-1");
     let at = |seq: u64, ts_ms: i64| (m.clone(), Stored::Live(reading(seq, ts_ms, 500.0, seq)));
-    // Three readings in October, one on 2 November, one after T0 (18 November).
+    // Three readings in October, one on 7 November, one after T0 (23 November).
     let messages = vec![
         at(1, T0 - 30 * DAY_MS),
         at(2, T0 - 29 * DAY_MS),

@@ -13,6 +13,7 @@
 //! loaded, `live` is a hypertable instead.
 
 mod accounts;
+mod partitions;
 mod read;
 mod write;
 
@@ -27,7 +28,7 @@ use tokio_postgres::{Client, NoTls};
 
 /// The key of the advisory lock that serialises migrations and partition creation between
 /// hubs sharing a database ("joule" in ASCII).
-const LOCK_KEY: i64 = 0x6a6f_756c_65;
+const LOCK_KEY: i64 = 0x006a_6f75_6c65;
 
 /// The schema, one migration per entry; `schema_migrations` records those applied.
 const MIGRATIONS: [Migration; 2] = [Migration::Sql(SCHEMA), Migration::LiveTable];
