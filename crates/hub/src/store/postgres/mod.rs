@@ -9,8 +9,8 @@
 //! Migrations run at start-up under an advisory lock, each in its own transaction, so two
 //! hubs starting at once against one database cannot both apply one. The `live` table is
 //! range-partitioned by month on `ts_ms` (partitions made on demand by the writer, a
-//! default partition so no row is ever refused); when the TimescaleDB extension can be
-//! loaded, `live` is a hypertable instead.
+//! default partition so no row is ever refused); when the TimescaleDB extension is
+//! available and loads, `live` is a hypertable instead.
 
 mod accounts;
 mod partitions;
@@ -24,7 +24,7 @@ use super::{
 use async_trait::async_trait;
 use joule_protocol::{Action, EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Transaction};
 
 /// The key of the advisory lock that serialises migrations and partition creation between
 /// hubs sharing a database ("joule" in ASCII).
@@ -38,7 +38,7 @@ const MIGRATIONS: [Migration; 2] = [Migration::Sql(SCHEMA), Migration::LiveTable
 enum Migration {
     /// Plain SQL.
     Sql(&'static str),
-    /// The `live` table, whose form depends on whether TimescaleDB can be loaded.
+    /// The `live` table, whose form depends on whether TimescaleDB can be used.
     LiveTable,
 }
 
@@ -183,17 +183,10 @@ const LIVE_COLUMNS: &str = "
     phases TEXT,
     PRIMARY KEY (meter_id, ts_ms, seq)";
 
-/// Whether the server can load TimescaleDB: the extension is installed and preloaded
-/// (`CREATE EXTENSION` fails without `shared_preload_libraries`, and the hub must still
-/// start then).
-const TIMESCALE_LOADABLE: &str = "
-    SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
-       AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'";
-
-/// The `live` table for `timescale` or plain PostgreSQL.
+/// The `live` table for TimescaleDB or plain PostgreSQL.
 fn live_table_sql(timescale: bool) -> String {
     if timescale {
-        // Not exercised by the tests (the Debian cluster has no TimescaleDB). Chunks of
+        // Not exercised by the tests (Debian's PostgreSQL has no TimescaleDB). Chunks of
         // one week of `ts_ms` (ms); pruning stays a DELETE, which works on hypertables.
         format!(
             "CREATE EXTENSION IF NOT EXISTS timescaledb;
@@ -206,6 +199,39 @@ fn live_table_sql(timescale: bool) -> String {
              CREATE TABLE live_default PARTITION OF live DEFAULT;"
         )
     }
+}
+
+/// Creates `live`: a hypertable when TimescaleDB is available and can be used, else a table
+/// partitioned by month. The hypertable is tried in a savepoint because an available
+/// extension may still fail to load (it must be in `shared_preload_libraries`, which a
+/// plain role cannot even read) or to be created (privileges); the hub must start anyway.
+async fn create_live(transaction: &mut Transaction<'_>) -> Result<(), StoreError> {
+    let available: bool = transaction
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    if available {
+        let attempt = transaction.savepoint("timescale").await?;
+        match attempt.batch_execute(&live_table_sql(true)).await {
+            Ok(()) => {
+                attempt.commit().await?;
+                tracing::info!("live is a TimescaleDB hypertable");
+                return Ok(());
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = %StoreError::from(error),
+                    "TimescaleDB is installed but unusable; partitioning live by month instead"
+                );
+                attempt.rollback().await?;
+            }
+        }
+    }
+    transaction.batch_execute(&live_table_sql(false)).await?;
+    Ok(())
 }
 
 /// The PostgreSQL store.
@@ -264,18 +290,11 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         if version <= applied {
             continue;
         }
-        let sql = match migration {
-            Migration::Sql(sql) => sql.to_owned(),
-            Migration::LiveTable => {
-                let timescale: bool = client
-                    .query_one(TIMESCALE_LOADABLE, &[])
-                    .await?
-                    .try_get(0)?;
-                live_table_sql(timescale)
-            }
-        };
-        let transaction = client.transaction().await?;
-        transaction.batch_execute(&sql).await?;
+        let mut transaction = client.transaction().await?;
+        match migration {
+            Migration::Sql(sql) => transaction.batch_execute(sql).await?,
+            Migration::LiveTable => create_live(&mut transaction).await?,
+        }
         transaction
             .execute(
                 "INSERT INTO schema_migrations (version) VALUES ($1)",
