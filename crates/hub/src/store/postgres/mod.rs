@@ -249,7 +249,11 @@ impl From<tokio_postgres::Error> for StoreError {
         // says "db error".
         match error.as_db_error() {
             Some(db) => Self::Database(format!("{} ({})", db.message(), db.code().code())),
-            None => Self::Database(error.to_string()),
+            // A client error keeps its cause (e.g. "Connection refused") in `source`.
+            None => match std::error::Error::source(&error) {
+                Some(cause) => Self::Database(format!("{error}: {cause}")),
+                None => Self::Database(error.to_string()),
+            },
         }
     }
 }
