@@ -2,7 +2,8 @@
 # The whole test suite, exactly as CI runs it: formatting, lints, the metrology core built
 # for a bare-metal target, and every unit, property, integration and doc test.
 # Installs what it needs when it is missing: the thumbv7em target for rustup, and Debian's
-# mosquitto (the real broker the hub's tests run against).
+# mosquitto and postgresql (the real broker and database the hub's tests run against; the
+# tests start their own on free ports, so the packages' system services are not needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 missing=()
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing ${missing[*]}"
   sudo=""

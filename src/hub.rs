@@ -6,7 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use joule_hub::config::HubConfig;
-use joule_hub::store::{AuditEntry, MeterFilter, NewMeter, Role, SqliteStore, Store, UserRecord};
+use joule_hub::store::{
+    AuditEntry, MeterFilter, NewMeter, PostgresStore, Role, SqliteStore, Store, UserRecord,
+};
 use joule_hub::{mosquitto, passwords, service, tokens};
 use joule_protocol::MeterId;
 
@@ -26,8 +28,15 @@ async fn open(args: &HubArgs) -> anyhow::Result<(HubConfig, Arc<dyn Store>)> {
     Ok((config, store))
 }
 
-/// Opens the store `config` names.
+/// Opens the store `config` names: PostgreSQL when `storage.postgres` is set, else SQLite.
 pub(crate) async fn open_store(config: &HubConfig) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(conninfo) = &config.storage.postgres {
+        // The connection string may hold a password: the error names the setting instead.
+        let store = PostgresStore::connect(conninfo)
+            .await
+            .context("connecting to the PostgreSQL database that storage.postgres names")?;
+        return Ok(Arc::new(store));
+    }
     if let Some(parent) = config
         .storage
         .sqlite

@@ -1,11 +1,11 @@
 //! The store contract, one suite run against every backend: batches are idempotent by
 //! (meter, seq), the acknowledged mark only covers what is stored without holes, rollups
 //! add up, the registry, accounts, commands and audit log round-trip, and data survives
-//! reopening.
+//! reopening. SQLite runs in a temp dir; PostgreSQL in a throwaway cluster of its own.
 
 use joule_hub::store::{
-    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterFilter, NewMeter, Resolution, Role,
-    SessionRecord, SqliteStore, Store, StoreError, Stored, UserRecord,
+    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterFilter, NewMeter, PostgresStore,
+    Resolution, Role, SessionRecord, SqliteStore, Store, StoreError, Stored, UserRecord,
 };
 use joule_protocol::{
     AckStatus, Action, CommandAck, EventKind, EventMessage, EventState, IntervalRecord,
@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// 2026-11-18 00:00:00 UTC: a day boundary, so rollup buckets are easy to reason about.
+/// 2026-11-23 00:00:00 UTC: a day boundary, so rollup buckets are easy to reason about.
 const T0: i64 = 1_795_392_000_000;
 
 fn id(s: &str) -> MeterId {
@@ -88,6 +88,7 @@ pub async fn run_suite(open: &Open) {
     latest_registers_come_from_the_newest_message(open("latest").await).await;
     rollups_add_up_and_resends_do_not_count_twice(open("rollups").await).await;
     pruning_keeps_rollups_and_dedup(open("prune").await).await;
+    pruning_whole_months_keeps_later_data(open("months").await).await;
     meters_filter_and_page(open("filter").await).await;
     users_sessions_and_tokens(open("users").await).await;
     commands_move_forward_only(open("commands").await).await;
@@ -429,6 +430,42 @@ async fn pruning_keeps_rollups_and_dedup(store: Arc<dyn Store>) {
     assert_eq!(again.acknowledged, vec![(m.clone(), 10)]);
 }
 
+async fn pruning_whole_months_keeps_later_data(store: Arc<dyn Store>) {
+    const DAY_MS: i64 = 86_400_000;
+    let m = id("m-1");
+    let at = |seq: u64, ts_ms: i64| (m.clone(), Stored::Live(reading(seq, ts_ms, 500.0, seq)));
+    // Three readings in October, one on 7 November, one after T0 (23 November).
+    let messages = vec![
+        at(1, T0 - 30 * DAY_MS),
+        at(2, T0 - 29 * DAY_MS),
+        at(3, T0 - 28 * DAY_MS),
+        at(4, T0 - 16 * DAY_MS),
+        at(5, T0 + 1000),
+    ];
+    store.write_batch(&batch(messages)).await.expect("write");
+    assert_eq!(store.prune_live(T0).await.expect("prune"), 4);
+    let all = |store: Arc<dyn Store>| {
+        let m = m.clone();
+        async move {
+            store
+                .readings(&m, T0 - 40 * DAY_MS, T0 + DAY_MS)
+                .await
+                .expect("readings")
+                .into_iter()
+                .map(|r| r.seq)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(all(Arc::clone(&store)).await, vec![5]);
+    // A late reading for a month already pruned is stored like any other.
+    let late = store
+        .write_batch(&batch(vec![at(6, T0 - 29 * DAY_MS)]))
+        .await
+        .expect("write");
+    assert_eq!((late.stored, late.acknowledged), (1, vec![(m.clone(), 6)]));
+    assert_eq!(all(store).await, vec![6, 5]);
+}
+
 async fn meters_filter_and_page(store: Arc<dyn Store>) {
     for (meter, owner, feeder) in [
         ("home-1", Some("alice"), "F1"),
@@ -700,4 +737,40 @@ async fn sqlite_passes_the_store_suite() {
         })
     };
     run_suite(&open).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_store_suite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Panics with what to install when PostgreSQL is missing: this test never skips.
+    let cluster = Arc::new(joule_testkit::Postgres::start(dir.path()));
+    let open = {
+        let cluster = Arc::clone(&cluster);
+        move |name: &str| -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> {
+            let (cluster, name) = (Arc::clone(&cluster), name.to_owned());
+            Box::pin(async move {
+                cluster.create_database(&name);
+                let store = PostgresStore::connect(&cluster.conninfo(&name))
+                    .await
+                    .expect("connect store");
+                Arc::new(store) as Arc<dyn Store>
+            })
+        }
+    };
+    run_suite(&open).await;
+    // Two hubs starting at once on an empty database: the advisory lock lets one migrate
+    // while the other waits, and both then work.
+    cluster.create_database("twins");
+    let conninfo = cluster.conninfo("twins");
+    let (first, second) = tokio::join!(
+        PostgresStore::connect(&conninfo),
+        PostgresStore::connect(&conninfo)
+    );
+    let (first, second) = (first.expect("first hub"), second.expect("second hub"));
+    let m = id("m-1");
+    first
+        .write_batch(&batch(vec![(m.clone(), live(1, 1))]))
+        .await
+        .expect("write");
+    assert_eq!(second.contiguous_seq(&m).await.expect("mark"), 1);
 }

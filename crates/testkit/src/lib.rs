@@ -1,7 +1,11 @@
 //! What Joule's integration tests share, so that the hub's tests and the binary's tests
-//! start the same real peers the same way: Debian's Mosquitto on a free port, MQTT clients
-//! logging in as meters, and valid live readings. A dev-dependency only; it panics on
-//! failure, as test code does.
+//! start the same real peers the same way: Debian's Mosquitto on a free port, a throwaway
+//! PostgreSQL cluster, MQTT clients logging in as meters, and valid live readings. A
+//! dev-dependency only; it panics on failure, as test code does.
+
+mod postgres;
+
+pub use postgres::Postgres;
 
 pub mod http;
 

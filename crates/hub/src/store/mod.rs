@@ -6,12 +6,14 @@
 //! also update the 1-minute, 1-hour and 1-day rollups in the same transaction, so charts
 //! never read raw data for long ranges. Readers query meters, series, interval records,
 //! events, gaps and dead letters; the API keeps users, sessions, commands and the audit
-//! log here too.
+//! log here too. Two backends: SQLite (the default, one file) and PostgreSQL (fleets).
 
 mod model;
+mod postgres;
 mod sqlite;
 
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

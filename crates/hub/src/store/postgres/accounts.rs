@@ -1,0 +1,507 @@
+//! PostgreSQL: the registry, users, sessions, API tokens, commands and the audit log, with
+//! the same rules as the SQLite backend (existing ids refused, commands only move forward,
+//! an ack only counts for its own meter).
+
+use crate::store::{
+    AuditEntry, CommandRecord, CommandStatus, MeterFilter, MeterRecord, NewMeter, Role,
+    SessionRecord, StoreError, UserRecord, corrupt, stored_meter_id, to_i64, to_u64,
+};
+use joule_protocol::{Action, MeterId};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, Row};
+
+pub(super) async fn add_meter(
+    client: &Client,
+    meter: &NewMeter,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let inserted = client
+        .execute(
+            "INSERT INTO meters (id, name, owner, location, feeder, transformer, tariff,
+             install_date, token_hash, created_ms, mosquitto_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                &meter.id.as_str(),
+                &meter.name,
+                &meter.owner,
+                &meter.location,
+                &meter.feeder,
+                &meter.transformer,
+                &meter.tariff,
+                &meter.install_date,
+                &meter.token_hash,
+                &now_ms,
+                &meter.mosquitto_hash,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::MeterExists(meter.id.to_string()));
+    }
+    Ok(())
+}
+
+pub(super) async fn revoke_meter(client: &Client, id: &MeterId) -> Result<(), StoreError> {
+    let changed = client
+        .execute(
+            "UPDATE meters SET revoked = TRUE WHERE id = $1",
+            &[&id.as_str()],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::NoMeter(id.to_string()));
+    }
+    Ok(())
+}
+
+pub(super) async fn set_meter_owner(
+    client: &Client,
+    id: &MeterId,
+    owner: Option<&str>,
+) -> Result<(), StoreError> {
+    let changed = client
+        .execute(
+            "UPDATE meters SET owner = $2 WHERE id = $1",
+            &[&id.as_str(), &owner],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::NoMeter(id.to_string()));
+    }
+    Ok(())
+}
+
+/// Meters matching `filter` (or just the one with `id`).
+pub(super) async fn meters(
+    client: &Client,
+    filter: &MeterFilter,
+    id: Option<&MeterId>,
+) -> Result<Vec<MeterRecord>, StoreError> {
+    let mut sql = String::from(
+        "SELECT id, name, owner, location, feeder, transformer, tariff, install_date,
+                created_ms, revoked, online, status_ms
+         FROM meters WHERE TRUE",
+    );
+    let mut values: Vec<String> = Vec::new();
+    let mut condition = |sql: &mut String, clause: &str, value: String| {
+        values.push(value);
+        sql.push_str(&format!(" AND {clause} ${}", values.len()));
+    };
+    if let Some(id) = id {
+        condition(&mut sql, "id =", id.to_string());
+    }
+    if let Some(owner) = &filter.owner {
+        condition(&mut sql, "owner =", owner.clone());
+    }
+    if let Some(feeder) = &filter.feeder {
+        condition(&mut sql, "feeder =", feeder.clone());
+    }
+    if let Some(transformer) = &filter.transformer {
+        condition(&mut sql, "transformer =", transformer.clone());
+    }
+    if let Some(search) = &filter.search {
+        values.push(format!("%{}%", search.to_lowercase()));
+        let n = values.len();
+        sql.push_str(&format!(
+            " AND (lower(id) LIKE ${n} OR lower(name) LIKE ${n})"
+        ));
+    }
+    sql.push_str(" ORDER BY id");
+    if filter.limit > 0 {
+        sql.push_str(&format!(" LIMIT {} OFFSET {}", filter.limit, filter.offset));
+    }
+    let params: Vec<&(dyn ToSql + Sync)> = values
+        .iter()
+        .map(|value| value as &(dyn ToSql + Sync))
+        .collect();
+    let mut meters = Vec::new();
+    for row in client.query(&sql, &params).await? {
+        meters.push(MeterRecord {
+            id: stored_meter_id(&row.try_get::<_, String>(0)?)?,
+            name: row.try_get(1)?,
+            owner: row.try_get(2)?,
+            location: row.try_get(3)?,
+            feeder: row.try_get(4)?,
+            transformer: row.try_get(5)?,
+            tariff: row.try_get(6)?,
+            install_date: row.try_get(7)?,
+            created_ms: row.try_get(8)?,
+            revoked: row.try_get(9)?,
+            online: row.try_get(10)?,
+            status_ms: row.try_get(11)?,
+        });
+    }
+    Ok(meters)
+}
+
+pub(super) async fn active_token_hash(
+    client: &Client,
+    id: &MeterId,
+) -> Result<Option<String>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT token_hash FROM meters WHERE id = $1 AND NOT revoked",
+            &[&id.as_str()],
+        )
+        .await?;
+    Ok(row.map(|row| row.try_get(0)).transpose()?)
+}
+
+pub(super) async fn mosquitto_hashes(
+    client: &Client,
+) -> Result<Vec<(MeterId, String)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT id, mosquitto_hash FROM meters
+             WHERE NOT revoked AND mosquitto_hash IS NOT NULL ORDER BY id",
+            &[],
+        )
+        .await?;
+    let mut hashes = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        hashes.push((stored_meter_id(&id)?, row.try_get(1)?));
+    }
+    Ok(hashes)
+}
+
+pub(super) async fn add_user(client: &Client, user: &UserRecord) -> Result<(), StoreError> {
+    let inserted = client
+        .execute(
+            "INSERT INTO users (username, role, password_hash, created_ms)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING",
+            &[
+                &user.username,
+                &user.role.as_str(),
+                &user.password_hash,
+                &user.created_ms,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::UserExists(user.username.clone()));
+    }
+    Ok(())
+}
+
+fn user_from_row(row: &Row, first: usize) -> Result<UserRecord, StoreError> {
+    let role: String = row.try_get(first + 1)?;
+    Ok(UserRecord {
+        username: row.try_get(first)?,
+        role: Role::parse(&role).ok_or(StoreError::Corrupt {
+            what: "role",
+            detail: role,
+        })?,
+        password_hash: row.try_get(first + 2)?,
+        created_ms: row.try_get(first + 3)?,
+    })
+}
+
+/// Every user (or the one named), by name.
+pub(super) async fn users(
+    client: &(impl GenericClient + Sync),
+    username: Option<&str>,
+) -> Result<Vec<UserRecord>, StoreError> {
+    client
+        .query(
+            "SELECT username, role, password_hash, created_ms FROM users
+             WHERE $1::text IS NULL OR username = $1 ORDER BY username",
+            &[&username],
+        )
+        .await?
+        .iter()
+        .map(|row| user_from_row(row, 0))
+        .collect()
+}
+
+pub(super) async fn set_password(
+    client: &mut Client,
+    username: &str,
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    let transaction = client.transaction().await?;
+    let changed = transaction
+        .execute(
+            "UPDATE users SET password_hash = $2 WHERE username = $1",
+            &[&username, &password_hash],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::NoUser(username.to_owned()));
+    }
+    transaction
+        .execute("DELETE FROM sessions WHERE username = $1", &[&username])
+        .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn add_session(
+    client: &Client,
+    session: &SessionRecord,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO sessions (token_hash, username, csrf_token, created_ms, expires_ms)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &session.token_hash,
+                &session.username,
+                &session.csrf_token,
+                &session.created_ms,
+                &session.expires_ms,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn session(
+    client: &Client,
+    token_hash: &str,
+    now_ms: i64,
+) -> Result<Option<(SessionRecord, UserRecord)>, StoreError> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT s.token_hash, s.username, s.csrf_token, s.created_ms, s.expires_ms,
+                    u.username, u.role, u.password_hash, u.created_ms
+             FROM sessions s JOIN users u ON u.username = s.username
+             WHERE s.token_hash = $1 AND s.expires_ms > $2",
+            &[&token_hash, &now_ms],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let session = SessionRecord {
+        token_hash: row.try_get(0)?,
+        username: row.try_get(1)?,
+        csrf_token: row.try_get(2)?,
+        created_ms: row.try_get(3)?,
+        expires_ms: row.try_get(4)?,
+    };
+    Ok(Some((session, user_from_row(&row, 5)?)))
+}
+
+pub(super) async fn add_api_token(
+    client: &Client,
+    username: &str,
+    token_hash: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    if users(client, Some(username)).await?.is_empty() {
+        return Err(StoreError::NoUser(username.to_owned()));
+    }
+    client
+        .execute(
+            "INSERT INTO api_tokens (token_hash, username, name, created_ms)
+             VALUES ($1, $2, $3, $4)",
+            &[&token_hash, &username, &name, &now_ms],
+        )
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn api_token_user(
+    client: &Client,
+    token_hash: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    client
+        .query_opt(
+            "SELECT u.username, u.role, u.password_hash, u.created_ms
+             FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = $1",
+            &[&token_hash],
+        )
+        .await?
+        .map(|row| user_from_row(&row, 0))
+        .transpose()
+}
+
+pub(super) async fn add_command(
+    client: &Client,
+    meter: &MeterId,
+    action: &Action,
+    created_by: &str,
+    now_ms: i64,
+    expires_ms: i64,
+) -> Result<CommandRecord, StoreError> {
+    let action_json = serde_json::to_string(action).map_err(corrupt("command action"))?;
+    let id: i64 = client
+        .query_one(
+            "INSERT INTO commands (meter_id, action, status, created_by, created_ms, updated_ms,
+             expires_ms) VALUES ($1, $2, 'pending', $3, $4, $4, $5) RETURNING id",
+            &[
+                &meter.as_str(),
+                &action_json,
+                &created_by,
+                &now_ms,
+                &expires_ms,
+            ],
+        )
+        .await?
+        .try_get(0)?;
+    Ok(CommandRecord {
+        id: to_u64(id),
+        meter: meter.clone(),
+        action: action.clone(),
+        status: CommandStatus::Pending,
+        created_by: created_by.to_owned(),
+        created_ms: now_ms,
+        updated_ms: now_ms,
+        expires_ms,
+        detail: None,
+    })
+}
+
+/// The statuses a command may move to `status` from (its lifecycle only goes forward).
+fn earlier_than(status: CommandStatus) -> &'static [&'static str] {
+    match status {
+        CommandStatus::Pending => &[],
+        CommandStatus::Sent => &["pending"],
+        CommandStatus::Accepted => &["pending", "sent"],
+        _ => &["pending", "sent", "accepted"],
+    }
+}
+
+/// Moves a command on, if it exists (for `meter`, when given) and the move is forward;
+/// returns whether it moved.
+pub(super) async fn set_command_status(
+    client: &(impl GenericClient + Sync),
+    id: u64,
+    meter: Option<&MeterId>,
+    status: CommandStatus,
+    detail: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let changed = client
+        .execute(
+            "UPDATE commands SET status = $2, detail = COALESCE($3, detail), updated_ms = $4
+             WHERE id = $1 AND ($5::text IS NULL OR meter_id = $5) AND status = ANY($6)",
+            &[
+                &to_i64(id),
+                &status.as_str(),
+                &detail,
+                &now_ms,
+                &meter.map(MeterId::as_str),
+                &earlier_than(status),
+            ],
+        )
+        .await?;
+    if changed == 0 && meter.is_none() && commands(client, None, Some(id), 1).await?.is_empty() {
+        return Err(StoreError::NoCommand(id));
+    }
+    Ok(changed > 0)
+}
+
+const COMMAND_COLUMNS: &str =
+    "id, meter_id, action, status, created_by, created_ms, updated_ms, expires_ms, detail";
+
+fn command_from_row(row: &Row) -> Result<CommandRecord, StoreError> {
+    let action: String = row.try_get(2)?;
+    let status: String = row.try_get(3)?;
+    Ok(CommandRecord {
+        id: to_u64(row.try_get(0)?),
+        meter: stored_meter_id(&row.try_get::<_, String>(1)?)?,
+        action: serde_json::from_str(&action).map_err(corrupt("command action"))?,
+        status: CommandStatus::parse(&status).ok_or(StoreError::Corrupt {
+            what: "command status",
+            detail: status,
+        })?,
+        created_by: row.try_get(4)?,
+        created_ms: row.try_get(5)?,
+        updated_ms: row.try_get(6)?,
+        expires_ms: row.try_get(7)?,
+        detail: row.try_get(8)?,
+    })
+}
+
+/// Commands newest first: of one meter, or the one with `id`, or all.
+pub(super) async fn commands(
+    client: &(impl GenericClient + Sync),
+    meter: Option<&MeterId>,
+    id: Option<u64>,
+    limit: usize,
+) -> Result<Vec<CommandRecord>, StoreError> {
+    client
+        .query(
+            &format!(
+                "SELECT {COMMAND_COLUMNS} FROM commands
+                 WHERE ($1::text IS NULL OR meter_id = $1) AND ($2::int8 IS NULL OR id = $2)
+                 ORDER BY id DESC LIMIT $3"
+            ),
+            &[
+                &meter.map(MeterId::as_str),
+                &id.map(to_i64),
+                &i64::try_from(limit).unwrap_or(i64::MAX),
+            ],
+        )
+        .await?
+        .iter()
+        .map(command_from_row)
+        .collect()
+}
+
+/// Times out every open command past its expiry in one statement; returns them by id.
+pub(super) async fn expire_commands(
+    client: &Client,
+    now_ms: i64,
+) -> Result<Vec<CommandRecord>, StoreError> {
+    let mut expired = client
+        .query(
+            &format!(
+                "UPDATE commands SET status = 'timed_out', updated_ms = $1,
+                 detail = COALESCE(detail, 'no answer from the meter before the command expired')
+                 WHERE status IN ('pending', 'sent', 'accepted') AND expires_ms <= $1
+                 RETURNING {COMMAND_COLUMNS}"
+            ),
+            &[&now_ms],
+        )
+        .await?
+        .iter()
+        .map(command_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    expired.sort_by_key(|command| command.id);
+    Ok(expired)
+}
+
+pub(super) async fn audit(client: &Client, entry: &AuditEntry) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO audit (ts_ms, actor, action, target, detail)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &entry.ts_ms,
+                &entry.actor,
+                &entry.action,
+                &entry.target,
+                &entry.detail,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn audit_log(
+    client: &Client,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT ts_ms, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT $1",
+            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+        .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        entries.push(AuditEntry {
+            ts_ms: row.try_get(0)?,
+            actor: row.try_get(1)?,
+            action: row.try_get(2)?,
+            target: row.try_get(3)?,
+            detail: row.try_get(4)?,
+        });
+    }
+    Ok(entries)
+}
