@@ -66,6 +66,15 @@ pub(crate) struct BenchIngestArgs {
     /// Readings per second per meter; 0 publishes as fast as the broker takes them.
     #[arg(long, default_value_t = 0.0)]
     pub(crate) rate: f64,
+    /// Store into this PostgreSQL database (a connection string) instead of a fresh
+    /// SQLite file. Its tables should be empty: bytes per reading is the database's size
+    /// over the readings stored.
+    #[arg(long, value_name = "CONNINFO")]
+    pub(crate) postgres: Option<String>,
+    /// Run through this external broker (`mqtt://host:port`, accepting anonymous meters,
+    /// e.g. Mosquitto with `allow_anonymous true`) instead of the embedded one.
+    #[arg(long, value_name = "URL")]
+    pub(crate) broker: Option<String>,
     /// Skip the Mosquitto baseline.
     #[arg(long)]
     pub(crate) no_baseline: bool,

@@ -35,17 +35,29 @@ struct Run {
     window_s: f64,
 }
 
+/// What tells a publisher its readings arrived.
+#[derive(Debug, Clone)]
+enum Acks {
+    /// The hub's storage acks (Joule).
+    Storage,
+    /// The bare subscriber's count of this meter's deliveries (the Mosquitto baseline:
+    /// delivered in order, so the count is the highest seq delivered).
+    Delivered(Arc<AtomicU64>),
+}
+
 /// One meter's publisher: as fast as the broker takes (or `rate` a second), keeping each
-/// reading until a storage ack covers it, like a real meter's outbox.
+/// reading until it is acknowledged, like a real meter's outbox, with at most `WINDOW`
+/// waiting. Both runs use the same closed loop, so they are compared at the same load.
 async fn publisher(
     port: u16,
     meter: MeterId,
     token: Option<String>,
     rate_per_s: f64,
     running: Arc<AtomicBool>,
-    wait_for_acks: bool,
+    acks: Acks,
     published: Arc<AtomicU64>,
 ) -> (u64, Vec<f64>) {
+    let storage_acks = matches!(acks, Acks::Storage);
     let topics = Topics::default();
     let mut options = MqttOptions::new(meter.as_str(), "127.0.0.1", port);
     options
@@ -68,11 +80,11 @@ async fn publisher(
     loop {
         let publishing = running.load(Ordering::Relaxed);
         if !publishing {
-            let done = !wait_for_acks || outbox.is_empty();
+            let done = outbox.is_empty();
             let deadline =
                 *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(60));
             // Resend what waits for an ack, as a meter's outbox does, if acks stall.
-            if wait_for_acks && last_progress.elapsed() > RESEND_AFTER {
+            if storage_acks && last_progress.elapsed() > RESEND_AFTER {
                 resend(&client, &live_topic, &outbox, base_ms);
                 last_progress = Instant::now();
             }
@@ -80,7 +92,7 @@ async fn publisher(
                 break;
             }
         }
-        if wait_for_acks && connected && last_progress.elapsed() > RESEND_AFTER {
+        if storage_acks && connected && last_progress.elapsed() > RESEND_AFTER {
             resend(&client, &live_topic, &outbox, base_ms);
             last_progress = Instant::now();
         }
@@ -98,25 +110,21 @@ async fn publisher(
             }
             seq += 1;
             published.fetch_add(1, Ordering::Relaxed);
-            if wait_for_acks {
-                outbox.push_back((seq, Instant::now()));
-            }
+            outbox.push_back((seq, Instant::now()));
             if rate_per_s > 0.0 {
                 next_due += Duration::from_secs_f64(1.0 / rate_per_s);
             }
         }
         let poll = tokio::time::timeout(Duration::from_millis(50), eventloop.poll()).await;
+        let mut acknowledged = match &acks {
+            Acks::Delivered(count) => Some(count.load(Ordering::Relaxed)),
+            Acks::Storage => None,
+        };
         match poll {
             Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => connected = true,
             Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
                 if let Ok(ack) = serde_json::from_slice::<StorageAck>(&publish.payload) {
-                    let now = Instant::now();
-                    last_progress = now;
-                    while outbox.front().is_some_and(|(s, _)| *s <= ack.up_to_seq) {
-                        if let Some((_, sent)) = outbox.pop_front() {
-                            latencies.push(now.duration_since(sent).as_secs_f64() * 1000.0);
-                        }
-                    }
+                    acknowledged = Some(ack.up_to_seq);
                 }
             }
             Ok(Ok(_)) | Err(_) => {}
@@ -125,8 +133,18 @@ async fn publisher(
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        if let Some(up_to_seq) = acknowledged {
+            let now = Instant::now();
+            while outbox.front().is_some_and(|(s, _)| *s <= up_to_seq) {
+                if let Some((_, sent)) = outbox.pop_front() {
+                    latencies.push(now.duration_since(sent).as_secs_f64() * 1000.0);
+                    last_progress = now;
+                }
+            }
+        }
     }
-    let _ = client.disconnect().await;
+    // Never wait on a full request queue here.
+    let _ = client.try_disconnect();
     (seq, latencies)
 }
 
@@ -183,21 +201,22 @@ async fn run_publishers(
     port: u16,
     meters: &[(MeterId, Option<String>)],
     args: &BenchIngestArgs,
-    wait_for_acks: bool,
+    acks: &[Acks],
     delivered: Arc<AtomicU64>,
 ) -> Run {
     let running = Arc::new(AtomicBool::new(true));
     let published = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = meters
         .iter()
-        .map(|(meter, token)| {
+        .zip(acks)
+        .map(|((meter, token), acks)| {
             tokio::spawn(publisher(
                 port,
                 meter.clone(),
                 token.clone(),
                 args.rate,
                 Arc::clone(&running),
-                wait_for_acks,
+                acks.clone(),
                 Arc::clone(&published),
             ))
         })
@@ -293,10 +312,12 @@ impl Drop for Mosquitto {
     }
 }
 
-/// The bare subscriber of the baseline: counts every live reading delivered.
+/// The bare subscriber of the baseline: counts every live reading delivered, in all and
+/// per meter (`bench-NNNNNN` indexes `per_meter`).
 async fn count_deliveries(
     port: u16,
     delivered: Arc<AtomicU64>,
+    per_meter: Vec<Arc<AtomicU64>>,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut options = MqttOptions::new("bench-subscriber", "127.0.0.1", port);
@@ -316,8 +337,16 @@ async fn count_deliveries(
                     let _ = ready.send(());
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(_))) => {
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
                 delivered.fetch_add(1, Ordering::Relaxed);
+                let index = publish
+                    .topic
+                    .split('/')
+                    .find_map(|part| part.strip_prefix("bench-"))
+                    .and_then(|n| n.parse::<usize>().ok());
+                if let Some(count) = index.and_then(|i| per_meter.get(i)) {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Ok(_) => {}
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -338,6 +367,17 @@ fn sqlite_bytes(path: &Path) -> u64 {
         .sum()
 }
 
+/// Bytes the PostgreSQL database takes.
+async fn postgres_bytes(conninfo: &str) -> anyhow::Result<u64> {
+    let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(connection);
+    let row = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .await?;
+    task.abort();
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}
+
 /// `joule bench ingest`.
 pub(crate) fn run(args: &BenchIngestArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     if args.meters == 0 || args.seconds == 0 {
@@ -348,17 +388,16 @@ pub(crate) fn run(args: &BenchIngestArgs, out: &mut impl std::io::Write) -> anyh
     let joule_rate = report["joule"]["readings_per_s"].as_f64().unwrap_or(0.0);
     writeln!(
         out,
-        "\njoule bench ingest — {} meters, {} s, {}",
+        "\njoule bench ingest — {} meters, {} s, {} store, {} broker, {}",
         args.meters,
         args.seconds,
+        report["joule"]["backend"].as_str().unwrap_or("?"),
+        report["joule"]["broker"].as_str().unwrap_or("?"),
         machine()
     )?;
     writeln!(out, "{:<34} {:>14}", "figure", "value")?;
     let rows = [
-        (
-            "stored readings/s (Joule, SQLite)",
-            format!("{joule_rate:.0}"),
-        ),
+        ("stored readings/s (Joule)", format!("{joule_rate:.0}")),
         (
             "publish→stored p50 (ms)",
             format!(
@@ -397,6 +436,14 @@ pub(crate) fn run(args: &BenchIngestArgs, out: &mut impl std::io::Write) -> anyh
         )?;
         writeln!(
             out,
+            "{:<34} {:>14.1}",
+            "Mosquitto publish→delivered p99 (ms)",
+            report["mosquitto"]["latency_p99_ms"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+        )?;
+        writeln!(
+            out,
             "{:<34} {:>14.2}",
             "ratio Joule / Mosquitto",
             joule_rate / rate
@@ -415,10 +462,33 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
     let db = dir.path().join("bench.sqlite");
     let mut config = HubConfig::load(None, |_| None)?;
     config.storage.sqlite = db.clone();
-    let mqtt_port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    config.broker.listen = std::net::SocketAddr::from(([127, 0, 0, 1], mqtt_port));
+    config.storage.postgres = args.postgres.clone();
+    let mqtt_port = match &args.broker {
+        Some(url) => {
+            let (_, port) = joule_hub::config::broker_address(url)
+                .with_context(|| format!("--broker {url}: expected mqtt://host:port"))?;
+            config.broker.url = Some(url.clone());
+            config.broker.client_id = format!("joule-bench-hub-{}", std::process::id());
+            port
+        }
+        None => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            config.broker.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            port
+        }
+    };
+    let backend = if args.postgres.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let broker = if args.broker.is_some() {
+        "external"
+    } else {
+        "embedded"
+    };
     let store: Arc<dyn Store> = crate::hub::open_store(&config).await?;
     let mut meters = Vec::with_capacity(args.meters);
     for n in 0..args.meters {
@@ -461,7 +531,7 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
     let watched: Vec<MeterId> = meters.iter().map(|(id, _)| id.clone()).collect();
     let watcher = tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
             let mut total = 0;
             for id in &watched {
                 total += watcher_store.contiguous_seq(id).await.unwrap_or(0);
@@ -470,11 +540,11 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
         }
     });
     let joule = run_publishers(
-        "Joule (SQLite)",
+        "Joule",
         mqtt_port,
         &meters,
         args,
-        true,
+        &vec![Acks::Storage; meters.len()],
         Arc::clone(&stored_counter),
     )
     .await;
@@ -486,7 +556,10 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
         stored += store.contiguous_seq(id).await?;
     }
     let lost = joule.published.saturating_sub(stored);
-    let bytes = sqlite_bytes(&db);
+    let bytes = match &args.postgres {
+        Some(conninfo) => postgres_bytes(conninfo).await?,
+        None => sqlite_bytes(&db),
+    };
     let mut latencies = joule.latencies_ms.clone();
     latencies.sort_by(f64::total_cmp);
     let mut report = json!({
@@ -495,8 +568,8 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
         "seconds": args.seconds,
         "rate_per_meter": args.rate,
         "joule": {
-            "backend": "sqlite",
-            "broker": "embedded",
+            "backend": backend,
+            "broker": broker,
             "published": joule.published,
             "stored": stored,
             "lost": lost,
@@ -512,9 +585,16 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
         let mosquitto = Mosquitto::start()?;
         let delivered = Arc::new(AtomicU64::new(0));
         let (ready, subscribed) = tokio::sync::oneshot::channel();
+        let per_meter: Vec<Arc<AtomicU64>> =
+            meters.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
+        let acks: Vec<Acks> = per_meter
+            .iter()
+            .map(|count| Acks::Delivered(Arc::clone(count)))
+            .collect();
         let subscriber = tokio::spawn(count_deliveries(
             mosquitto.port,
             Arc::clone(&delivered),
+            per_meter,
             ready,
         ));
         let _ = subscribed.await;
@@ -525,14 +605,18 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
             mosquitto.port,
             &anonymous,
             args,
-            false,
+            &acks,
             Arc::clone(&delivered),
         )
         .await;
         subscriber.abort();
+        let mut latencies = baseline.latencies_ms;
+        latencies.sort_by(f64::total_cmp);
         report["mosquitto"] = json!({
             "published": baseline.published,
             "delivered_per_s": baseline.delivered as f64 / baseline.window_s,
+            "latency_p50_ms": percentile(&latencies, 50.0),
+            "latency_p99_ms": percentile(&latencies, 99.0),
         });
     }
     Ok(report)

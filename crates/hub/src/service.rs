@@ -184,7 +184,8 @@ impl Hub {
         if let Some((username, password)) = &broker.credentials {
             options.set_credentials(username, password);
         }
-        let (client, eventloop) = AsyncClient::new(options, 1024);
+        // Room for a batch's storage acks (one per meter in it) and the MQTT acks beside them.
+        let (client, eventloop) = AsyncClient::new(options, 2 * config.ingest.batch_max + 1024);
         let topics = Topics::new(&config.topics.prefix);
         let (queue, receiver) = mpsc::channel(config.ingest.queue);
         let mut writer = tokio::spawn(write_batches(
@@ -353,15 +354,26 @@ async fn read_messages(
     queue: mpsc::Sender<Outcome>,
 ) {
     let mut failures: u32 = 0;
+    // This task alone polls the connection, so it must never wait on the client's request
+    // queue (which only polling drains): deliveries to acknowledge wait here instead.
+    let mut unacked: std::collections::VecDeque<rumqttc::Publish> =
+        std::collections::VecDeque::new();
     loop {
+        while let Some(publish) = unacked.front() {
+            if client.try_ack(publish).is_err() {
+                break;
+            }
+            unacked.pop_front();
+        }
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
+                // Acks for deliveries of the old connection mean nothing to the new one.
+                unacked.clear();
                 tracing::info!("connected to the broker");
                 for kind in TopicKind::ALL.into_iter().filter(|kind| kind.from_meter()) {
-                    if let Err(error) = client
-                        .subscribe(topics.all_meters(kind), QoS::AtLeastOnce)
-                        .await
+                    if let Err(error) =
+                        client.try_subscribe(topics.all_meters(kind), QoS::AtLeastOnce)
                     {
                         tracing::error!(%error, "subscribing failed");
                     }
@@ -372,9 +384,7 @@ async fn read_messages(
                 if queue.send(outcome).await.is_err() {
                     return;
                 }
-                if let Err(error) = client.ack(&publish).await {
-                    tracing::warn!(%error, "acknowledging a delivery failed");
-                }
+                unacked.push_back(publish);
             }
             Ok(_) => {}
             Err(error) => {
