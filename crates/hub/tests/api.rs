@@ -188,16 +188,27 @@ impl Fixture {
         request(self.http, method, path, &headers, body).await
     }
 
-    /// A meter connection of a-1, subscribed to its command topic.
+    /// A meter connection of a-1, subscribed to its command and storage-ack topics.
     async fn meter(&self) -> (AsyncClient, EventLoop) {
         let (meter, mut events) = client(self.mqtt, "a-1", &self.token);
         let topics = Topics::default();
         let id = MeterId::new("a-1").expect("id");
         meter
-            .subscribe(topics.topic(&id, TopicKind::Command), QoS::AtLeastOnce)
+            .subscribe_many([TopicKind::Command, TopicKind::Stored].map(|kind| {
+                rumqttc::SubscribeFilter::new(topics.topic(&id, kind), QoS::AtLeastOnce)
+            }))
             .await
             .expect("subscribe");
         assert!(joule_testkit::connects(&mut events).await, "a-1 logs in");
+        // Commands and acks published before the subscription holds would not reach it.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !matches!(
+                events.poll().await.expect("meter connection"),
+                Event::Incoming(Packet::SubAck(_))
+            ) {}
+        })
+        .await
+        .expect("a-1's subscription acknowledged");
         (meter, events)
     }
 }
@@ -212,10 +223,6 @@ async fn publish(
 ) {
     let topics = Topics::default();
     let id = MeterId::new("a-1").expect("id");
-    meter
-        .subscribe(topics.topic(&id, TopicKind::Stored), QoS::AtLeastOnce)
-        .await
-        .expect("subscribe");
     let last = *seqs.end();
     for seq in seqs {
         meter

@@ -427,6 +427,19 @@ impl CommandStatus {
         .find(|status| status.as_str() == name)
     }
 
+    /// The stored names of the statuses a command may move to this one from: its lifecycle
+    /// only goes forward (pending, sent, accepted, then one final status).
+    pub fn may_follow(self) -> &'static [&'static str] {
+        match self {
+            Self::Pending => &[],
+            Self::Sent => &["pending"],
+            Self::Accepted => &["pending", "sent"],
+            Self::Done | Self::Rejected | Self::Failed | Self::TimedOut => {
+                &["pending", "sent", "accepted"]
+            }
+        }
+    }
+
     /// Whether nothing more will happen to it.
     pub fn is_final(self) -> bool {
         matches!(

@@ -355,16 +355,6 @@ pub(super) async fn add_command(
     })
 }
 
-/// The statuses a command may move to `status` from (its lifecycle only goes forward).
-fn earlier_than(status: CommandStatus) -> &'static [&'static str] {
-    match status {
-        CommandStatus::Pending => &[],
-        CommandStatus::Sent => &["pending"],
-        CommandStatus::Accepted => &["pending", "sent"],
-        _ => &["pending", "sent", "accepted"],
-    }
-}
-
 /// Moves a command on, if it exists (for `meter`, when given) and the move is forward;
 /// returns whether it moved.
 pub(super) async fn set_command_status(
@@ -385,7 +375,7 @@ pub(super) async fn set_command_status(
                 &detail,
                 &now_ms,
                 &meter.map(MeterId::as_str),
-                &earlier_than(status),
+                &status.may_follow(),
             ],
         )
         .await?;

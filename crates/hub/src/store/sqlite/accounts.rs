@@ -317,16 +317,6 @@ pub(super) fn add_command(
     })
 }
 
-/// The statuses a command may move to `status` from (its lifecycle only goes forward).
-fn earlier_than(status: CommandStatus) -> &'static str {
-    match status {
-        CommandStatus::Pending => "()",
-        CommandStatus::Sent => "('pending')",
-        CommandStatus::Accepted => "('pending', 'sent')",
-        _ => "('pending', 'sent', 'accepted')",
-    }
-}
-
 /// Moves a command on, if it exists (for `meter`, when given) and the move is forward;
 /// returns whether it moved.
 pub(super) fn set_command_status(
@@ -337,10 +327,15 @@ pub(super) fn set_command_status(
     detail: Option<&str>,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
+    let earlier: Vec<String> = status
+        .may_follow()
+        .iter()
+        .map(|name| format!("'{name}'"))
+        .collect();
     let sql = format!(
         "UPDATE commands SET status = ?2, detail = COALESCE(?3, detail), updated_ms = ?4
-         WHERE id = ?1 AND (?5 IS NULL OR meter_id = ?5) AND status IN {}",
-        earlier_than(status)
+         WHERE id = ?1 AND (?5 IS NULL OR meter_id = ?5) AND status IN ({})",
+        earlier.join(", ")
     );
     let changed = connection.execute(
         &sql,
