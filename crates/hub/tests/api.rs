@@ -191,12 +191,8 @@ impl Fixture {
     /// A meter connection of a-1, subscribed to its command and storage-ack topics.
     async fn meter(&self) -> (AsyncClient, EventLoop) {
         let (meter, mut events) = client(self.mqtt, "a-1", &self.token);
-        let topics = Topics::default();
-        let id = MeterId::new("a-1").expect("id");
         meter
-            .subscribe_many([TopicKind::Command, TopicKind::Stored].map(|kind| {
-                rumqttc::SubscribeFilter::new(topics.topic(&id, kind), QoS::AtLeastOnce)
-            }))
+            .subscribe_many(meter_subscriptions())
             .await
             .expect("subscribe");
         assert!(joule_testkit::connects(&mut events).await, "a-1 logs in");
@@ -213,8 +209,17 @@ impl Fixture {
     }
 }
 
+/// The topics a-1 listens on.
+fn meter_subscriptions() -> [rumqttc::SubscribeFilter; 2] {
+    let topics = Topics::default();
+    let id = MeterId::new("a-1").expect("id");
+    [TopicKind::Command, TopicKind::Stored]
+        .map(|kind| rumqttc::SubscribeFilter::new(topics.topic(&id, kind), QoS::AtLeastOnce))
+}
+
 /// Publishes readings `seqs` from a-1 and keeps its connection polled until they are
-/// acknowledged as stored.
+/// acknowledged as stored, resending them as a meter's outbox does when no ack comes (and
+/// subscribing again if the connection was re-established).
 async fn publish(
     meter: &AsyncClient,
     events: &mut EventLoop,
@@ -224,33 +229,42 @@ async fn publish(
     let topics = Topics::default();
     let id = MeterId::new("a-1").expect("id");
     let last = *seqs.end();
-    for seq in seqs {
-        meter
-            .publish(
-                topics.topic(&id, TopicKind::Live),
-                QoS::AtLeastOnce,
-                false,
-                encode(&reading(seq, base_ms)),
-            )
-            .await
-            .expect("publish");
-    }
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            if let Event::Incoming(Packet::Publish(p)) =
-                events.poll().await.expect("meter connection")
-                && p.topic.ends_with("/stored")
-            {
-                let ack: joule_protocol::StorageAck =
-                    serde_json::from_slice(&p.payload).expect("ack");
-                if ack.up_to_seq >= last {
-                    return;
+    for _attempt in 0..10 {
+        for seq in seqs.clone() {
+            meter
+                .publish(
+                    topics.topic(&id, TopicKind::Live),
+                    QoS::AtLeastOnce,
+                    false,
+                    encode(&reading(seq, base_ms)),
+                )
+                .await
+                .expect("publish");
+        }
+        let acknowledged = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic.ends_with("/stored") => {
+                        let ack: joule_protocol::StorageAck =
+                            serde_json::from_slice(&p.payload).expect("ack");
+                        if ack.up_to_seq >= last {
+                            return;
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = meter.try_subscribe_many(meter_subscriptions());
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
             }
+        })
+        .await;
+        if acknowledged.is_ok() {
+            return;
         }
-    })
-    .await
-    .expect("readings acknowledged");
+    }
+    panic!("readings {seqs:?} were never acknowledged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
