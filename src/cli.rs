@@ -109,20 +109,15 @@ pub(crate) enum RoleArg {
 /// Arguments of `joule users add`.
 #[derive(Debug, Args)]
 pub(crate) struct UserAddArgs {
-    /// Login name.
-    pub(crate) username: String,
+    /// Who, their password, and the hub.
+    #[command(flatten)]
+    pub(crate) user: UserPasswdArgs,
     /// What the account may do.
     #[arg(long, value_enum)]
     pub(crate) role: RoleArg,
-    /// Read the password from the first line of standard input instead of generating one.
-    #[arg(long)]
-    pub(crate) password_stdin: bool,
-    /// The hub's configuration.
-    #[command(flatten)]
-    pub(crate) hub: HubArgs,
 }
 
-/// Arguments of `joule users passwd`.
+/// Arguments of `joule users passwd` (and the shared part of `add`).
 #[derive(Debug, Args)]
 pub(crate) struct UserPasswdArgs {
     /// Login name.

@@ -237,10 +237,11 @@ fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 pub(crate) fn users(command: &UsersCommand, out: &mut impl Write) -> anyhow::Result<()> {
     block_on(async {
         match command {
-            UsersCommand::Add(args) => {
+            UsersCommand::Add(add) => {
+                let args = &add.user;
                 let (_, store) = open(&args.hub).await?;
                 let (password, generated) = new_password(args.password_stdin)?;
-                let role = match args.role {
+                let role = match add.role {
                     RoleArg::Consumer => Role::Consumer,
                     RoleArg::Operator => Role::Operator,
                     RoleArg::Admin => Role::Admin,

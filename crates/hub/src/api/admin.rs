@@ -1,5 +1,6 @@
 //! Administration: users, the audit log, and the dead letters of ingest.
 
+use super::LimitQuery;
 use super::auth::{Caller, set_password};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, now_ms};
@@ -117,14 +118,6 @@ pub async fn user_password(
     set_password(&state, &caller, &username, &request.password).await
 }
 
-/// How many to list.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LimitQuery {
-    /// At most this many, newest first (default 100, at most 1000).
-    pub limit: Option<usize>,
-}
-
 /// The audit log, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "admin", params(LimitQuery),
     responses((status = 200, body = [AuditEntry]), (status = 403, body = super::error::ErrorBody)))]
@@ -134,8 +127,9 @@ pub async fn audit(
     ApiQuery(query): ApiQuery<LimitQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     caller.require(Role::Admin)?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(state.shared.store.audit_log(limit).await?))
+    Ok(Json(
+        state.shared.store.audit_log(query.limit_or(100)).await?,
+    ))
 }
 
 /// Messages ingest refused, newest first (operator).
@@ -147,6 +141,7 @@ pub async fn dead_letters(
     ApiQuery(query): ApiQuery<LimitQuery>,
 ) -> Result<Json<Vec<DeadLetter>>, ApiError> {
     caller.require(Role::Operator)?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(state.shared.store.dead_letters(limit).await?))
+    Ok(Json(
+        state.shared.store.dead_letters(query.limit_or(100)).await?,
+    ))
 }

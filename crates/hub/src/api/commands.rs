@@ -3,6 +3,7 @@
 //! reconnect follow DLMS disconnect control: disconnect opens the switch, reconnect closes
 //! it, arm_reconnect leaves it ready for the consumer to close; each needs a reason.
 
+use super::LimitQuery;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::meters::visible_meter;
@@ -115,14 +116,6 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, Json(command)))
 }
 
-/// How many to list.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LimitQuery {
-    /// At most this many, newest first (default 50, at most 1000).
-    pub limit: Option<usize>,
-}
-
 /// A meter's commands, newest first (operator).
 #[utoipa::path(get, path = "/api/v1/meters/{id}/commands", tag = "commands",
     params(("id" = String, Path, description = "Meter id"), LimitQuery),
@@ -136,9 +129,12 @@ pub async fn list(
 ) -> Result<Json<Vec<CommandRecord>>, ApiError> {
     caller.require(Role::Operator)?;
     let meter = visible_meter(&state, &caller, &id).await?;
-    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     Ok(Json(
-        state.shared.store.commands(Some(&meter.id), limit).await?,
+        state
+            .shared
+            .store
+            .commands(Some(&meter.id), query.limit_or(50))
+            .await?,
     ))
 }
 

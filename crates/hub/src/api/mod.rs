@@ -48,6 +48,21 @@ pub fn now_ms() -> i64 {
     crate::service::now_ms()
 }
 
+/// How many entries of a newest-first list to return.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitQuery {
+    /// At most this many, newest first (at most 1000; the default depends on the list).
+    pub limit: Option<usize>,
+}
+
+impl LimitQuery {
+    /// The limit asked for, or `default`, within 1..=1000.
+    pub fn limit_or(&self, default: usize) -> usize {
+        self.limit.unwrap_or(default).clamp(1, 1000)
+    }
+}
+
 /// Resolves when the hub stops.
 fn stopped(state: &AppState) -> impl std::future::Future<Output = ()> + Send + use<> {
     let mut stop = state.stop.clone();
