@@ -33,8 +33,9 @@ fn start_hub(store: &Path, port: u16) -> Child {
         .expect("start joule hub")
 }
 
-/// The meter: streams readings, keeps them until acknowledged, resends after reconnects.
-/// Returns when every reading is acknowledged.
+/// The meter: streams readings, keeps them until acknowledged, resends after reconnects
+/// and when acks stop coming (a resend may have reached the broker before the restarted
+/// hub subscribed again). Returns when every reading is acknowledged.
 async fn meter(port: u16, token: String) {
     let topics = Topics::default();
     let id = MeterId::new("m-1").expect("id");
@@ -52,6 +53,8 @@ async fn meter(port: u16, token: String) {
         // One connection: resend what is unacknowledged, then stream, until it drops.
         let mut connected = false;
         let mut tick = tokio::time::interval(Duration::from_millis(2));
+        let mut resend_check = tokio::time::interval(Duration::from_secs(1));
+        let mut last_progress = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 event = eventloop.poll() => match event {
@@ -64,6 +67,9 @@ async fn meter(port: u16, token: String) {
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let ack: StorageAck = serde_json::from_slice(&publish.payload).expect("storage ack");
+                        if ack.up_to_seq > acknowledged {
+                            last_progress = tokio::time::Instant::now();
+                        }
                         acknowledged = acknowledged.max(ack.up_to_seq);
                         outbox.retain(|&seq, _| seq > acknowledged);
                         if acknowledged >= READINGS {
@@ -73,6 +79,14 @@ async fn meter(port: u16, token: String) {
                     Ok(_) => {}
                     Err(_) => break,
                 },
+                _ = resend_check.tick(), if connected && !outbox.is_empty() => {
+                    if last_progress.elapsed() > Duration::from_secs(3) {
+                        last_progress = tokio::time::Instant::now();
+                        for payload in outbox.values() {
+                            let _ = client.try_publish(&live, QoS::AtLeastOnce, false, payload.clone());
+                        }
+                    }
+                }
                 _ = tick.tick(), if connected && next_seq <= READINGS => {
                     for _ in 0..4 {
                         if next_seq > READINGS {

@@ -147,6 +147,9 @@ impl EmbeddedBroker {
         let listener = Builder::new()
             .name("joule/tcp")
             .laddr(listen)
+            // A hub restarted after a crash must get its port back while the dead
+            // process's connections linger in TIME_WAIT.
+            .reuseaddr(Some(true))
             .allow_anonymous(false)
             .max_inflight(NonZeroU16::new(64).unwrap_or(NonZeroU16::MIN))
             .max_mqueue_len(SESSION_QUEUE)
