@@ -148,3 +148,19 @@ impl Mosquitto {
         }
     }
 }
+
+/// The Python interpreter of the venv that holds the Python peers (pymodbus, dsmr-parser,
+/// paho-mqtt): `JOULE_PYTHON`, which `scripts/test.sh` sets after installing them, or the
+/// venv that script makes in `~/.cache/joule-py`.
+pub fn python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("JOULE_PYTHON") {
+        return python.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    let python = Path::new(&home).join(".cache/joule-py/bin/python");
+    assert!(
+        python.exists(),
+        "no Python peers: run the tests through scripts/test.sh, which installs them"
+    );
+    python
+}
