@@ -143,8 +143,9 @@ impl Spectrum {
             .sum()
     }
 
-    /// Mean of the product of two unit-RMS spectra over a cycle (Parseval).
-    fn mean_product(&self, other: &Self) -> f64 {
+    /// Mean of the product of two unit-RMS spectra over a cycle (Parseval): with a voltage
+    /// shape and a current shape, the power factor the pair gives.
+    pub fn mean_product(&self, other: &Self) -> f64 {
         let mut total = 0.0;
         for &(h, a, phi) in &self.terms {
             for &(k, b, psi) in &other.terms {
