@@ -158,83 +158,19 @@ impl Default for TopicsConfig {
     }
 }
 
-/// Why the configuration cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML of the expected shape.
-    #[error("{}: {message}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message (with the key and the line).
-        message: String,
-    },
-    /// A value is not acceptable.
-    #[error("{source_name}: `{key}` {reason}")]
-    Invalid {
-        /// The file, or the environment variable that set the key.
-        source_name: String,
-        /// The key, dotted.
-        key: &'static str,
-        /// Why.
-        reason: &'static str,
-    },
-}
+pub use joule_config::ConfigError;
 
-/// Environment variables that override keys: (variable, section, key, dotted key).
-const OVERRIDES: [(&str, &str, &str, &str); 9] = [
-    (
-        "JOULE_HUB_STORAGE_POSTGRES",
-        "storage",
-        "postgres",
-        "storage.postgres",
-    ),
-    ("JOULE_HUB_HTTP_LISTEN", "http", "listen", "http.listen"),
-    ("JOULE_HUB_BROKER_URL", "broker", "url", "broker.url"),
-    (
-        "JOULE_HUB_BROKER_LISTEN",
-        "broker",
-        "listen",
-        "broker.listen",
-    ),
-    (
-        "JOULE_HUB_BROKER_CLIENT_ID",
-        "broker",
-        "client_id",
-        "broker.client_id",
-    ),
-    (
-        "JOULE_HUB_BROKER_USERNAME",
-        "broker",
-        "username",
-        "broker.username",
-    ),
-    (
-        "JOULE_HUB_BROKER_PASSWORD",
-        "broker",
-        "password",
-        "broker.password",
-    ),
-    (
-        "JOULE_HUB_STORAGE_SQLITE",
-        "storage",
-        "sqlite",
-        "storage.sqlite",
-    ),
-    (
-        "JOULE_HUB_TOPICS_PREFIX",
-        "topics",
-        "prefix",
-        "topics.prefix",
-    ),
+/// Environment variables that override keys: (variable, dotted key).
+const OVERRIDES: [joule_config::Override; 9] = [
+    ("JOULE_HUB_STORAGE_POSTGRES", "storage.postgres"),
+    ("JOULE_HUB_HTTP_LISTEN", "http.listen"),
+    ("JOULE_HUB_BROKER_URL", "broker.url"),
+    ("JOULE_HUB_BROKER_LISTEN", "broker.listen"),
+    ("JOULE_HUB_BROKER_CLIENT_ID", "broker.client_id"),
+    ("JOULE_HUB_BROKER_USERNAME", "broker.username"),
+    ("JOULE_HUB_BROKER_PASSWORD", "broker.password"),
+    ("JOULE_HUB_STORAGE_SQLITE", "storage.sqlite"),
+    ("JOULE_HUB_TOPICS_PREFIX", "topics.prefix"),
 ];
 
 impl HubConfig {
@@ -244,55 +180,13 @@ impl HubConfig {
         path: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let (text, name) = match path {
-            Some(path) => (
-                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })?,
-                path.to_path_buf(),
-            ),
-            None => (String::new(), PathBuf::from("(defaults)")),
-        };
-        let mut table: toml::Table = toml::from_str(&text).map_err(|error| ConfigError::Parse {
-            path: name.clone(),
-            message: error.to_string(),
-        })?;
-        let mut overridden = Vec::new();
-        for (variable, section, key, dotted) in OVERRIDES {
-            if let Some(value) = env(variable) {
-                let entry = table
-                    .entry(section)
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                if let toml::Value::Table(section) = entry {
-                    section.insert(key.into(), toml::Value::String(value));
-                    overridden.push((dotted, variable));
-                }
-            }
-        }
-        let config: Self =
-            table
-                .try_into()
-                .map_err(|error: toml::de::Error| ConfigError::Parse {
-                    path: name.clone(),
-                    message: error.to_string(),
-                })?;
-        config.validate(&name.display().to_string(), &overridden)?;
+        let (config, origin): (Self, _) = joule_config::load(path, &OVERRIDES, env)?;
+        config.validate(&origin)?;
         Ok(config)
     }
 
-    fn validate(&self, file: &str, overridden: &[(&str, &str)]) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, reason: &'static str| {
-            let source_name = overridden.iter().find(|(k, _)| *k == key).map_or_else(
-                || file.to_owned(),
-                |(_, variable)| format!("environment {variable}"),
-            );
-            ConfigError::Invalid {
-                source_name,
-                key,
-                reason,
-            }
-        };
+    fn validate(&self, origin: &joule_config::Origin) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: &str| origin.invalid(key, reason);
         if self
             .broker
             .url

@@ -1,0 +1,178 @@
+//! How the hub and the meter read their configuration, the same way: a TOML file (or
+//! none, for the defaults), then environment variables that override single keys, then
+//! the service's own validation. Every error names where the bad value came from: the
+//! file and the dotted key, or the environment variable.
+
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with the key and the line).
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("{source_name}: `{key}` {reason}")]
+    Invalid {
+        /// The file, or the environment variable that set the key.
+        source_name: String,
+        /// The key, dotted.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An environment variable that sets one key: (variable, dotted key), e.g.
+/// `("JOULE_HUB_HTTP_LISTEN", "http.listen")`. The value is given to the key as a string,
+/// so overrides are for keys whose values are strings (names, addresses, URLs, paths).
+pub type Override = (&'static str, &'static str);
+
+/// Where the values came from, to name it in validation errors.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    file: String,
+    overridden: Vec<Override>,
+}
+
+impl Origin {
+    /// An [`ConfigError::Invalid`] for `key`, naming the environment variable when one set
+    /// it and the file otherwise.
+    pub fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+        let source_name = self
+            .overridden
+            .iter()
+            .find(|(_, dotted)| *dotted == key)
+            .map_or_else(|| self.file.clone(), |(variable, _)| format!("environment {variable}"));
+        ConfigError::Invalid {
+            source_name,
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The file the configuration was read from, or `(defaults)`.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+}
+
+/// Reads `path` (if given; an empty table otherwise), applies the `overrides` that `env`
+/// has a value for, and deserialises. Validation is the caller's, with [`Origin::invalid`].
+pub fn load<T: DeserializeOwned>(
+    path: Option<&Path>,
+    overrides: &[Override],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(T, Origin), ConfigError> {
+    let (text, name) = match path {
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?,
+            path.to_path_buf(),
+        ),
+        None => (String::new(), PathBuf::from("(defaults)")),
+    };
+    let parse_error = |error: toml::de::Error| ConfigError::Parse {
+        path: name.clone(),
+        message: error.to_string(),
+    };
+    let mut table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+    let mut overridden = Vec::new();
+    for &(variable, dotted) in overrides {
+        if let Some(value) = env(variable) {
+            set(&mut table, dotted, value);
+            overridden.push((variable, dotted));
+        }
+    }
+    let value: T = table.try_into().map_err(parse_error)?;
+    let origin = Origin {
+        file: name.display().to_string(),
+        overridden,
+    };
+    Ok((value, origin))
+}
+
+/// Sets a dotted key in a table, making the tables on the way.
+fn set(table: &mut toml::Table, dotted: &str, value: String) {
+    let mut table = table;
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            table.insert(part.to_owned(), toml::Value::String(value));
+            return;
+        }
+        let entry = table
+            .entry(part)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        table = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Example {
+        a: Section,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Section {
+        b: Inner,
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Inner {
+        url: String,
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys_and_is_named_in_errors() {
+        let dir = std::env::temp_dir().join(format!("joule-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.toml");
+        std::fs::write(&path, "[a]\nname = \"file\"\n[a.b]\nurl = \"x\"\n").unwrap();
+        let env = |variable: &str| (variable == "X_URL").then(|| "mqtt://h:1".to_owned());
+        let overrides = [("X_URL", "a.b.url"), ("X_NAME", "a.name")];
+        let (config, origin): (Example, _) = load(Some(&path), &overrides, env).unwrap();
+        assert_eq!(config.a.b.url, "mqtt://h:1");
+        assert_eq!(config.a.name, "file");
+        let url = origin.invalid("a.b.url", "is wrong").to_string();
+        assert_eq!(url, "environment X_URL: `a.b.url` is wrong");
+        let name = origin.invalid("a.name", "is wrong").to_string();
+        assert!(name.starts_with(&path.display().to_string()), "{name}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn parse_errors_name_the_file_and_line() {
+        let error = load::<Example>(None, &[("Y", "a.b")], |_| Some("x".into())).unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("(defaults)"), "{message}");
+    }
+}
