@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Metrology(MetrologyCommand),
     /// Runs the hub: ingest from the MQTT broker into the store, acknowledging what is stored.
     Hub(HubCommandArgs),
+    /// Runs the meter agent: measures, keeps the registers, reports to the hub.
+    Meter(MeterArgs),
     /// Provisions meters in the hub's registry (the hub need not be running).
     #[command(subcommand)]
     Meters(MetersCommand),
@@ -137,6 +139,15 @@ pub(crate) struct HubArgs {
     /// JOULE_HUB_* environment variables.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+}
+
+/// `joule meter`.
+#[derive(Debug, Args)]
+pub(crate) struct MeterArgs {
+    /// The meter's TOML configuration (docs/CONFIG.md, `meter.toml`); JOULE_METER_*
+    /// environment variables override its keys.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
 }
 
 /// `joule hub [ACTION]`.

@@ -12,6 +12,7 @@ use joule_hub::store::{
 use joule_hub::{mosquitto, passwords, service, tokens};
 use joule_protocol::MeterId;
 
+use crate::runtime::{block_on, init_logs, shutdown_signal};
 use crate::cli::{ExportMosquittoAuthArgs, HubArgs, MetersCommand, RoleArg, UsersCommand};
 
 /// The time now, Unix ms.
@@ -51,21 +52,10 @@ pub(crate) async fn open_store(config: &HubConfig) -> anyhow::Result<Arc<dyn Sto
     Ok(Arc::new(store))
 }
 
-/// Runs `work` on a fresh async runtime (the admin verbs are short-lived).
-fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Runtime::new()
-        .context("starting the async runtime")?
-        .block_on(work)
-}
 
 /// Runs the hub until Ctrl-C (or SIGTERM), then stores what is queued and stops.
 pub(crate) fn run(args: &HubArgs) -> anyhow::Result<()> {
-    // Logs go to stderr: stdout is for what a command prints as its result.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logs();
     block_on(async {
         let (config, store) = open(args).await?;
         match &config.broker.url {
@@ -81,29 +71,6 @@ pub(crate) fn run(args: &HubArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-}
 
 /// `joule hub export-mosquitto-auth`.
 pub(crate) fn export_mosquitto_auth(

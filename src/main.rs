@@ -3,8 +3,9 @@
 mod bench;
 mod cli;
 mod hub;
+mod meter;
 mod metrology;
-mod wav;
+mod runtime;
 
 use std::io::{self, ErrorKind};
 use std::process::ExitCode;
@@ -47,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 hub::export_mosquitto_auth(export, &mut out)?;
             }
         },
+        Command::Meter(args) => meter::run(&args)?,
         Command::Meters(command) => hub::meters(&command, &mut out)?,
         Command::Users(command) => hub::users(&command, &mut out)?,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest::run(&args, &mut out)?,

@@ -8,7 +8,7 @@ use super::intervals::IntervalRecorder;
 use super::report::Reporter;
 use super::{ConfigRejected, Ratings, build_meter, feed};
 use crate::cli::AnalyzeArgs;
-use crate::wav::{WavError, WavSource};
+use joule_meter::source::wav::{WavError, WavSource};
 
 /// Why an analysis failed.
 #[derive(Debug, thiserror::Error)]

@@ -23,7 +23,7 @@ use joule_metrology::{Calibration, IntervalAccumulator, IntervalSummary};
 
 use super::{ConfigRejected, Ratings, build_meter, feed};
 use crate::cli::CalibrateArgs;
-use crate::wav::{Layout, WavError, WavSource};
+use joule_meter::source::wav::{Layout, WavError, WavSource};
 
 /// A reference phase angle below this (radians) is taken as exactly resistive.
 const RESISTIVE_RAD: f64 = 0.02;

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use joule_metrology::{Calibration, Completed, ConfigError, Meter, MeterConfig};
 
-use crate::wav::{WavError, WavSource};
+use joule_meter::source::wav::{WavError, WavSource};
 
 /// The installation's ratings: the reference values thresholds derive from.
 #[derive(Debug, Clone, Copy)]

@@ -53,7 +53,7 @@ pub enum RelayState {
 }
 
 /// One phase of a live reading (three-phase meters only).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseReading {
     /// RMS voltage, V (line to neutral).
     pub voltage_v: f64,

@@ -64,7 +64,8 @@ impl TopicKind {
         !matches!(self, Self::Command | Self::Stored)
     }
 
-    fn from_segment(segment: &str) -> Option<Self> {
+    /// The kind whose last path segment is `segment`.
+    pub fn from_segment(segment: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.segment() == segment)
     }
 }

@@ -15,7 +15,7 @@ use joule_metrology::Frame;
 
 /// How a capture's channels map to the meter's inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
+pub enum Layout {
     /// Two channels: voltage, current.
     SinglePhase,
     /// Six channels: V1, I1, V2, I2, V3, I3.
@@ -36,7 +36,7 @@ impl Layout {
     }
 
     /// Number of phases (1 or 3).
-    pub(crate) fn phases(self) -> usize {
+    pub fn phases(self) -> usize {
         match self {
             Self::SinglePhase => 1,
             Self::ThreePhase | Self::ThreePhaseNeutral => 3,
@@ -44,7 +44,7 @@ impl Layout {
     }
 
     /// Whether the capture has a neutral-current channel.
-    pub(crate) fn has_neutral(self) -> bool {
+    pub fn has_neutral(self) -> bool {
         self == Self::ThreePhaseNeutral
     }
 
@@ -69,7 +69,7 @@ enum Encoding {
 
 /// Why a capture cannot be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum WavError {
+pub enum WavError {
     /// The file could not be opened.
     #[error("{}: cannot open", path.display())]
     Open {
@@ -154,7 +154,7 @@ pub(crate) enum WavError {
 ///
 /// Yields one [`Frame`] per sample instant: single-phase captures fill phase 0 only.
 /// After the first error the source yields nothing more.
-pub(crate) struct WavSource {
+pub struct WavSource {
     path: PathBuf,
     reader: WavReader<BufReader<File>>,
     layout: Layout,
@@ -167,7 +167,7 @@ pub(crate) struct WavSource {
 
 impl WavSource {
     /// Opens a capture and checks its layout and sample format.
-    pub(crate) fn open(path: &Path) -> Result<Self, WavError> {
+    pub fn open(path: &Path) -> Result<Self, WavError> {
         let path = path.to_path_buf();
         let file = File::open(&path).map_err(|source| WavError::Open {
             path: path.clone(),
@@ -212,22 +212,22 @@ impl WavSource {
     }
 
     /// The capture's path.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The channel layout.
-    pub(crate) fn layout(&self) -> Layout {
+    pub fn layout(&self) -> Layout {
         self.layout
     }
 
     /// Frames per second.
-    pub(crate) fn sample_rate_hz(&self) -> f64 {
+    pub fn sample_rate_hz(&self) -> f64 {
         self.sample_rate_hz
     }
 
     /// Frames the file declares.
-    pub(crate) fn frames(&self) -> u64 {
+    pub fn frames(&self) -> u64 {
         self.frames
     }
 

@@ -1,0 +1,497 @@
+//! The agent: the meter's main loop. Initialise (registers from the store, outbox,
+//! source), connect (the uplink task), then every tick: read, compute, switch tariff,
+//! record, store, alert; between ticks: obey commands and acknowledge them.
+//!
+//! Registers are saved every `persistence.every_s` or after `persistence.every_wh` of
+//! energy, whichever comes first, and at once after any command that changed state. A
+//! start after a stop that did not save a clean shutdown raises `power_up` with the outage
+//! since the last saved state; a clean stop raises `power_down` and saves.
+
+use crate::clock::{Clock, SystemClock, plausible};
+use crate::config::{MeterConfig, SourceConfig, broker_address};
+use crate::outbox::{Outbox, OutboxError};
+use crate::recorder::{Context, Outgoing, Recorder, event};
+use crate::register_store::{RegisterStore, StoreError};
+use crate::relay::{LoadLimiter, Trigger, transition};
+use crate::source::Observation;
+use crate::source::waveform::{CaptureReplay, Frames, SimulatedMains, WaveformError, WaveformSource};
+use crate::state::{LoadLimit, MeterState, PhaseCalibration, Schedule};
+use crate::tou::TouCalendar;
+use crate::uplink::{self, LinkState, UplinkChannels, UplinkSettings};
+use crate::alerts::Alerts;
+use joule_metrology::{Calibration, DemandConfig, DemandMeter, MeterConfig as MetrologyConfig};
+use joule_protocol::{
+    AckStatus, Action, Command, CommandAck, EventKind, EventState, PAYLOAD_VERSION, RelayState,
+    TopicKind, Topics, encode,
+};
+use joule_sim::household::HouseholdSpec;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, watch};
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The register store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The outbox failed.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    /// The source failed.
+    #[error(transparent)]
+    Source(#[from] WaveformError),
+    /// The uplink failed.
+    #[error(transparent)]
+    Uplink(#[from] uplink::UplinkError),
+    /// The configuration does not hold together.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The saved state could not be read.
+    #[error("saved register state is unreadable: {0}")]
+    State(String),
+}
+
+/// What the display shows: the latest values and the meter's condition.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// The latest observation.
+    pub observation: Option<Observation>,
+    /// The supply switch.
+    pub relay: Option<RelayState>,
+    /// Tariff in use.
+    pub tariff: u8,
+    /// Price now, per kWh, with its currency, from the last price signal.
+    pub price: Option<(f64, String)>,
+    /// The link.
+    pub link: LinkState,
+    /// Messages waiting in the outbox.
+    pub outbox_messages: u64,
+    /// Alarms raised now.
+    pub alarms: Vec<String>,
+    /// Register saves over the store's life.
+    pub register_writes: u64,
+}
+
+/// The running agent's state.
+#[derive(Debug)]
+struct Agent {
+    config: MeterConfig,
+    clock: Arc<SystemClock>,
+    store: RegisterStore,
+    state: MeterState,
+    source: WaveformSource,
+    recorder: Recorder,
+    outbox: Arc<Mutex<Outbox>>,
+    wake: Arc<Notify>,
+    calendar: Option<TouCalendar>,
+    demand: DemandMeter,
+    last_import_wh: Option<f64>,
+    limiter: LoadLimiter,
+    alerts: Alerts,
+    clock_trusted: bool,
+    last_observation: Option<Observation>,
+    last_save_ms: i64,
+    saved_energy_wh: f64,
+}
+
+/// Runs the meter until `shutdown` turns true. `snapshots` receives the display's view
+/// after every tick.
+pub async fn run(
+    config: MeterConfig,
+    mut shutdown: watch::Receiver<bool>,
+    snapshots: watch::Sender<Snapshot>,
+) -> Result<(), AgentError> {
+    std::fs::create_dir_all(&config.meter.data_dir).map_err(|source| StoreError::Io {
+        path: config.meter.data_dir.clone(),
+        source,
+    })?;
+    let (link_tx, link_rx) = watch::channel(LinkState::default());
+    let (command_tx, mut command_rx) = mpsc::channel(64);
+    let mut agent = Agent::start(config)?;
+    let settings = agent.uplink_settings()?;
+    let channels = UplinkChannels {
+        outbox: agent.outbox.clone(),
+        wake: agent.wake.clone(),
+        commands: command_tx,
+        link: link_tx,
+    };
+    let uplink = tokio::spawn(uplink::run(settings, channels, shutdown.clone()));
+    // Measurement ticks are a second; the recorder paces live readings to the config.
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                agent.tick()?;
+                snapshots.send_replace(agent.snapshot(link_rx.borrow().clone())?);
+            }
+            Some(command) = command_rx.recv() => agent.command(&command)?,
+            _ = shutdown.changed() => break,
+        }
+    }
+    agent.stop()?;
+    match uplink.await {
+        Ok(result) => result?,
+        Err(error) => tracing::error!(%error, "uplink task failed"),
+    }
+    Ok(())
+}
+
+impl Agent {
+    fn start(config: MeterConfig) -> Result<Self, AgentError> {
+        let dir = &config.meter.data_dir;
+        let (store, record, bad_slots) = RegisterStore::open(&dir.join("registers"))?;
+        let state = match &record {
+            Some(record) => MeterState::from_bytes(&record.payload).map_err(|e| AgentError::State(e.to_string()))?,
+            None => MeterState::new(),
+        };
+        let clock = Arc::new(SystemClock::with_offset(state.clock_offset_ms));
+        let now_ms = clock.now_ms();
+        let outbox = Outbox::open(&dir.join("outbox.sqlite"), config.outbox.max_live)?;
+        let source = build_source(&config, &state)?;
+        let schedule = state.schedule.clone().or_else(|| {
+            config.tariff.as_ref().map(|t| Schedule {
+                timezone: t.timezone.clone(),
+                switches: t.switches.clone(),
+                holidays: t.holidays.clone(),
+            })
+        });
+        let calendar = schedule.as_ref().and_then(|s| TouCalendar::new(s).ok());
+        let last_seen_ms = record.as_ref().map_or(0, |r| r.written_ms);
+        let mut agent = Self {
+            recorder: Recorder::new(config.meter.interval_s, config.meter.live_interval_s),
+            demand: DemandMeter::new(&DemandConfig { interval_s: config.meter.interval_s, subintervals: 1 }),
+            clock,
+            store,
+            state,
+            source,
+            outbox: Arc::new(Mutex::new(outbox)),
+            wake: Arc::new(Notify::new()),
+            calendar,
+            last_import_wh: None,
+            limiter: LoadLimiter::default(),
+            alerts: Alerts::default(),
+            clock_trusted: plausible(now_ms, last_seen_ms),
+            last_observation: None,
+            last_save_ms: now_ms,
+            saved_energy_wh: 0.0,
+            config,
+        };
+        for slot in bad_slots {
+            tracing::warn!(path = %slot.path.display(), problem = %slot.problem, "register slot is damaged; using the other");
+            agent.send_event(EventKind::RegisterStore, EventState::Instant, format!("damaged register slot {}: {}", slot.path.display(), slot.problem))?;
+        }
+        let detail = match &record {
+            None => "first start".to_owned(),
+            Some(_) if agent.state.clean_shutdown => "after a clean shutdown".to_owned(),
+            Some(_) => "outage since the last persisted state".to_owned(),
+        };
+        let mut power_up = event(EventKind::PowerUp, EventState::Instant, now_ms, detail);
+        if let Some(record) = &record {
+            power_up.duration_s = Some(((now_ms - record.written_ms).max(0) as f64) / 1000.0);
+        }
+        agent.push(&Outgoing::Event(power_up))?;
+        if !agent.clock_trusted {
+            agent.send_event(EventKind::Clock, EventState::Started, "clock is before the last saved state or implausible; readings held until it is set")?;
+        }
+        agent.state.clean_shutdown = false;
+        agent.save(now_ms)?;
+        tracing::info!(meter = %agent.config.meter.id, import_mwh = agent.state.total[0], export_mwh = agent.state.total[1],
+            relay = ?agent.state.relay, "meter started");
+        Ok(agent)
+    }
+
+    fn uplink_settings(&self) -> Result<UplinkSettings, AgentError> {
+        let uplink = &self.config.uplink;
+        let invalid = |key: &str| AgentError::Config(format!("`{key}` is not valid"));
+        let (host, port) = broker_address(&uplink.broker).ok_or_else(|| invalid("uplink.broker"))?;
+        Ok(UplinkSettings {
+            meter: self.config.meter_id().ok_or_else(|| invalid("meter.id"))?,
+            host,
+            port,
+            token: uplink.token.clone(),
+            topics: Topics::new(&uplink.prefix),
+            keep_alive_s: uplink.keep_alive_s,
+            replay_per_s: uplink.replay_per_s,
+            window: uplink.window,
+            ack_timeout_s: uplink.ack_timeout_s,
+            home_assistant: uplink.home_assistant,
+        })
+    }
+
+    /// One measurement tick.
+    fn tick(&mut self) -> Result<(), AgentError> {
+        let now_ms = self.clock.now_ms();
+        if !self.clock_trusted && plausible(now_ms, self.last_save_ms.min(now_ms)) && now_ms >= crate::clock::PLAUSIBLE_AFTER_MS {
+            self.clock_trusted = true;
+            self.send_event(EventKind::Clock, EventState::Ended, "clock is plausible again")?;
+        }
+        if self.clock_trusted
+            && let Some(tariff) = self.calendar.as_ref().and_then(|c| c.tariff_at(now_ms))
+            && self.source.select_tariff(usize::from(tariff))
+        {
+            self.state.active_tariff = tariff;
+        }
+        let supply = self.state.relay == RelayState::Connected;
+        let observation = self.source.observe(now_ms, supply)?;
+        let import_wh = observation.registers.import_mwh as f64 / 1000.0;
+        let export_wh = observation.registers.export_mwh as f64 / 1000.0;
+        if let Some(last) = self.last_import_wh
+            && let Some(reading) = self.demand.add(now_ms as f64 / 1000.0, import_wh - last)
+        {
+            if self.state.max_demand_w.is_none_or(|max| reading.demand_w > max) {
+                self.state.max_demand_w = Some(reading.demand_w);
+            }
+        }
+        self.last_import_wh = Some(import_wh);
+        self.state.set_registers(self.source.registers());
+        if self.config.relay.present
+            && self.limiter.exceeded(self.state.load_limit.as_ref(), observation.total.p_w, now_ms, self.config.relay.load_limit_window_s)
+        {
+            self.move_relay(Trigger::LoadLimiter, "load limit exceeded", now_ms)?;
+        }
+        for alarm in self.alerts.check(&self.config.alerts, observation.total.p_w, observation.total.voltage_v, now_ms) {
+            let state = if alarm.started { EventState::Started } else { EventState::Ended };
+            let mut message = event(EventKind::Alarm, state, now_ms, alarm.detail);
+            message.extreme = Some(alarm.value);
+            if !alarm.started {
+                message.started_ms = Some(alarm.since_ms);
+                message.duration_s = Some((now_ms - alarm.since_ms) as f64 / 1000.0);
+            }
+            self.push(&Outgoing::Event(message))?;
+        }
+        if self.clock_trusted {
+            let context = Context { tariff: self.state.active_tariff, relay: self.state.relay, max_demand_w: self.state.max_demand_w };
+            for message in self.recorder.observe(&observation, &context) {
+                self.push(&message)?;
+            }
+        }
+        let energy_wh = import_wh + export_wh;
+        let due = now_ms - self.last_save_ms >= i64::from(self.config.persistence.every_s) * 1000
+            || energy_wh - self.saved_energy_wh >= self.config.persistence.every_wh;
+        if due {
+            self.save(now_ms)?;
+        }
+        self.last_observation = Some(observation);
+        Ok(())
+    }
+
+    /// Obeys a command and acknowledges it.
+    fn command(&mut self, command: &Command) -> Result<(), AgentError> {
+        let now_ms = self.clock.now_ms();
+        let (status, detail) = match command.expires_ms {
+            Some(expires) if now_ms > expires => (AckStatus::Rejected, Some("expired before it arrived".to_owned())),
+            _ => self.execute(&command.action, now_ms)?,
+        };
+        tracing::info!(id = command.id, action = ?command.action, ?status, ?detail, "command");
+        let ack = CommandAck {
+            v: PAYLOAD_VERSION,
+            seq: 0,
+            ts_ms: now_ms,
+            command_id: command.id,
+            status,
+            relay: self.config.relay.present.then_some(self.state.relay),
+            detail,
+        };
+        self.outbox_lock().push(TopicKind::CommandAck, &encode(&ack))?;
+        self.wake.notify_one();
+        self.save(now_ms)
+    }
+
+    fn execute(&mut self, action: &Action, now_ms: i64) -> Result<(AckStatus, Option<String>), AgentError> {
+        let done = |detail: &str| (AckStatus::Done, Some(detail.to_owned()));
+        let rejected = |detail: String| (AckStatus::Rejected, Some(detail));
+        Ok(match action {
+            Action::Disconnect { reason } | Action::Reconnect { reason } | Action::ArmReconnect { reason } => {
+                if !self.config.relay.present {
+                    return Ok(rejected("this meter has no supply switch".into()));
+                }
+                let trigger = match action {
+                    Action::Disconnect { .. } => Trigger::RemoteDisconnect,
+                    Action::Reconnect { .. } => Trigger::RemoteReconnect,
+                    _ => Trigger::RemoteArm,
+                };
+                match transition(self.state.relay, trigger) {
+                    Err(error) => rejected(error.to_string()),
+                    Ok(_) => {
+                        self.move_relay(trigger, reason, now_ms)?;
+                        done(&format!("relay {}", relay_name(self.state.relay)))
+                    }
+                }
+            }
+            Action::LoadLimit { limit_w, duration_s } => {
+                self.state.load_limit = limit_w.map(|limit_w| LoadLimit {
+                    limit_w,
+                    until_ms: duration_s.map(|s| now_ms + i64::from(s) * 1000),
+                });
+                done(if limit_w.is_some() { "load limit set" } else { "load limit removed" })
+            }
+            Action::TariffSchedule { timezone, switches, holidays } => {
+                let schedule = Schedule { timezone: timezone.clone(), switches: switches.clone(), holidays: holidays.clone() };
+                match TouCalendar::new(&schedule) {
+                    Ok(calendar) => {
+                        self.calendar = Some(calendar);
+                        self.state.schedule = Some(schedule);
+                        done("tariff schedule in force")
+                    }
+                    Err(error) => rejected(error.to_string()),
+                }
+            }
+            Action::PriceSignal { currency, prices } => {
+                self.state.currency = Some(currency.clone());
+                self.state.prices = prices.iter().filter(|p| p.end_ms > now_ms).cloned().collect();
+                done("prices stored")
+            }
+            Action::TimeSync { unix_ms } => {
+                let before = self.clock.now_ms();
+                self.state.clock_offset_ms = self.clock.sync_to(*unix_ms);
+                let step_s = (*unix_ms - before) as f64 / 1000.0;
+                self.send_event(EventKind::Clock, EventState::Instant, format!("time set by the hub, stepped {step_s:+.3} s"))?;
+                if !self.clock_trusted {
+                    self.clock_trusted = true;
+                    self.send_event(EventKind::Clock, EventState::Ended, "clock set")?;
+                }
+                done("clock set")
+            }
+            Action::Calibrate { phase, v_scale, i_scale, i_delay_us } => {
+                let calibration = Calibration::new(*v_scale, *i_scale, *i_delay_us);
+                match self.source.calibrate(usize::from(*phase).saturating_sub(1), calibration) {
+                    Ok(()) => {
+                        self.state.calibration.retain(|(p, _)| p != phase);
+                        self.state.calibration.push((*phase, PhaseCalibration { v_scale: *v_scale, i_scale: *i_scale, i_delay_us: *i_delay_us }));
+                        done("calibration applied")
+                    }
+                    Err(error) => rejected(error.to_string()),
+                }
+            }
+            Action::ResetMaxDemand => {
+                self.state.max_demand_w = None;
+                done("maximum demand reset")
+            }
+        })
+    }
+
+    fn move_relay(&mut self, trigger: Trigger, reason: &str, now_ms: i64) -> Result<(), AgentError> {
+        if let Ok(Some(next)) = transition(self.state.relay, trigger) {
+            let from = self.state.relay;
+            self.state.relay = next;
+            let detail = format!("{} → {}: {reason}", relay_name(from), relay_name(next));
+            tracing::info!(%detail, "supply switch");
+            self.push(&Outgoing::Event(event(EventKind::Relay, EventState::Instant, now_ms, detail)))?;
+            self.save(now_ms)?;
+        }
+        Ok(())
+    }
+
+    fn send_event(&mut self, kind: EventKind, state: EventState, detail: impl Into<String>) -> Result<(), AgentError> {
+        let message = event(kind, state, self.clock.now_ms(), detail);
+        self.push(&Outgoing::Event(message))
+    }
+
+    fn push(&mut self, message: &Outgoing) -> Result<(), AgentError> {
+        self.outbox_lock().push(message.kind(), &message.encode())?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    fn outbox_lock(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn save(&mut self, now_ms: i64) -> Result<(), AgentError> {
+        self.state.set_registers(self.source.registers());
+        self.store.save(&self.state.to_bytes(), now_ms)?;
+        self.last_save_ms = now_ms;
+        self.saved_energy_wh = (self.state.total[0] + self.state.total[1]) as f64 / 1000.0;
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<(), AgentError> {
+        let now_ms = self.clock.now_ms();
+        self.send_event(EventKind::PowerDown, EventState::Instant, "clean shutdown")?;
+        self.state.clean_shutdown = true;
+        self.save(now_ms)?;
+        tracing::info!(writes = self.store.writes(), "meter stopped; registers saved");
+        Ok(())
+    }
+
+    fn snapshot(&self, link: LinkState) -> Result<Snapshot, AgentError> {
+        let now_ms = self.clock.now_ms();
+        let price = self
+            .state
+            .prices
+            .iter()
+            .find(|p| p.start_ms <= now_ms && now_ms < p.end_ms)
+            .map(|p| (p.price_per_kwh, self.state.currency.clone().unwrap_or_default()));
+        Ok(Snapshot {
+            observation: self.last_observation.clone(),
+            relay: self.config.relay.present.then_some(self.state.relay),
+            tariff: self.state.active_tariff,
+            price,
+            link,
+            outbox_messages: self.outbox_lock().depth()?.messages,
+            alarms: self.alerts.active().to_vec(),
+            register_writes: self.store.writes(),
+        })
+    }
+}
+
+fn relay_name(state: RelayState) -> &'static str {
+    match state {
+        RelayState::Connected => "connected",
+        RelayState::Disconnected => "disconnected",
+        RelayState::ReadyForReconnection => "ready_for_reconnection",
+    }
+}
+
+/// Builds the waveform source the configuration names, with the saved registers and any
+/// calibration a command set.
+fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSource, AgentError> {
+    let (frames, mut metrology) = match &config.source {
+        SourceConfig::Simulated { seed, sample_rate_hz, solar_peak_w, ev_charger_w, heat_pump_w, three_phase } => {
+            let spec = HouseholdSpec {
+                seed: *seed,
+                solar_peak_w: *solar_peak_w,
+                ev_charger_w: *ev_charger_w,
+                heat_pump_w: *heat_pump_w,
+                three_phase: *three_phase,
+            };
+            let offset_s = utc_offset_s(&config.meter.timezone);
+            let mains = SimulatedMains::new(spec, offset_s);
+            let metrology = if *three_phase {
+                MetrologyConfig::three_phase(*sample_rate_hz, mains.calibration())
+            } else {
+                MetrologyConfig::single_phase(*sample_rate_hz, mains.calibration())
+            };
+            (Frames::Simulated(Box::new(mains)), metrology)
+        }
+        SourceConfig::Wav { path, v_scale, i_scale, i_delay_us, nominal_freq_hz } => {
+            let capture = CaptureReplay::open(path)?;
+            let calibration = Calibration::new(*v_scale, *i_scale, *i_delay_us);
+            let rate = capture.sample_rate_hz();
+            let phases = capture.phases();
+            let mut metrology = if phases == 3 {
+                MetrologyConfig::three_phase(rate, calibration)
+            } else {
+                MetrologyConfig::single_phase(rate, calibration)
+            };
+            metrology.nominal_frequency_hz = *nominal_freq_hz;
+            (Frames::Capture(Box::new(capture)), metrology)
+        }
+    };
+    for (phase, c) in &state.calibration {
+        if let Some(slot) = metrology.calibration.get_mut(usize::from(*phase).saturating_sub(1)) {
+            *slot = Calibration::new(c.v_scale, c.i_scale, c.i_delay_us);
+        }
+    }
+    Ok(WaveformSource::new(frames, metrology, state.bank())?)
+}
+
+/// The time zone's current UTC offset, s (habits follow local time; the offset is taken at
+/// start-up, which is close enough for a simulated household).
+fn utc_offset_s(timezone: &str) -> f64 {
+    jiff::tz::TimeZone::get(timezone)
+        .map(|zone| f64::from(zone.to_offset(jiff::Timestamp::now()).seconds()))
+        .unwrap_or(0.0)
+}

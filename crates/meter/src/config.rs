@@ -1,0 +1,367 @@
+//! The meter's configuration (`meter.toml`), with environment overrides, validated at
+//! start-up. Every option is documented in docs/CONFIG.md; an error names the file and
+//! the key.
+
+use crate::alerts::AlertConfig;
+use joule_config::{ConfigError, Origin};
+use joule_protocol::{MeterId, TariffSwitch};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Everything the meter agent needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterConfig {
+    /// `[meter]`: identity, data directory and recording pace.
+    pub meter: MeterSection,
+    /// `[uplink]`: the broker and how the outbox drains into it.
+    pub uplink: UplinkConfig,
+    /// `[source]`: where measurements come from.
+    #[serde(default)]
+    pub source: SourceConfig,
+    /// `[persistence]`: how often the registers are saved.
+    #[serde(default)]
+    pub persistence: PersistenceConfig,
+    /// `[outbox]`: how much it keeps while offline.
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+    /// `[alerts]`: local alarms.
+    #[serde(default)]
+    pub alerts: AlertConfig,
+    /// `[relay]`: the supply switch and load limiting.
+    #[serde(default)]
+    pub relay: RelayConfig,
+    /// `[tariff]`: the TOU schedule until a command replaces it.
+    pub tariff: Option<TariffConfig>,
+}
+
+/// `[meter]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterSection {
+    /// The meter id (the MQTT username and the topic segment).
+    pub id: String,
+    /// Where the registers and the outbox live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Time zone of the household's habits (simulated source), IANA name.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Seconds between live readings.
+    #[serde(default = "one")]
+    pub live_interval_s: u32,
+    /// Length of an interval record, s (a divisor of a day).
+    #[serde(default = "default_interval_s")]
+    pub interval_s: u32,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("joule-meter-data")
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_interval_s() -> u32 {
+    900
+}
+
+/// `[uplink]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UplinkConfig {
+    /// The broker, `mqtt://host:port`.
+    pub broker: String,
+    /// The device token the hub issued (`joule meters add`).
+    pub token: String,
+    /// Topic prefix.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// MQTT keep-alive, s.
+    #[serde(default = "default_keep_alive_s")]
+    pub keep_alive_s: u16,
+    /// Most messages published per second when a backlog drains.
+    #[serde(default = "default_replay_per_s")]
+    pub replay_per_s: u32,
+    /// Most messages sent and not yet confirmed stored.
+    #[serde(default = "default_window")]
+    pub window: u32,
+    /// Resend everything unconfirmed when the hub confirms nothing for this long, s.
+    #[serde(default = "default_ack_timeout_s")]
+    pub ack_timeout_s: u32,
+    /// Publish Home Assistant MQTT discovery documents on connect.
+    #[serde(default)]
+    pub home_assistant: bool,
+}
+
+fn default_prefix() -> String {
+    joule_protocol::DEFAULT_PREFIX.into()
+}
+
+fn default_keep_alive_s() -> u16 {
+    30
+}
+
+fn default_replay_per_s() -> u32 {
+    200
+}
+
+fn default_window() -> u32 {
+    2000
+}
+
+fn default_ack_timeout_s() -> u32 {
+    30
+}
+
+/// `[source]`: one of the kinds, with its own keys.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// A household on simulated mains, through the metrology chain.
+    Simulated {
+        /// Seed of the household's habits.
+        #[serde(default = "one_u64")]
+        seed: u64,
+        /// ADC samples per second per channel.
+        #[serde(default = "default_rate")]
+        sample_rate_hz: f64,
+        /// Solar inverter peak, W (0: none).
+        #[serde(default)]
+        solar_peak_w: f64,
+        /// EV charger power, W (0: none).
+        #[serde(default)]
+        ev_charger_w: f64,
+        /// Heat pump power, W (0: none).
+        #[serde(default)]
+        heat_pump_w: f64,
+        /// Three-phase supply.
+        #[serde(default)]
+        three_phase: bool,
+    },
+    /// A WAV capture of raw ADC counts, replayed in real time in a loop.
+    Wav {
+        /// The capture.
+        path: PathBuf,
+        /// Volts per count.
+        v_scale: f64,
+        /// Amps per count.
+        i_scale: f64,
+        /// Current channel delay to correct, µs.
+        #[serde(default)]
+        i_delay_us: f64,
+        /// Nominal mains frequency, Hz.
+        #[serde(default = "default_frequency")]
+        nominal_freq_hz: f64,
+    },
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+fn default_rate() -> f64 {
+    4000.0
+}
+
+fn default_frequency() -> f64 {
+    50.0
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        Self::Simulated {
+            seed: 1,
+            sample_rate_hz: default_rate(),
+            solar_peak_w: 0.0,
+            ev_charger_w: 0.0,
+            heat_pump_w: 0.0,
+            three_phase: false,
+        }
+    }
+}
+
+/// `[persistence]`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistenceConfig {
+    /// Save the registers at least this often, s.
+    pub every_s: u32,
+    /// ... and whenever this much energy has registered since the last save, Wh.
+    pub every_wh: f64,
+}
+
+impl Default for PersistenceConfig {
+    fn default() -> Self {
+        Self {
+            every_s: 10,
+            every_wh: 1.0,
+        }
+    }
+}
+
+/// `[outbox]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Unsent live readings kept while offline before thinning (interval records and
+    /// events are always kept).
+    pub max_live: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        // A day of one-second readings.
+        Self { max_live: 86_400 }
+    }
+}
+
+/// `[relay]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// The meter has a supply switch (device sources usually do not).
+    pub present: bool,
+    /// Import must stay above a load limit this long before the switch trips, s.
+    pub load_limit_window_s: u32,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            present: true,
+            load_limit_window_s: 30,
+        }
+    }
+}
+
+/// `[tariff]`: a TOU schedule in the shape of the `tariff_schedule` command.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TariffConfig {
+    /// IANA time zone of the switch times.
+    pub timezone: String,
+    /// Switch points.
+    pub switches: Vec<TariffSwitch>,
+    /// Holidays, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+/// Environment variables that override keys.
+const OVERRIDES: [joule_config::Override; 4] = [
+    ("JOULE_METER_ID", "meter.id"),
+    ("JOULE_METER_DATA_DIR", "meter.data_dir"),
+    ("JOULE_METER_BROKER", "uplink.broker"),
+    ("JOULE_METER_TOKEN", "uplink.token"),
+];
+
+impl MeterConfig {
+    /// Reads `path`, applies environment overrides from `env`, and validates.
+    pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (config, origin): (Self, _) = joule_config::load(Some(path), &OVERRIDES, env)?;
+        config.validate(&origin)?;
+        Ok(config)
+    }
+
+    /// The meter id, checked.
+    pub fn meter_id(&self) -> Option<MeterId> {
+        MeterId::new(&self.meter.id).ok()
+    }
+
+    fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
+        if self.meter_id().is_none() {
+            return Err(origin.invalid("meter.id", "must be 1-64 letters, digits, `-`, `_` or `.`"));
+        }
+        if self.meter.live_interval_s == 0 {
+            return Err(origin.invalid("meter.live_interval_s", "must be at least 1"));
+        }
+        if self.meter.interval_s < 60 || 86_400 % self.meter.interval_s != 0 {
+            return Err(origin.invalid("meter.interval_s", "must divide a day and be at least 60"));
+        }
+        if jiff::tz::TimeZone::get(&self.meter.timezone).is_err() {
+            return Err(origin.invalid("meter.timezone", "is not a known IANA time zone"));
+        }
+        if broker_address(&self.uplink.broker).is_none() {
+            return Err(origin.invalid("uplink.broker", "must be mqtt://host:port"));
+        }
+        if self.uplink.token.is_empty() {
+            return Err(origin.invalid("uplink.token", "must not be empty"));
+        }
+        if self.uplink.window == 0 || self.uplink.replay_per_s == 0 {
+            return Err(origin.invalid("uplink.window", "window and replay_per_s must be at least 1"));
+        }
+        if self.persistence.every_s == 0 || !(self.persistence.every_wh > 0.0) {
+            return Err(origin.invalid("persistence.every_s", "every_s and every_wh must be positive"));
+        }
+        match &self.source {
+            SourceConfig::Simulated { sample_rate_hz, .. } if !(1000.0..=50_000.0).contains(sample_rate_hz) => {
+                return Err(origin.invalid("source.sample_rate_hz", "must be 1000..=50000"));
+            }
+            SourceConfig::Wav { v_scale, i_scale, .. } if !(*v_scale > 0.0 && *i_scale > 0.0) => {
+                return Err(origin.invalid("source.v_scale", "v_scale and i_scale must be positive"));
+            }
+            _ => {}
+        }
+        if let Some(tariff) = &self.tariff {
+            let schedule = crate::state::Schedule {
+                timezone: tariff.timezone.clone(),
+                switches: tariff.switches.clone(),
+                holidays: tariff.holidays.clone(),
+            };
+            if let Err(error) = crate::tou::TouCalendar::new(&schedule) {
+                return Err(origin.invalid("tariff", error.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Host and port of an `mqtt://host:port` URL.
+pub fn broker_address(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("mqtt://")?;
+    let (host, port) = rest.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then_some(())?;
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<MeterConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meter.toml");
+        std::fs::write(&path, text).unwrap();
+        MeterConfig::load(&path, |key| env.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
+    }
+
+    const MINIMAL: &str = "[meter]\nid = \"m-1\"\n[uplink]\nbroker = \"mqtt://127.0.0.1:1883\"\ntoken = \"t\"\n";
+
+    #[test]
+    fn minimal_file_gets_defaults_and_environment_wins() {
+        let config = load(MINIMAL, &[("JOULE_METER_ID", "m-2")]).unwrap();
+        assert_eq!(config.meter.id, "m-2");
+        assert_eq!(config.meter.interval_s, 900);
+        assert!(matches!(config.source, SourceConfig::Simulated { sample_rate_hz, .. } if sample_rate_hz == 4000.0));
+        assert_eq!(config.persistence.every_s, 10);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let error = load(MINIMAL, &[("JOULE_METER_BROKER", "tcp://x")]).unwrap_err().to_string();
+        assert_eq!(error, "environment JOULE_METER_BROKER: `uplink.broker` must be mqtt://host:port");
+        let bad_source = format!("{MINIMAL}[source]\nkind = \"simulated\"\nsample_rate_hz = 10\n");
+        let error = load(&bad_source, &[]).unwrap_err().to_string();
+        assert!(error.ends_with("`source.sample_rate_hz` must be 1000..=50000"), "{error}");
+        let unknown = format!("{MINIMAL}[source]\nkind = \"simulated\"\nsample_rat = 4000\n");
+        let error = load(&unknown, &[]).unwrap_err().to_string();
+        assert!(error.contains("sample_rat"), "{error}");
+    }
+}

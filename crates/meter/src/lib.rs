@@ -1,0 +1,23 @@
+//! Joule's meter agent: the program beside the fuse box that keeps the registers and
+//! reports to the hub.
+//!
+//! The data flows one way: a [`source`] measures (Joule's metrology chain on ADC frames,
+//! or a meter people already own); the [`recorder`] turns measurements into live readings,
+//! interval records and events; they wait in the disk [`outbox`] until the hub confirms it
+//! stored them, while the [`uplink`] carries them over MQTT. Commands flow back: the uplink
+//! hands them to the [`agent`], which moves the [`relay`], switches tariffs by the
+//! [`tou`] calendar, and acknowledges. The registers and the settings commands changed
+//! live in [`state`], saved by the crash-safe [`register_store`].
+
+pub mod agent;
+pub mod alerts;
+pub mod clock;
+pub mod config;
+pub mod outbox;
+pub mod recorder;
+pub mod register_store;
+pub mod relay;
+pub mod source;
+pub mod state;
+pub mod tou;
+pub mod uplink;
