@@ -148,6 +148,9 @@ pub(crate) struct MeterArgs {
     /// environment variables override its keys.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: PathBuf,
+    /// Print the registers as last saved (JSON) and exit, without starting the meter.
+    #[arg(long)]
+    pub(crate) registers: bool,
 }
 
 /// `joule hub [ACTION]`.

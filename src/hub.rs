@@ -12,8 +12,8 @@ use joule_hub::store::{
 use joule_hub::{mosquitto, passwords, service, tokens};
 use joule_protocol::MeterId;
 
-use crate::runtime::{block_on, init_logs, shutdown_signal};
 use crate::cli::{ExportMosquittoAuthArgs, HubArgs, MetersCommand, RoleArg, UsersCommand};
+use crate::runtime::{block_on, init_logs, shutdown_signal};
 
 /// The time now, Unix ms.
 fn now_ms() -> i64 {
@@ -52,7 +52,6 @@ pub(crate) async fn open_store(config: &HubConfig) -> anyhow::Result<Arc<dyn Sto
     Ok(Arc::new(store))
 }
 
-
 /// Runs the hub until Ctrl-C (or SIGTERM), then stores what is queued and stops.
 pub(crate) fn run(args: &HubArgs) -> anyhow::Result<()> {
     init_logs();
@@ -70,7 +69,6 @@ pub(crate) fn run(args: &HubArgs) -> anyhow::Result<()> {
         Ok(())
     })
 }
-
 
 /// `joule hub export-mosquitto-auth`.
 pub(crate) fn export_mosquitto_auth(

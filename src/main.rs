@@ -48,7 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 hub::export_mosquitto_auth(export, &mut out)?;
             }
         },
-        Command::Meter(args) => meter::run(&args)?,
+        Command::Meter(args) => meter::run(&args, &mut out)?,
         Command::Meters(command) => hub::meters(&command, &mut out)?,
         Command::Users(command) => hub::users(&command, &mut out)?,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest::run(&args, &mut out)?,

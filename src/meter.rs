@@ -4,15 +4,21 @@
 use anyhow::Context;
 use joule_meter::agent::{self, Snapshot};
 use joule_meter::config::MeterConfig;
+use std::io::Write;
 use tokio::sync::watch;
 
 use crate::cli::MeterArgs;
 use crate::runtime::{block_on, init_logs, shutdown_signal};
 
 /// Runs the meter agent.
-pub(crate) fn run(args: &MeterArgs) -> anyhow::Result<()> {
-    init_logs();
+pub(crate) fn run(args: &MeterArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let config = MeterConfig::load(&args.config, |key| std::env::var(key).ok())?;
+    if args.registers {
+        let saved = agent::saved_registers(&config)?;
+        writeln!(out, "{}", serde_json::to_string(&saved)?)?;
+        return Ok(());
+    }
+    init_logs();
     block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (snapshots, _) = watch::channel(Snapshot::default());

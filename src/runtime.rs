@@ -4,7 +4,9 @@
 use anyhow::Context as _;
 
 /// Runs `work` on a fresh async runtime (the admin verbs are short-lived).
-pub(crate) fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+pub(crate) fn block_on<T>(
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     tokio::runtime::Runtime::new()
         .context("starting the async runtime")?
         .block_on(work)

@@ -57,7 +57,10 @@ impl Origin {
             .overridden
             .iter()
             .find(|(_, dotted)| *dotted == key)
-            .map_or_else(|| self.file.clone(), |(variable, _)| format!("environment {variable}"));
+            .map_or_else(
+                || self.file.clone(),
+                |(variable, _)| format!("environment {variable}"),
+            );
         ConfigError::Invalid {
             source_name,
             key: key.to_owned(),

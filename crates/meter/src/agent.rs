@@ -7,6 +7,7 @@
 //! start after a stop that did not save a clean shutdown raises `power_up` with the outage
 //! since the last saved state; a clean stop raises `power_down` and saves.
 
+use crate::alerts::Alerts;
 use crate::clock::{Clock, SystemClock, plausible};
 use crate::config::{MeterConfig, SourceConfig, broker_address};
 use crate::outbox::{Outbox, OutboxError};
@@ -14,11 +15,12 @@ use crate::recorder::{Context, Outgoing, Recorder, event};
 use crate::register_store::{RegisterStore, StoreError};
 use crate::relay::{LoadLimiter, Trigger, transition};
 use crate::source::Observation;
-use crate::source::waveform::{CaptureReplay, Frames, SimulatedMains, WaveformError, WaveformSource};
+use crate::source::waveform::{
+    CaptureReplay, Frames, SimulatedMains, WaveformError, WaveformSource,
+};
 use crate::state::{LoadLimit, MeterState, PhaseCalibration, Schedule};
 use crate::tou::TouCalendar;
 use crate::uplink::{self, LinkState, UplinkChannels, UplinkSettings};
-use crate::alerts::Alerts;
 use joule_metrology::{Calibration, DemandConfig, DemandMeter, MeterConfig as MetrologyConfig};
 use joule_protocol::{
     AckStatus, Action, Command, CommandAck, EventKind, EventState, PAYLOAD_VERSION, RelayState,
@@ -73,6 +75,44 @@ pub struct Snapshot {
     pub register_writes: u64,
 }
 
+/// The registers as last saved, for people and tests (`joule meter --registers`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SavedRegisters {
+    /// Sequence of the save.
+    pub seq: u64,
+    /// Saves over the store's life.
+    pub writes: u64,
+    /// When it was saved, Unix ms.
+    pub written_ms: i64,
+    /// Active import, mWh.
+    pub import_mwh: u64,
+    /// Active export, mWh.
+    pub export_mwh: u64,
+    /// The supply switch.
+    pub relay: RelayState,
+    /// Whether the agent stopped cleanly after this save.
+    pub clean_shutdown: bool,
+}
+
+/// Reads the registers the meter with `config` last saved (none before its first start).
+pub fn saved_registers(config: &MeterConfig) -> Result<Option<SavedRegisters>, AgentError> {
+    let (_, record, _) = RegisterStore::open(&config.meter.data_dir.join("registers"))?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let state =
+        MeterState::from_bytes(&record.payload).map_err(|e| AgentError::State(e.to_string()))?;
+    Ok(Some(SavedRegisters {
+        seq: record.seq,
+        writes: record.writes,
+        written_ms: record.written_ms,
+        import_mwh: state.total[0],
+        export_mwh: state.total[1],
+        relay: state.relay,
+        clean_shutdown: state.clean_shutdown,
+    }))
+}
+
 /// The running agent's state.
 #[derive(Debug)]
 struct Agent {
@@ -116,7 +156,9 @@ pub async fn run(
         commands: command_tx,
         link: link_tx,
     };
-    let uplink = tokio::spawn(uplink::run(settings, channels, shutdown.clone()));
+    // The uplink stops after the agent has recorded its last messages, so they can go.
+    let (uplink_stop, uplink_stopping) = watch::channel(false);
+    let uplink = tokio::spawn(uplink::run(settings, channels, uplink_stopping));
     // Measurement ticks are a second; the recorder paces live readings to the config.
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -131,6 +173,7 @@ pub async fn run(
         }
     }
     agent.stop()?;
+    let _ = uplink_stop.send(true);
     match uplink.await {
         Ok(result) => result?,
         Err(error) => tracing::error!(%error, "uplink task failed"),
@@ -142,13 +185,22 @@ impl Agent {
     fn start(config: MeterConfig) -> Result<Self, AgentError> {
         let dir = &config.meter.data_dir;
         let (store, record, bad_slots) = RegisterStore::open(&dir.join("registers"))?;
-        let state = match &record {
-            Some(record) => MeterState::from_bytes(&record.payload).map_err(|e| AgentError::State(e.to_string()))?,
+        let outbox = Outbox::open(&dir.join("outbox.sqlite"), config.outbox.max_live)?;
+        // The newer of the saved state and the state recorded with the last message: the
+        // registers never resume below a value the meter already reported.
+        let saved = record.as_ref().map(|r| (r.written_ms, r.payload.clone()));
+        let newest = match (saved, outbox.last_state()?) {
+            (Some(saved), Some(sent)) => Some(if sent.0 > saved.0 { sent } else { saved }),
+            (saved, sent) => saved.or(sent),
+        };
+        let state = match &newest {
+            Some((_, bytes)) => {
+                MeterState::from_bytes(bytes).map_err(|e| AgentError::State(e.to_string()))?
+            }
             None => MeterState::new(),
         };
         let clock = Arc::new(SystemClock::with_offset(state.clock_offset_ms));
         let now_ms = clock.now_ms();
-        let outbox = Outbox::open(&dir.join("outbox.sqlite"), config.outbox.max_live)?;
         let source = build_source(&config, &state)?;
         let schedule = state.schedule.clone().or_else(|| {
             config.tariff.as_ref().map(|t| Schedule {
@@ -158,10 +210,13 @@ impl Agent {
             })
         });
         let calendar = schedule.as_ref().and_then(|s| TouCalendar::new(s).ok());
-        let last_seen_ms = record.as_ref().map_or(0, |r| r.written_ms);
+        let last_seen_ms = newest.as_ref().map_or(0, |(ms, _)| *ms);
         let mut agent = Self {
             recorder: Recorder::new(config.meter.interval_s, config.meter.live_interval_s),
-            demand: DemandMeter::new(&DemandConfig { interval_s: config.meter.interval_s, subintervals: 1 }),
+            demand: DemandMeter::new(&DemandConfig {
+                interval_s: config.meter.interval_s,
+                subintervals: 1,
+            }),
             clock,
             store,
             state,
@@ -180,16 +235,24 @@ impl Agent {
         };
         for slot in bad_slots {
             tracing::warn!(path = %slot.path.display(), problem = %slot.problem, "register slot is damaged; using the other");
-            agent.send_event(EventKind::RegisterStore, EventState::Instant, format!("damaged register slot {}: {}", slot.path.display(), slot.problem))?;
+            agent.send_event(
+                EventKind::RegisterStore,
+                EventState::Instant,
+                format!(
+                    "damaged register slot {}: {}",
+                    slot.path.display(),
+                    slot.problem
+                ),
+            )?;
         }
-        let detail = match &record {
+        let detail = match &newest {
             None => "first start".to_owned(),
             Some(_) if agent.state.clean_shutdown => "after a clean shutdown".to_owned(),
             Some(_) => "outage since the last persisted state".to_owned(),
         };
         let mut power_up = event(EventKind::PowerUp, EventState::Instant, now_ms, detail);
-        if let Some(record) = &record {
-            power_up.duration_s = Some(((now_ms - record.written_ms).max(0) as f64) / 1000.0);
+        if let Some((last_ms, _)) = &newest {
+            power_up.duration_s = Some(((now_ms - last_ms).max(0) as f64) / 1000.0);
         }
         agent.push(&Outgoing::Event(power_up))?;
         if !agent.clock_trusted {
@@ -205,7 +268,8 @@ impl Agent {
     fn uplink_settings(&self) -> Result<UplinkSettings, AgentError> {
         let uplink = &self.config.uplink;
         let invalid = |key: &str| AgentError::Config(format!("`{key}` is not valid"));
-        let (host, port) = broker_address(&uplink.broker).ok_or_else(|| invalid("uplink.broker"))?;
+        let (host, port) =
+            broker_address(&uplink.broker).ok_or_else(|| invalid("uplink.broker"))?;
         Ok(UplinkSettings {
             meter: self.config.meter_id().ok_or_else(|| invalid("meter.id"))?,
             host,
@@ -223,9 +287,16 @@ impl Agent {
     /// One measurement tick.
     fn tick(&mut self) -> Result<(), AgentError> {
         let now_ms = self.clock.now_ms();
-        if !self.clock_trusted && plausible(now_ms, self.last_save_ms.min(now_ms)) && now_ms >= crate::clock::PLAUSIBLE_AFTER_MS {
+        if !self.clock_trusted
+            && plausible(now_ms, self.last_save_ms.min(now_ms))
+            && now_ms >= crate::clock::PLAUSIBLE_AFTER_MS
+        {
             self.clock_trusted = true;
-            self.send_event(EventKind::Clock, EventState::Ended, "clock is plausible again")?;
+            self.send_event(
+                EventKind::Clock,
+                EventState::Ended,
+                "clock is plausible again",
+            )?;
         }
         if self.clock_trusted
             && let Some(tariff) = self.calendar.as_ref().and_then(|c| c.tariff_at(now_ms))
@@ -239,20 +310,36 @@ impl Agent {
         let export_wh = observation.registers.export_mwh as f64 / 1000.0;
         if let Some(last) = self.last_import_wh
             && let Some(reading) = self.demand.add(now_ms as f64 / 1000.0, import_wh - last)
+            && self
+                .state
+                .max_demand_w
+                .is_none_or(|max| reading.demand_w > max)
         {
-            if self.state.max_demand_w.is_none_or(|max| reading.demand_w > max) {
-                self.state.max_demand_w = Some(reading.demand_w);
-            }
+            self.state.max_demand_w = Some(reading.demand_w);
         }
         self.last_import_wh = Some(import_wh);
         self.state.set_registers(self.source.registers());
         if self.config.relay.present
-            && self.limiter.exceeded(self.state.load_limit.as_ref(), observation.total.p_w, now_ms, self.config.relay.load_limit_window_s)
+            && self.limiter.exceeded(
+                self.state.load_limit.as_ref(),
+                observation.total.p_w,
+                now_ms,
+                self.config.relay.load_limit_window_s,
+            )
         {
             self.move_relay(Trigger::LoadLimiter, "load limit exceeded", now_ms)?;
         }
-        for alarm in self.alerts.check(&self.config.alerts, observation.total.p_w, observation.total.voltage_v, now_ms) {
-            let state = if alarm.started { EventState::Started } else { EventState::Ended };
+        for alarm in self.alerts.check(
+            &self.config.alerts,
+            observation.total.p_w,
+            observation.total.voltage_v,
+            now_ms,
+        ) {
+            let state = if alarm.started {
+                EventState::Started
+            } else {
+                EventState::Ended
+            };
             let mut message = event(EventKind::Alarm, state, now_ms, alarm.detail);
             message.extreme = Some(alarm.value);
             if !alarm.started {
@@ -262,7 +349,11 @@ impl Agent {
             self.push(&Outgoing::Event(message))?;
         }
         if self.clock_trusted {
-            let context = Context { tariff: self.state.active_tariff, relay: self.state.relay, max_demand_w: self.state.max_demand_w };
+            let context = Context {
+                tariff: self.state.active_tariff,
+                relay: self.state.relay,
+                max_demand_w: self.state.max_demand_w,
+            };
             for message in self.recorder.observe(&observation, &context) {
                 self.push(&message)?;
             }
@@ -281,7 +372,10 @@ impl Agent {
     fn command(&mut self, command: &Command) -> Result<(), AgentError> {
         let now_ms = self.clock.now_ms();
         let (status, detail) = match command.expires_ms {
-            Some(expires) if now_ms > expires => (AckStatus::Rejected, Some("expired before it arrived".to_owned())),
+            Some(expires) if now_ms > expires => (
+                AckStatus::Rejected,
+                Some("expired before it arrived".to_owned()),
+            ),
             _ => self.execute(&command.action, now_ms)?,
         };
         tracing::info!(id = command.id, action = ?command.action, ?status, ?detail, "command");
@@ -294,16 +388,21 @@ impl Agent {
             relay: self.config.relay.present.then_some(self.state.relay),
             detail,
         };
-        self.outbox_lock().push(TopicKind::CommandAck, &encode(&ack))?;
-        self.wake.notify_one();
-        self.save(now_ms)
+        self.save(now_ms)?;
+        self.record(TopicKind::CommandAck, &encode(&ack), now_ms)
     }
 
-    fn execute(&mut self, action: &Action, now_ms: i64) -> Result<(AckStatus, Option<String>), AgentError> {
+    fn execute(
+        &mut self,
+        action: &Action,
+        now_ms: i64,
+    ) -> Result<(AckStatus, Option<String>), AgentError> {
         let done = |detail: &str| (AckStatus::Done, Some(detail.to_owned()));
         let rejected = |detail: String| (AckStatus::Rejected, Some(detail));
         Ok(match action {
-            Action::Disconnect { reason } | Action::Reconnect { reason } | Action::ArmReconnect { reason } => {
+            Action::Disconnect { reason }
+            | Action::Reconnect { reason }
+            | Action::ArmReconnect { reason } => {
                 if !self.config.relay.present {
                     return Ok(rejected("this meter has no supply switch".into()));
                 }
@@ -320,15 +419,30 @@ impl Agent {
                     }
                 }
             }
-            Action::LoadLimit { limit_w, duration_s } => {
+            Action::LoadLimit {
+                limit_w,
+                duration_s,
+            } => {
                 self.state.load_limit = limit_w.map(|limit_w| LoadLimit {
                     limit_w,
                     until_ms: duration_s.map(|s| now_ms + i64::from(s) * 1000),
                 });
-                done(if limit_w.is_some() { "load limit set" } else { "load limit removed" })
+                done(if limit_w.is_some() {
+                    "load limit set"
+                } else {
+                    "load limit removed"
+                })
             }
-            Action::TariffSchedule { timezone, switches, holidays } => {
-                let schedule = Schedule { timezone: timezone.clone(), switches: switches.clone(), holidays: holidays.clone() };
+            Action::TariffSchedule {
+                timezone,
+                switches,
+                holidays,
+            } => {
+                let schedule = Schedule {
+                    timezone: timezone.clone(),
+                    switches: switches.clone(),
+                    holidays: holidays.clone(),
+                };
                 match TouCalendar::new(&schedule) {
                     Ok(calendar) => {
                         self.calendar = Some(calendar);
@@ -340,26 +454,49 @@ impl Agent {
             }
             Action::PriceSignal { currency, prices } => {
                 self.state.currency = Some(currency.clone());
-                self.state.prices = prices.iter().filter(|p| p.end_ms > now_ms).cloned().collect();
+                self.state.prices = prices
+                    .iter()
+                    .filter(|p| p.end_ms > now_ms)
+                    .cloned()
+                    .collect();
                 done("prices stored")
             }
             Action::TimeSync { unix_ms } => {
                 let before = self.clock.now_ms();
                 self.state.clock_offset_ms = self.clock.sync_to(*unix_ms);
                 let step_s = (*unix_ms - before) as f64 / 1000.0;
-                self.send_event(EventKind::Clock, EventState::Instant, format!("time set by the hub, stepped {step_s:+.3} s"))?;
+                self.send_event(
+                    EventKind::Clock,
+                    EventState::Instant,
+                    format!("time set by the hub, stepped {step_s:+.3} s"),
+                )?;
                 if !self.clock_trusted {
                     self.clock_trusted = true;
                     self.send_event(EventKind::Clock, EventState::Ended, "clock set")?;
                 }
                 done("clock set")
             }
-            Action::Calibrate { phase, v_scale, i_scale, i_delay_us } => {
+            Action::Calibrate {
+                phase,
+                v_scale,
+                i_scale,
+                i_delay_us,
+            } => {
                 let calibration = Calibration::new(*v_scale, *i_scale, *i_delay_us);
-                match self.source.calibrate(usize::from(*phase).saturating_sub(1), calibration) {
+                match self
+                    .source
+                    .calibrate(usize::from(*phase).saturating_sub(1), calibration)
+                {
                     Ok(()) => {
                         self.state.calibration.retain(|(p, _)| p != phase);
-                        self.state.calibration.push((*phase, PhaseCalibration { v_scale: *v_scale, i_scale: *i_scale, i_delay_us: *i_delay_us }));
+                        self.state.calibration.push((
+                            *phase,
+                            PhaseCalibration {
+                                v_scale: *v_scale,
+                                i_scale: *i_scale,
+                                i_delay_us: *i_delay_us,
+                            },
+                        ));
                         done("calibration applied")
                     }
                     Err(error) => rejected(error.to_string()),
@@ -372,31 +509,55 @@ impl Agent {
         })
     }
 
-    fn move_relay(&mut self, trigger: Trigger, reason: &str, now_ms: i64) -> Result<(), AgentError> {
+    fn move_relay(
+        &mut self,
+        trigger: Trigger,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<(), AgentError> {
         if let Ok(Some(next)) = transition(self.state.relay, trigger) {
             let from = self.state.relay;
             self.state.relay = next;
             let detail = format!("{} → {}: {reason}", relay_name(from), relay_name(next));
             tracing::info!(%detail, "supply switch");
-            self.push(&Outgoing::Event(event(EventKind::Relay, EventState::Instant, now_ms, detail)))?;
+            self.push(&Outgoing::Event(event(
+                EventKind::Relay,
+                EventState::Instant,
+                now_ms,
+                detail,
+            )))?;
             self.save(now_ms)?;
         }
         Ok(())
     }
 
-    fn send_event(&mut self, kind: EventKind, state: EventState, detail: impl Into<String>) -> Result<(), AgentError> {
+    fn send_event(
+        &mut self,
+        kind: EventKind,
+        state: EventState,
+        detail: impl Into<String>,
+    ) -> Result<(), AgentError> {
         let message = event(kind, state, self.clock.now_ms(), detail);
         self.push(&Outgoing::Event(message))
     }
 
     fn push(&mut self, message: &Outgoing) -> Result<(), AgentError> {
-        self.outbox_lock().push(message.kind(), &message.encode())?;
+        self.record(message.kind(), &message.encode(), self.clock.now_ms())
+    }
+
+    /// Puts a message into the outbox with the state it reflects.
+    fn record(&mut self, kind: TopicKind, body: &[u8], now_ms: i64) -> Result<(), AgentError> {
+        self.state.set_registers(self.source.registers());
+        let state = self.state.to_bytes();
+        self.outbox_lock().push(kind, body, &state, now_ms)?;
         self.wake.notify_one();
         Ok(())
     }
 
     fn outbox_lock(&self) -> std::sync::MutexGuard<'_, Outbox> {
-        self.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn save(&mut self, now_ms: i64) -> Result<(), AgentError> {
@@ -412,7 +573,10 @@ impl Agent {
         self.send_event(EventKind::PowerDown, EventState::Instant, "clean shutdown")?;
         self.state.clean_shutdown = true;
         self.save(now_ms)?;
-        tracing::info!(writes = self.store.writes(), "meter stopped; registers saved");
+        tracing::info!(
+            writes = self.store.writes(),
+            "meter stopped; registers saved"
+        );
         Ok(())
     }
 
@@ -423,7 +587,12 @@ impl Agent {
             .prices
             .iter()
             .find(|p| p.start_ms <= now_ms && now_ms < p.end_ms)
-            .map(|p| (p.price_per_kwh, self.state.currency.clone().unwrap_or_default()));
+            .map(|p| {
+                (
+                    p.price_per_kwh,
+                    self.state.currency.clone().unwrap_or_default(),
+                )
+            });
         Ok(Snapshot {
             observation: self.last_observation.clone(),
             relay: self.config.relay.present.then_some(self.state.relay),
@@ -449,7 +618,14 @@ fn relay_name(state: RelayState) -> &'static str {
 /// calibration a command set.
 fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSource, AgentError> {
     let (frames, mut metrology) = match &config.source {
-        SourceConfig::Simulated { seed, sample_rate_hz, solar_peak_w, ev_charger_w, heat_pump_w, three_phase } => {
+        SourceConfig::Simulated {
+            seed,
+            sample_rate_hz,
+            solar_peak_w,
+            ev_charger_w,
+            heat_pump_w,
+            three_phase,
+        } => {
             let spec = HouseholdSpec {
                 seed: *seed,
                 solar_peak_w: *solar_peak_w,
@@ -466,7 +642,13 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSour
             };
             (Frames::Simulated(Box::new(mains)), metrology)
         }
-        SourceConfig::Wav { path, v_scale, i_scale, i_delay_us, nominal_freq_hz } => {
+        SourceConfig::Wav {
+            path,
+            v_scale,
+            i_scale,
+            i_delay_us,
+            nominal_freq_hz,
+        } => {
             let capture = CaptureReplay::open(path)?;
             let calibration = Calibration::new(*v_scale, *i_scale, *i_delay_us);
             let rate = capture.sample_rate_hz();
@@ -481,7 +663,10 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSour
         }
     };
     for (phase, c) in &state.calibration {
-        if let Some(slot) = metrology.calibration.get_mut(usize::from(*phase).saturating_sub(1)) {
+        if let Some(slot) = metrology
+            .calibration
+            .get_mut(usize::from(*phase).saturating_sub(1))
+        {
             *slot = Calibration::new(c.v_scale, c.i_scale, c.i_delay_us);
         }
     }

@@ -84,28 +84,48 @@ pub struct Alerts {
 
 impl Alerts {
     /// Takes a tick's import power and voltage; returns alarms that start or end.
-    pub fn check(&mut self, config: &AlertConfig, power_w: f64, voltage_v: f64, now_ms: i64) -> Vec<Alarm> {
+    pub fn check(
+        &mut self,
+        config: &AlertConfig,
+        power_w: f64,
+        voltage_v: f64,
+        now_ms: i64,
+    ) -> Vec<Alarm> {
         let mut alarms = Vec::new();
         if let Some(limit) = config.high_power_w {
             let since = self.high_power.since_ms;
-            if let Some(started) = self.high_power.update(power_w > limit, now_ms, config.high_power_s) {
+            if let Some(started) =
+                self.high_power
+                    .update(power_w > limit, now_ms, config.high_power_s)
+            {
                 alarms.push(Alarm {
                     started,
-                    detail: format!("high consumption: above {limit:.0} W for {} s", config.high_power_s),
+                    detail: format!(
+                        "high consumption: above {limit:.0} W for {} s",
+                        config.high_power_s
+                    ),
                     value: power_w,
                     since_ms: since.unwrap_or(now_ms),
                 });
             }
         }
         // No voltage at all is an outage (the metrology chain's interruption), not an alarm.
-        let out_of_band = voltage_v > 1.0 && !(config.voltage_min_v..=config.voltage_max_v).contains(&voltage_v);
+        let out_of_band =
+            voltage_v > 1.0 && !(config.voltage_min_v..=config.voltage_max_v).contains(&voltage_v);
         let since = self.voltage.since_ms;
         if let Some(started) = self.voltage.update(out_of_band, now_ms, config.voltage_s) {
-            let side = if voltage_v > config.voltage_max_v { "over" } else { "under" };
+            let side = if voltage_v > config.voltage_max_v {
+                "over"
+            } else {
+                "under"
+            };
             alarms.push(Alarm {
                 started,
                 detail: if started {
-                    format!("{side} voltage: outside {:.0}–{:.0} V for {} s", config.voltage_min_v, config.voltage_max_v, config.voltage_s)
+                    format!(
+                        "{side} voltage: outside {:.0}–{:.0} V for {} s",
+                        config.voltage_min_v, config.voltage_max_v, config.voltage_s
+                    )
                 } else {
                     "voltage back within its band".into()
                 },
@@ -139,9 +159,15 @@ mod tests {
 
     #[test]
     fn high_power_raises_after_its_hold_and_clears_once() {
-        let config = AlertConfig { high_power_w: Some(3000.0), high_power_s: 5, ..AlertConfig::default() };
+        let config = AlertConfig {
+            high_power_w: Some(3000.0),
+            high_power_s: 5,
+            ..AlertConfig::default()
+        };
         let mut alerts = Alerts::default();
-        let raised: Vec<Vec<Alarm>> = (0..8).map(|s| alerts.check(&config, 4000.0, 230.0, s * 1000)).collect();
+        let raised: Vec<Vec<Alarm>> = (0..8)
+            .map(|s| alerts.check(&config, 4000.0, 230.0, s * 1000))
+            .collect();
         assert!(raised[..5].iter().all(Vec::is_empty));
         assert!(raised[5][0].started);
         assert_eq!(raised[5][0].since_ms, 0);
@@ -154,7 +180,10 @@ mod tests {
 
     #[test]
     fn voltage_band_but_not_outages() {
-        let config = AlertConfig { voltage_s: 0, ..AlertConfig::default() };
+        let config = AlertConfig {
+            voltage_s: 0,
+            ..AlertConfig::default()
+        };
         let mut alerts = Alerts::default();
         assert!(alerts.check(&config, 0.0, 0.0, 0).is_empty());
         let over = alerts.check(&config, 0.0, 260.0, 1000);

@@ -281,8 +281,10 @@ impl MeterConfig {
         if self.meter.live_interval_s == 0 {
             return Err(origin.invalid("meter.live_interval_s", "must be at least 1"));
         }
-        if self.meter.interval_s < 60 || 86_400 % self.meter.interval_s != 0 {
-            return Err(origin.invalid("meter.interval_s", "must divide a day and be at least 60"));
+        if self.meter.interval_s == 0 || 86_400 % self.meter.interval_s != 0 {
+            return Err(
+                origin.invalid("meter.interval_s", "must divide a day (900 for 15 minutes)")
+            );
         }
         if jiff::tz::TimeZone::get(&self.meter.timezone).is_err() {
             return Err(origin.invalid("meter.timezone", "is not a known IANA time zone"));
@@ -294,17 +296,29 @@ impl MeterConfig {
             return Err(origin.invalid("uplink.token", "must not be empty"));
         }
         if self.uplink.window == 0 || self.uplink.replay_per_s == 0 {
-            return Err(origin.invalid("uplink.window", "window and replay_per_s must be at least 1"));
+            return Err(origin.invalid(
+                "uplink.window",
+                "window and replay_per_s must be at least 1",
+            ));
         }
-        if self.persistence.every_s == 0 || !(self.persistence.every_wh > 0.0) {
-            return Err(origin.invalid("persistence.every_s", "every_s and every_wh must be positive"));
+        if self.persistence.every_s == 0 || self.persistence.every_wh.is_nan() || self.persistence.every_wh <= 0.0 {
+            return Err(origin.invalid(
+                "persistence.every_s",
+                "every_s and every_wh must be positive",
+            ));
         }
         match &self.source {
-            SourceConfig::Simulated { sample_rate_hz, .. } if !(1000.0..=50_000.0).contains(sample_rate_hz) => {
+            SourceConfig::Simulated { sample_rate_hz, .. }
+                if !(1000.0..=50_000.0).contains(sample_rate_hz) =>
+            {
                 return Err(origin.invalid("source.sample_rate_hz", "must be 1000..=50000"));
             }
-            SourceConfig::Wav { v_scale, i_scale, .. } if !(*v_scale > 0.0 && *i_scale > 0.0) => {
-                return Err(origin.invalid("source.v_scale", "v_scale and i_scale must be positive"));
+            SourceConfig::Wav {
+                v_scale, i_scale, ..
+            } if !(*v_scale > 0.0 && *i_scale > 0.0) => {
+                return Err(
+                    origin.invalid("source.v_scale", "v_scale and i_scale must be positive")
+                );
             }
             _ => {}
         }
@@ -339,27 +353,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meter.toml");
         std::fs::write(&path, text).unwrap();
-        MeterConfig::load(&path, |key| env.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
+        MeterConfig::load(&path, |key| {
+            env.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
     }
 
-    const MINIMAL: &str = "[meter]\nid = \"m-1\"\n[uplink]\nbroker = \"mqtt://127.0.0.1:1883\"\ntoken = \"t\"\n";
+    const MINIMAL: &str =
+        "[meter]\nid = \"m-1\"\n[uplink]\nbroker = \"mqtt://127.0.0.1:1883\"\ntoken = \"t\"\n";
 
     #[test]
     fn minimal_file_gets_defaults_and_environment_wins() {
         let config = load(MINIMAL, &[("JOULE_METER_ID", "m-2")]).unwrap();
         assert_eq!(config.meter.id, "m-2");
         assert_eq!(config.meter.interval_s, 900);
-        assert!(matches!(config.source, SourceConfig::Simulated { sample_rate_hz, .. } if sample_rate_hz == 4000.0));
+        assert!(
+            matches!(config.source, SourceConfig::Simulated { sample_rate_hz, .. } if sample_rate_hz == 4000.0)
+        );
         assert_eq!(config.persistence.every_s, 10);
     }
 
     #[test]
     fn errors_name_the_key() {
-        let error = load(MINIMAL, &[("JOULE_METER_BROKER", "tcp://x")]).unwrap_err().to_string();
-        assert_eq!(error, "environment JOULE_METER_BROKER: `uplink.broker` must be mqtt://host:port");
+        let error = load(MINIMAL, &[("JOULE_METER_BROKER", "tcp://x")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "environment JOULE_METER_BROKER: `uplink.broker` must be mqtt://host:port"
+        );
         let bad_source = format!("{MINIMAL}[source]\nkind = \"simulated\"\nsample_rate_hz = 10\n");
         let error = load(&bad_source, &[]).unwrap_err().to_string();
-        assert!(error.ends_with("`source.sample_rate_hz` must be 1000..=50000"), "{error}");
+        assert!(
+            error.ends_with("`source.sample_rate_hz` must be 1000..=50000"),
+            "{error}"
+        );
         let unknown = format!("{MINIMAL}[source]\nkind = \"simulated\"\nsample_rat = 4000\n");
         let error = load(&unknown, &[]).unwrap_err().to_string();
         assert!(error.contains("sample_rat"), "{error}");

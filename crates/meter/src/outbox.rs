@@ -9,9 +9,10 @@
 //! Bounded: at most `max_live` unsent live readings are kept; beyond that every second one
 //! of the older half is dropped, so a long outage keeps a coarser but complete picture.
 //! Interval records, events and command acks are never dropped (96 interval records a day
-//! is about 35,000 a year). Storage is SQLite (WAL): a meter killed at any instant reopens
-//! with every committed message; interval records, events and acks are committed with a
-//! full fsync, live readings with WAL's ordinary durability.
+//! is about 35,000 a year). Storage is SQLite (WAL, fsync on every commit): a meter killed
+//! or powered off at any instant reopens with every message it recorded. Each message is
+//! recorded with the meter's state at that moment, so a restart resumes its registers from
+//! the newer of this and the register store: never below a value already reported.
 
 use joule_protocol::TopicKind;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -66,6 +67,11 @@ const SCHEMA: &str = "
         body BLOB NOT NULL
     );
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        ts_ms INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
     INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('acked_seq', 0), ('thinned', 0);
 ";
 
@@ -78,8 +84,12 @@ impl Outbox {
             source,
         };
         let db = Connection::open(path).map_err(wrap)?;
-        db.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        db.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        // Every message is fsynced before it can be published: what the hub may have seen
+        // survives a power cut too.
+        db.pragma_update(None, "synchronous", "FULL")
+            .map_err(wrap)?;
         db.execute_batch(SCHEMA).map_err(wrap)?;
         let live_unsent = db
             .query_row(
@@ -103,26 +113,46 @@ impl Outbox {
         }
     }
 
-    /// Records a message (its JSON with any `seq`; the number is set when it is sent).
-    pub fn push(&mut self, kind: TopicKind, body: &[u8]) -> Result<(), OutboxError> {
-        let live = kind == TopicKind::Live;
-        let sync = if live { "NORMAL" } else { "FULL" };
-        self.db
-            .pragma_update(None, "synchronous", sync)
-            .and_then(|()| {
-                self.db.execute(
-                    "INSERT INTO outbox (kind, body) VALUES (?1, ?2)",
-                    params![kind.segment(), body],
-                )
-            })
-            .map_err(|e| self.wrap(e))?;
-        if live {
+    /// Records a message (its JSON with any `seq`; the number is set when it is sent),
+    /// and in the same transaction the meter's state as of `ts_ms` (the registers the
+    /// message shows), so a restart never resumes below a value it already reported.
+    pub fn push(
+        &mut self,
+        kind: TopicKind,
+        body: &[u8],
+        state: &[u8],
+        ts_ms: i64,
+    ) -> Result<(), OutboxError> {
+        let tx = self.db.transaction().map_err(|e| wrap(&self.path, e))?;
+        tx.execute(
+            "INSERT INTO outbox (kind, body) VALUES (?1, ?2)",
+            params![kind.segment(), body],
+        )
+        .and_then(|_| {
+            tx.execute(
+                "INSERT OR REPLACE INTO state (id, ts_ms, body) VALUES (1, ?1, ?2)",
+                params![ts_ms, state],
+            )
+        })
+        .map_err(|e| wrap(&self.path, e))?;
+        tx.commit().map_err(|e| wrap(&self.path, e))?;
+        if kind == TopicKind::Live {
             self.live_unsent += 1;
             if self.live_unsent > self.max_live {
                 self.thin()?;
             }
         }
         Ok(())
+    }
+
+    /// The state recorded with the newest message: (Unix ms, bytes).
+    pub fn last_state(&self) -> Result<Option<(i64, Vec<u8>)>, OutboxError> {
+        self.db
+            .query_row("SELECT ts_ms, body FROM state WHERE id = 1", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .map_err(|e| self.wrap(e))
     }
 
     /// Drops every second one of the older half of the unsent live readings.
@@ -153,7 +183,11 @@ impl Outbox {
     /// Up to `limit` messages from sequence `from_seq` on, in order: those numbered
     /// already (resends) and then fresh ones, numbered now in the order they were
     /// recorded. Numbering is committed before the messages are returned.
-    pub fn next_batch(&mut self, from_seq: u64, limit: usize) -> Result<Vec<Numbered>, OutboxError> {
+    pub fn next_batch(
+        &mut self,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Numbered>, OutboxError> {
         let tx = self.db.transaction().map_err(|e| wrap(&self.path, e))?;
         let mut out = Vec::new();
         {
@@ -164,7 +198,11 @@ impl Outbox {
                 .map_err(|e| wrap(&self.path, e))?;
             let rows = numbered
                 .query_map(params![to_i64(from_seq), limit as i64], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, Vec<u8>>(2)?))
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                    ))
                 })
                 .map_err(|e| wrap(&self.path, e))?;
             for row in rows {
@@ -175,7 +213,9 @@ impl Outbox {
         let mut fresh_live = 0;
         if out.len() < limit {
             let next_seq: i64 = tx
-                .query_row("SELECT value FROM meta WHERE key = 'next_seq'", [], |r| r.get(0))
+                .query_row("SELECT value FROM meta WHERE key = 'next_seq'", [], |r| {
+                    r.get(0)
+                })
                 .map_err(|e| wrap(&self.path, e))?;
             let fresh: Vec<(i64, String, Vec<u8>)> = {
                 let mut statement = tx
@@ -238,7 +278,9 @@ impl Outbox {
     pub fn depth(&self) -> Result<Depth, OutboxError> {
         let meta = |key: &str| -> Result<u64, OutboxError> {
             self.db
-                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get::<_, i64>(0))
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+                    r.get::<_, i64>(0)
+                })
                 .optional()
                 .map(|v| v.unwrap_or(0) as u64)
                 .map_err(|e| self.wrap(e))
@@ -298,18 +340,22 @@ mod tests {
         let path = dir.path().join("outbox.sqlite");
         let mut outbox = Outbox::open(&path, 100).unwrap();
         for n in 0..5 {
-            outbox.push(TopicKind::Live, &body(n)).unwrap();
+            outbox.push(TopicKind::Live, &body(n), b"{}", 0).unwrap();
         }
         let first = outbox.next_batch(1, 3).unwrap();
         assert_eq!(first.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
         // A resend from 2 gives the same numbers, then numbers fresh ones.
         let again = outbox.next_batch(2, 10).unwrap();
-        assert_eq!(again.iter().map(|m| m.seq).collect::<Vec<_>>(), [2, 3, 4, 5]);
+        assert_eq!(
+            again.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [2, 3, 4, 5]
+        );
         assert_eq!(again.iter().map(n_of).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert_eq!(outbox.ack(3).unwrap(), 3);
         drop(outbox);
         let mut outbox = Outbox::open(&path, 100).unwrap();
-        outbox.push(TopicKind::Event, &body(5)).unwrap();
+        outbox.push(TopicKind::Event, &body(5), b"s", 7).unwrap();
+        assert_eq!(outbox.last_state().unwrap(), Some((7, b"s".to_vec())));
         let rest = outbox.next_batch(4, 10).unwrap();
         assert_eq!(rest.iter().map(|m| m.seq).collect::<Vec<_>>(), [4, 5, 6]);
         assert_eq!(rest[2].kind, TopicKind::Event);
@@ -321,12 +367,16 @@ mod tests {
     fn thinning_drops_only_unsent_live_readings() {
         let dir = tempfile::tempdir().unwrap();
         let mut outbox = Outbox::open(&dir.path().join("o.sqlite"), 10).unwrap();
-        outbox.push(TopicKind::Live, &body(1000)).unwrap();
+        outbox.push(TopicKind::Live, &body(1000), b"{}", 0).unwrap();
         let sent = outbox.next_batch(1, 1).unwrap();
         assert_eq!(sent.len(), 1);
         for n in 0..40 {
-            let kind = if n % 10 == 0 { TopicKind::Interval } else { TopicKind::Live };
-            outbox.push(kind, &body(n)).unwrap();
+            let kind = if n % 10 == 0 {
+                TopicKind::Interval
+            } else {
+                TopicKind::Live
+            };
+            outbox.push(kind, &body(n), b"{}", 0).unwrap();
         }
         let depth = outbox.depth().unwrap();
         assert!(depth.live_unsent <= 10, "{depth:?}");

@@ -58,7 +58,12 @@ impl Outgoing {
 }
 
 /// An event message with `seq` 0 and no measurement details.
-pub fn event(kind: EventKind, state: EventState, ts_ms: i64, detail: impl Into<String>) -> EventMessage {
+pub fn event(
+    kind: EventKind,
+    state: EventState,
+    ts_ms: i64,
+    detail: impl Into<String>,
+) -> EventMessage {
     EventMessage {
         v: PAYLOAD_VERSION,
         seq: 0,
@@ -121,7 +126,12 @@ impl Recorder {
             self.interval_end_ms = Some(next_boundary(now_ms, self.interval_ms));
         }
         self.add(observation);
-        out.extend(observation.events.iter().map(|e| Outgoing::Event(source_event(e))));
+        out.extend(
+            observation
+                .events
+                .iter()
+                .map(|e| Outgoing::Event(source_event(e))),
+        );
         if now_ms >= self.next_live_ms {
             self.next_live_ms = now_ms - now_ms.rem_euclid(self.live_ms) + self.live_ms;
             out.push(Outgoing::Live(live(observation, context)));
@@ -140,7 +150,11 @@ impl Recorder {
         }
         stats.voltage_square_sum += observation.total.voltage_v * observation.total.voltage_v;
         stats.ticks += 1;
-        for event in observation.events.iter().filter(|e| e.state != EventState::Ended) {
+        for event in observation
+            .events
+            .iter()
+            .filter(|e| e.state != EventState::Ended)
+        {
             match event.kind {
                 EventKind::Sag => stats.pq.sags += 1,
                 EventKind::Swell => stats.pq.swells += 1,
@@ -217,18 +231,32 @@ mod tests {
     fn observation(ts_ms: i64, import_mwh: u64, voltage_v: f64) -> Observation {
         Observation {
             ts_ms,
-            total: PhaseValues { voltage_v, current_a: 1.0, p_w: 230.0, q_var: 0.0, s_va: 230.0, pf: 1.0 },
+            total: PhaseValues {
+                voltage_v,
+                current_a: 1.0,
+                p_w: 230.0,
+                q_var: 0.0,
+                s_va: 230.0,
+                pf: 1.0,
+            },
             phases: Vec::new(),
             freq_hz: Some(50.0),
             voltage_range_v: Some((voltage_v - 1.0, voltage_v + 1.0)),
-            registers: Registers { import_mwh, ..Registers::default() },
+            registers: Registers {
+                import_mwh,
+                ..Registers::default()
+            },
             tariff_registers: Vec::new(),
             device_tariff: None,
             events: Vec::new(),
         }
     }
 
-    const CONTEXT: Context = Context { tariff: 0, relay: RelayState::Connected, max_demand_w: None };
+    const CONTEXT: Context = Context {
+        tariff: 0,
+        relay: RelayState::Connected,
+        max_demand_w: None,
+    };
 
     #[test]
     fn intervals_close_on_clock_boundaries_and_live_readings_keep_their_pace() {
@@ -237,9 +265,15 @@ mod tests {
         let mut out = Vec::new();
         for k in 0..20 {
             let voltage = if k == 5 { 240.0 } else { 230.0 };
-            out.extend(recorder.observe(&observation(start + k * 1000, 1000 + k as u64, voltage), &CONTEXT));
+            out.extend(recorder.observe(
+                &observation(start + k * 1000, 1000 + k as u64, voltage),
+                &CONTEXT,
+            ));
         }
-        let lives = out.iter().filter(|m| matches!(m, Outgoing::Live(_))).count();
+        let lives = out
+            .iter()
+            .filter(|m| matches!(m, Outgoing::Live(_)))
+            .count();
         assert_eq!(lives, 20);
         let intervals: Vec<&IntervalRecord> = out
             .iter()
@@ -262,7 +296,10 @@ mod tests {
         let t0 = 1_795_000_200_000;
         recorder.observe(&observation(t0, 1, 230.0), &CONTEXT);
         let out = recorder.observe(&observation(t0 + 3 * 3_600_000, 5000, 230.0), &CONTEXT);
-        let intervals = out.iter().filter(|m| matches!(m, Outgoing::Interval(_))).count();
+        let intervals = out
+            .iter()
+            .filter(|m| matches!(m, Outgoing::Interval(_)))
+            .count();
         assert_eq!(intervals, 1);
     }
 }

@@ -253,7 +253,10 @@ mod tests {
         }
         let (store, record, bad) = reopen(dir.path());
         let record = record.unwrap();
-        assert_eq!((record.seq, record.writes, record.payload), (5, 5, vec![5; 10]));
+        assert_eq!(
+            (record.seq, record.writes, record.payload),
+            (5, 5, vec![5; 10])
+        );
         assert!(bad.is_empty());
         assert_eq!(store.writes(), 5);
     }

@@ -55,7 +55,13 @@ pub struct LoadLimiter {
 impl LoadLimiter {
     /// Takes the power at `now_ms`; true when it has been above the limit for `window_s`
     /// (the switch should trip now).
-    pub fn exceeded(&mut self, limit: Option<&LoadLimit>, power_w: f64, now_ms: i64, window_s: u32) -> bool {
+    pub fn exceeded(
+        &mut self,
+        limit: Option<&LoadLimit>,
+        power_w: f64,
+        now_ms: i64,
+        window_s: u32,
+    ) -> bool {
         let active = limit.filter(|l| l.until_ms.is_none_or(|until| now_ms < until));
         match active {
             Some(limit) if power_w > limit.limit_w => {
@@ -81,19 +87,43 @@ mod tests {
 
     #[test]
     fn dlms_states() {
-        assert_eq!(transition(Connected, Trigger::RemoteDisconnect), Ok(Some(Disconnected)));
-        assert_eq!(transition(Disconnected, Trigger::RemoteArm), Ok(Some(ReadyForReconnection)));
+        assert_eq!(
+            transition(Connected, Trigger::RemoteDisconnect),
+            Ok(Some(Disconnected))
+        );
+        assert_eq!(
+            transition(Disconnected, Trigger::RemoteArm),
+            Ok(Some(ReadyForReconnection))
+        );
         assert_eq!(transition(Disconnected, Trigger::LocalButton), Ok(None));
-        assert_eq!(transition(ReadyForReconnection, Trigger::LocalButton), Ok(Some(Connected)));
-        assert_eq!(transition(Disconnected, Trigger::RemoteReconnect), Ok(Some(Connected)));
-        assert_eq!(transition(Connected, Trigger::RemoteArm), Err(RelayError::AlreadyConnected));
-        assert_eq!(transition(Connected, Trigger::LoadLimiter), Ok(Some(ReadyForReconnection)));
-        assert_eq!(transition(Disconnected, Trigger::RemoteDisconnect), Ok(None));
+        assert_eq!(
+            transition(ReadyForReconnection, Trigger::LocalButton),
+            Ok(Some(Connected))
+        );
+        assert_eq!(
+            transition(Disconnected, Trigger::RemoteReconnect),
+            Ok(Some(Connected))
+        );
+        assert_eq!(
+            transition(Connected, Trigger::RemoteArm),
+            Err(RelayError::AlreadyConnected)
+        );
+        assert_eq!(
+            transition(Connected, Trigger::LoadLimiter),
+            Ok(Some(ReadyForReconnection))
+        );
+        assert_eq!(
+            transition(Disconnected, Trigger::RemoteDisconnect),
+            Ok(None)
+        );
     }
 
     #[test]
     fn limiter_trips_after_the_window_and_lapses() {
-        let limit = LoadLimit { limit_w: 3000.0, until_ms: Some(100_000) };
+        let limit = LoadLimit {
+            limit_w: 3000.0,
+            until_ms: Some(100_000),
+        };
         let mut limiter = LoadLimiter::default();
         assert!(!limiter.exceeded(Some(&limit), 3500.0, 0, 10));
         assert!(!limiter.exceeded(Some(&limit), 3500.0, 9_000, 10));

@@ -51,7 +51,8 @@ impl TouCalendar {
         }
         let mut switches = Vec::new();
         for switch in &schedule.switches {
-            let minute = minute_of_day(&switch.start).ok_or_else(|| TouError::Time(switch.start.clone()))?;
+            let minute =
+                minute_of_day(&switch.start).ok_or_else(|| TouError::Time(switch.start.clone()))?;
             if usize::from(switch.tariff) >= MAX_TARIFFS {
                 return Err(TouError::Tariff(switch.tariff));
             }
@@ -60,7 +61,10 @@ impl TouCalendar {
         let holidays = schedule
             .holidays
             .iter()
-            .map(|day| day.parse::<Date>().map_err(|_| TouError::Holiday(day.clone())))
+            .map(|day| {
+                day.parse::<Date>()
+                    .map_err(|_| TouError::Holiday(day.clone()))
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             zone,
@@ -72,8 +76,11 @@ impl TouCalendar {
     /// The tariff in force at `unix_ms`: the latest switch at or before that local time,
     /// looking back over previous days when none has happened yet today.
     pub fn tariff_at(&self, unix_ms: i64) -> Option<u8> {
-        let zoned = Timestamp::from_millisecond(unix_ms).ok()?.to_zoned(self.zone.clone());
-        let now_minute = u16::try_from(zoned.hour()).ok()? * 60 + u16::try_from(zoned.minute()).ok()?;
+        let zoned = Timestamp::from_millisecond(unix_ms)
+            .ok()?
+            .to_zoned(self.zone.clone());
+        let now_minute =
+            u16::try_from(zoned.hour()).ok()? * 60 + u16::try_from(zoned.minute()).ok()?;
         let mut date = zoned.date();
         for back in 0..8 {
             let weekend_like = matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday)
@@ -160,10 +167,20 @@ mod tests {
             switches: Vec::new(),
             holidays: Vec::new(),
         };
-        assert_eq!(TouCalendar::new(&schedule).unwrap_err(), TouError::TimeZone("Mars/Olympus".into()));
+        assert_eq!(
+            TouCalendar::new(&schedule).unwrap_err(),
+            TouError::TimeZone("Mars/Olympus".into())
+        );
         schedule.timezone = "UTC".into();
         assert_eq!(TouCalendar::new(&schedule).unwrap_err(), TouError::Empty);
-        schedule.switches.push(TariffSwitch { days: Days::All, start: "7:00".into(), tariff: 0 });
-        assert!(matches!(TouCalendar::new(&schedule), Err(TouError::Time(_))));
+        schedule.switches.push(TariffSwitch {
+            days: Days::All,
+            start: "7:00".into(),
+            tariff: 0,
+        });
+        assert!(matches!(
+            TouCalendar::new(&schedule),
+            Err(TouError::Time(_))
+        ));
     }
 }

@@ -81,8 +81,12 @@ pub struct UplinkChannels {
 
 const TICK: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a stopping uplink keeps sending so the last messages (`power_down`) reach the
+/// hub; what is left waits in the outbox for the next start.
+const DRAIN: Duration = Duration::from_secs(3);
 
-/// Runs the uplink until `shutdown` turns true; then says `offline` and disconnects.
+/// Runs the uplink until `shutdown` turns true; then drains the outbox for up to
+/// [`DRAIN`], says `offline` and disconnects.
 pub async fn run(
     settings: UplinkSettings,
     channels: UplinkChannels,
@@ -96,10 +100,20 @@ pub async fn run(
         .set_keep_alive(Duration::from_secs(u64::from(settings.keep_alive_s.max(5))))
         .set_clean_session(false)
         .set_max_packet_size(MAX_PAYLOAD_BYTES + 1024, 64 * 1024)
-        .set_last_will(LastWill::new(topic(TopicKind::Status), Status::Offline.as_str(), QoS::AtLeastOnce, true));
+        .set_last_will(LastWill::new(
+            topic(TopicKind::Status),
+            Status::Offline.as_str(),
+            QoS::AtLeastOnce,
+            true,
+        ));
     let capacity = settings.window as usize + 64;
     let (client, mut eventloop) = AsyncClient::new(options, capacity);
-    let lock = || channels.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let lock = || {
+        channels
+            .outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
 
     let mut acked = lock().depth()?.acked_seq;
     let mut cursor = acked + 1;
@@ -108,6 +122,7 @@ pub async fn run(
     let mut last_progress = Instant::now();
     let mut tokens = f64::from(settings.replay_per_s);
     let mut refilled = Instant::now();
+    let mut draining: Option<Instant> = None;
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     channels.link.send_modify(|link| link.acked_seq = acked);
@@ -173,21 +188,31 @@ pub async fn run(
             },
             _ = ticker.tick() => {}
             () = channels.wake.notified() => {}
-            _ = shutdown.changed() => {
-                if connected {
-                    let _ = client.try_publish(topic(TopicKind::Status), QoS::AtLeastOnce, true, Status::Offline.as_str());
-                    let _ = client.try_disconnect();
-                    let deadline = tokio::time::sleep(Duration::from_secs(2));
-                    tokio::pin!(deadline);
-                    loop {
-                        tokio::select! {
-                            event = eventloop.poll() => if event.is_err() { break },
-                            () = &mut deadline => break,
-                        }
+            _ = shutdown.changed(), if draining.is_none() => {
+                draining = Some(Instant::now() + DRAIN);
+            }
+        }
+        if let Some(deadline) = draining
+            && (!connected || Instant::now() >= deadline || lock().depth()?.messages == 0)
+        {
+            if connected {
+                let _ = client.try_publish(
+                    topic(TopicKind::Status),
+                    QoS::AtLeastOnce,
+                    true,
+                    Status::Offline.as_str(),
+                );
+                let _ = client.try_disconnect();
+                let deadline = tokio::time::sleep(Duration::from_secs(2));
+                tokio::pin!(deadline);
+                loop {
+                    tokio::select! {
+                        event = eventloop.poll() => if event.is_err() { break },
+                        () = &mut deadline => break,
                     }
                 }
-                return Ok(());
             }
+            return Ok(());
         }
         if !connected {
             continue;
@@ -196,19 +221,34 @@ pub async fn run(
         refilled = Instant::now();
         let rate = f64::from(settings.replay_per_s);
         tokens = (tokens + elapsed * rate).min(rate);
-        if cursor > acked + 1 && last_progress.elapsed() > Duration::from_secs(u64::from(settings.ack_timeout_s)) {
-            tracing::info!(from = acked + 1, "no storage ack for a while; resending what the hub has not confirmed");
+        if cursor > acked + 1
+            && last_progress.elapsed() > Duration::from_secs(u64::from(settings.ack_timeout_s))
+        {
+            tracing::info!(
+                from = acked + 1,
+                "no storage ack for a while; resending what the hub has not confirmed"
+            );
             cursor = acked + 1;
             last_progress = Instant::now();
         }
         let in_flight = cursor - 1 - acked;
-        let room = u64::from(settings.window).saturating_sub(in_flight).min(tokens as u64);
+        let room = u64::from(settings.window)
+            .saturating_sub(in_flight)
+            .min(tokens as u64);
         if room == 0 {
             continue;
         }
         let batch = lock().next_batch(cursor, room as usize)?;
         for message in batch {
-            if client.try_publish(topic(message.kind), QoS::AtLeastOnce, false, message.payload).is_err() {
+            if client
+                .try_publish(
+                    topic(message.kind),
+                    QoS::AtLeastOnce,
+                    false,
+                    message.payload,
+                )
+                .is_err()
+            {
                 break;
             }
             cursor = message.seq + 1;
@@ -218,12 +258,19 @@ pub async fn run(
 }
 
 /// Decodes a message from the hub on one of this meter's topics.
-fn incoming(topics: &Topics, meter: &MeterId, topic: &str, payload: &[u8]) -> Result<Downlink, DecodeError> {
+fn incoming(
+    topics: &Topics,
+    meter: &MeterId,
+    topic: &str,
+    payload: &[u8],
+) -> Result<Downlink, DecodeError> {
     let parsed = topics
         .parse(topic)
         .map_err(|error| DecodeError::Schema(error.to_string()))?;
     if &parsed.meter != meter {
-        return Err(DecodeError::Schema(format!("topic {topic} is not this meter's")));
+        return Err(DecodeError::Schema(format!(
+            "topic {topic} is not this meter's"
+        )));
     }
     decode_downlink(parsed.kind, payload)
 }

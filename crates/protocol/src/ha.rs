@@ -96,10 +96,27 @@ const SENSORS: [Sensor; 9] = [
     },
 ];
 
+/// A meter's Home Assistant node id (HA node ids allow letters, digits, '_' and '-').
+fn node_id(meter: &MeterId) -> String {
+    format!("joule_{}", meter.as_str().replace('.', "_"))
+}
+
+/// Whether `topic` is one of `meter`'s own discovery config topics (a broker lets a meter
+/// publish those, and nobody else's).
+pub(crate) fn is_own_discovery_topic(meter: &MeterId, topic: &str) -> bool {
+    let node_id = node_id(meter);
+    SENSORS
+        .iter()
+        .any(|sensor| topic == config_topic(&node_id, sensor.object_id))
+}
+
+fn config_topic(node_id: &str, object_id: &str) -> String {
+    format!("{DISCOVERY_PREFIX}/sensor/{node_id}/{object_id}/config")
+}
+
 /// The discovery documents for one meter: `(config topic, retained payload)` pairs.
 pub fn discovery_documents(topics: &Topics, meter: &MeterId, model: &str) -> Vec<(String, Value)> {
-    // HA node ids allow letters, digits, '_' and '-'.
-    let node_id = format!("joule_{}", meter.as_str().replace('.', "_"));
+    let node_id = node_id(meter);
     let device = json!({
         "identifiers": [node_id],
         "name": format!("Joule meter {meter}"),
@@ -147,10 +164,7 @@ pub fn discovery_documents(topics: &Topics, meter: &MeterId, model: &str) -> Vec
                 );
             }
             let config = Value::Object(config);
-            let topic = format!(
-                "{DISCOVERY_PREFIX}/sensor/{node_id}/{}/config",
-                sensor.object_id
-            );
+            let topic = config_topic(&node_id, sensor.object_id);
             (topic, config)
         })
         .collect()

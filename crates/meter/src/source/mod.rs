@@ -5,8 +5,8 @@
 //! persists; device sources (a Modbus or DSMR meter people already own) report values and
 //! registers that the device keeps. Either way the agent sees one [`Observation`] per tick.
 
-pub mod waveform;
 pub mod wav;
+pub mod waveform;
 
 use joule_protocol::{EventKind, EventState, PhaseReading, Registers, TariffRegisters};
 

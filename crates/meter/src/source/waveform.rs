@@ -76,7 +76,14 @@ impl SimulatedMains {
         self.household.phases()
     }
 
-    fn frames(&mut self, start_ms: i64, samples: u64, rate_hz: f64, supply: bool, out: &mut Vec<Frame>) {
+    fn frames(
+        &mut self,
+        start_ms: i64,
+        samples: u64,
+        rate_hz: f64,
+        supply: bool,
+        out: &mut Vec<Frame>,
+    ) {
         let unix_s = start_ms as f64 / 1000.0;
         let loads = if supply {
             self.household.loads_at(unix_s, self.utc_offset_s)
@@ -183,7 +190,11 @@ pub struct WaveformSource {
 
 impl WaveformSource {
     /// A source over `frames`, metered with `config`, starting from `registers`.
-    pub fn new(frames: Frames, config: MeterConfig, registers: RegisterBank) -> Result<Self, WaveformError> {
+    pub fn new(
+        frames: Frames,
+        config: MeterConfig,
+        registers: RegisterBank,
+    ) -> Result<Self, WaveformError> {
         let mut meter = Meter::new(config).map_err(|e| WaveformError::Metrology(e.to_string()))?;
         meter.restore_registers(registers);
         Ok(Self {
@@ -207,9 +218,16 @@ impl WaveformSource {
     }
 
     /// Replaces one phase's calibration (0-based), keeping the registers.
-    pub fn calibrate(&mut self, phase: usize, calibration: Calibration) -> Result<(), WaveformError> {
+    pub fn calibrate(
+        &mut self,
+        phase: usize,
+        calibration: Calibration,
+    ) -> Result<(), WaveformError> {
         if phase >= self.phases {
-            return Err(WaveformError::Metrology(format!("the meter has no phase {}", phase + 1)));
+            return Err(WaveformError::Metrology(format!(
+                "the meter has no phase {}",
+                phase + 1
+            )));
         }
         let mut config = *self.meter.config();
         config.calibration[phase] = calibration;
@@ -232,7 +250,9 @@ impl WaveformSource {
         self.buffer.clear();
         let mut buffer = std::mem::take(&mut self.buffer);
         match &mut self.frames {
-            Frames::Simulated(mains) => mains.frames(start_ms, samples, rate_hz, supply, &mut buffer),
+            Frames::Simulated(mains) => {
+                mains.frames(start_ms, samples, rate_hz, supply, &mut buffer)
+            }
             Frames::Capture(capture) => {
                 capture.frames(samples, &mut buffer)?;
                 if !supply {
@@ -246,7 +266,8 @@ impl WaveformSource {
         }
         let first_sample = self.meter.samples();
         let to_ms = |sample: u64| {
-            now_ms - ((first_sample + samples).saturating_sub(sample) as f64 / rate_hz * 1000.0) as i64
+            now_ms
+                - ((first_sample + samples).saturating_sub(sample) as f64 / rate_hz * 1000.0) as i64
         };
         let mut cycles = vec![IntervalAccumulator::default(); self.phases];
         let mut events = Vec::new();
@@ -268,7 +289,8 @@ impl WaveformSource {
                     },
                     phase: event.phase.map(|p| p + 1),
                     ts_ms: to_ms(event.at_sample),
-                    started_ms: (event.transition == Transition::Ended).then(|| to_ms(event.start_sample)),
+                    started_ms: (event.transition == Transition::Ended)
+                        .then(|| to_ms(event.start_sample)),
                     duration_s: (event.transition == Transition::Ended).then_some(event.duration_s),
                     extreme: Some(event.extreme),
                 });
@@ -278,19 +300,26 @@ impl WaveformSource {
         Ok(self.observation(now_ms, &cycles, events))
     }
 
-    fn observation(&self, now_ms: i64, cycles: &[IntervalAccumulator], events: Vec<SourceEvent>) -> Observation {
+    fn observation(
+        &self,
+        now_ms: i64,
+        cycles: &[IntervalAccumulator],
+        events: Vec<SourceEvent>,
+    ) -> Observation {
         let summaries: Vec<_> = cycles.iter().map(IntervalAccumulator::summary).collect();
         let phases: Vec<PhaseValues> = summaries
             .iter()
             .map(|summary| {
-                summary.as_ref().map_or(PhaseValues::default(), |s| PhaseValues {
-                    voltage_v: s.vrms_v,
-                    current_a: s.irms_a,
-                    p_w: s.p_w,
-                    q_var: s.q_var,
-                    s_va: s.s_va,
-                    pf: s.pf,
-                })
+                summary
+                    .as_ref()
+                    .map_or(PhaseValues::default(), |s| PhaseValues {
+                        voltage_v: s.vrms_v,
+                        current_a: s.irms_a,
+                        p_w: s.p_w,
+                        q_var: s.q_var,
+                        s_va: s.s_va,
+                        pf: s.pf,
+                    })
             })
             .collect();
         let n = phases.len().max(1) as f64;
@@ -302,7 +331,11 @@ impl WaveformSource {
             p_w,
             q_var: phases.iter().map(|p| p.q_var).sum(),
             s_va,
-            pf: if s_va > 0.0 { (p_w / s_va).clamp(-1.0, 1.0) } else { 1.0 },
+            pf: if s_va > 0.0 {
+                (p_w / s_va).clamp(-1.0, 1.0)
+            } else {
+                1.0
+            },
         };
         let voltage_range_v = summaries.iter().flatten().fold(None, |range, s| {
             let (low, high) = range.unwrap_or((f64::MAX, f64::MIN));
@@ -380,12 +413,20 @@ mod tests {
         } else {
             MeterConfig::single_phase(4000.0, mains.calibration())
         };
-        WaveformSource::new(Frames::Simulated(Box::new(mains)), config, RegisterBank::default()).unwrap()
+        WaveformSource::new(
+            Frames::Simulated(Box::new(mains)),
+            config,
+            RegisterBank::default(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn simulated_household_is_metered_and_the_switch_cuts_it() {
-        let spec = HouseholdSpec { heat_pump_w: 2000.0, ..HouseholdSpec::ordinary(5) };
+        let spec = HouseholdSpec {
+            heat_pump_w: 2000.0,
+            ..HouseholdSpec::ordinary(5)
+        };
         let mut source = simulated(spec);
         // A winter evening: the standby load at least, probably more.
         let start_ms = 1_795_000_000_000;
@@ -405,12 +446,18 @@ mod tests {
         }
         let off = off.unwrap();
         assert!(off.total.p_w.abs() < 5.0, "{:?}", off.total);
-        assert!(off.registers.import_mwh - before < 50, "energy while disconnected");
+        assert!(
+            off.registers.import_mwh - before < 50,
+            "energy while disconnected"
+        );
     }
 
     #[test]
     fn three_phase_reports_each_phase() {
-        let spec = HouseholdSpec { three_phase: true, ..HouseholdSpec::ordinary(9) };
+        let spec = HouseholdSpec {
+            three_phase: true,
+            ..HouseholdSpec::ordinary(9)
+        };
         let mut source = simulated(spec);
         let observation = source.observe(1_795_000_001_000, true).unwrap();
         assert_eq!(observation.phases.len(), 3);
