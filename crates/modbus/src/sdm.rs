@@ -402,6 +402,26 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_value_of_the_map() {
+        let readme = include_str!("../README.md");
+        for value in sdm_map() {
+            let row = format!(
+                "| 0x{:04X} | {} | {} | {} | {} |",
+                value.address,
+                u32::from(value.address) + 30001,
+                value.name,
+                if value.unit.is_empty() {
+                    "–"
+                } else {
+                    value.unit
+                },
+                if value.sdm120 { "yes" } else { "–" },
+            );
+            assert!(readme.contains(&row), "README lacks {row}");
+        }
+    }
+
+    #[test]
     fn floats_are_big_endian_high_word_first() {
         assert_eq!(float_words(230.0), [0x4366, 0x0000]);
         assert_eq!(float_words(-1.5), [0xBFC0, 0x0000]);

@@ -198,7 +198,7 @@ mod tests {
 
     /// Model 203's points (after ID and L) in order, with their sizes in registers.
     #[rustfmt::skip]
-    pub(crate) const METER_POINTS: [(&str, u16); 72] = [
+    const METER_POINTS: [(&str, u16); 72] = [
         ("A", 1), ("AphA", 1), ("AphB", 1), ("AphC", 1), ("A_SF", 1),
         ("PhV", 1), ("PhVphA", 1), ("PhVphB", 1), ("PhVphC", 1),
         ("PPV", 1), ("PhVphAB", 1), ("PhVphBC", 1), ("PhVphCA", 1), ("V_SF", 1),
@@ -226,7 +226,7 @@ mod tests {
     ];
 
     /// PDU address of a meter-model point.
-    pub(crate) fn address(name: &str) -> u16 {
+    fn address(name: &str) -> u16 {
         let mut address = SUNSPEC_BASE + 2 + 2 + COMMON_LENGTH + 2;
         for (point, size) in METER_POINTS {
             if point == name {
@@ -275,6 +275,16 @@ mod tests {
         assert_eq!(SUNSPEC_REGISTERS, 179);
         assert_eq!(address("W"), 40088);
         assert_eq!(address("TotWhImp"), 40116);
+    }
+
+    #[test]
+    fn the_readme_documents_every_point_at_its_address() {
+        let readme = include_str!("../README.md");
+        for (name, _) in METER_POINTS {
+            let row = format!("| {} | {name} |", address(name));
+            assert!(readme.contains(&row), "README lacks {row}");
+        }
+        assert!(readme.contains("| 40177–40178 | end model: 0xFFFF, length 0 |"));
     }
 
     #[test]
