@@ -46,13 +46,14 @@ pub enum Stopped {
 }
 
 /// Serves the SDM630 input-register map (function 04) and the SunSpec block (function
-/// 03) of the latest `snapshot` on `listener` until `shutdown` completes, with the
+/// 03) of the latest `snapshot` on `listener` until `shutdown` completes (whatever it
+/// outputs: a signal, a oneshot receiver, a cancellation token's future), with the
 /// default [`ServerOptions`]. Writes and every other function answer IllegalFunction.
 pub async fn serve(
     listener: TcpListener,
     snapshot: watch::Receiver<Snapshot>,
     identity: Identity,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future,
 ) -> Stopped {
     serve_with(
         listener,
@@ -70,7 +71,7 @@ pub async fn serve_with(
     snapshot: watch::Receiver<Snapshot>,
     identity: Identity,
     options: ServerOptions,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future,
 ) -> Stopped {
     let identity = Arc::new(identity);
     let slots = Arc::new(Semaphore::new(options.max_clients));
@@ -80,7 +81,7 @@ pub async fn serve_with(
     tracing::info!(address = ?listener.local_addr().ok(), "Modbus server listening");
     let stopped = loop {
         tokio::select! {
-            () = &mut shutdown => break Stopped::Shutdown,
+            _ = &mut shutdown => break Stopped::Shutdown,
             () = &mut closed => break Stopped::SnapshotClosed,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {

@@ -35,7 +35,7 @@
 //! directions (acc32 0). `Evt` is 0: events travel in Joule's own protocol.
 
 use crate::exception::{Exception, check_read};
-use crate::snapshot::{Identity, Phases, Snapshot};
+use crate::snapshot::{Identity, PhaseValues, Phases, Snapshot};
 
 /// PDU address of the "SunS" marker.
 pub const SUNSPEC_BASE: u16 = 40000;
@@ -112,9 +112,8 @@ fn push_string(registers: &mut Vec<u16>, text: &str, len: usize) {
 
 /// The meter model's 105 registers (after ID and L).
 fn push_meter(registers: &mut Vec<u16>, snapshot: &Snapshot) {
-    let per_phase = |value: fn(&crate::snapshot::PhaseValues) -> f64| {
-        [0, 1, 2].map(|index| snapshot.phase(index).map(value))
-    };
+    let per_phase =
+        |value: fn(&PhaseValues) -> f64| [0, 1, 2].map(|index| snapshot.phase(index).map(value));
     let phases = snapshot.active_phases();
     let [a, b, c] = per_phase(|p| p.current_a);
     let total_a = phases.iter().map(|p| p.current_a).sum();

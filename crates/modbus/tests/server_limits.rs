@@ -29,9 +29,7 @@ async fn start(max_clients: usize) -> Running {
         ..ServerOptions::default()
     };
     let identity = Identity::joule("Joule J1", "JM-1", "0.1.0");
-    let server = tokio::spawn(serve_with(listener, receiver, identity, options, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve_with(listener, receiver, identity, options, stopped));
     Running {
         port,
         snapshot: sender,

@@ -73,10 +73,7 @@ impl Server {
                 .expect("runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                serve(listener, receiver, identity(), async {
-                    let _ = stopped.await;
-                })
-                .await
+                serve(listener, receiver, identity(), stopped).await
             })
         });
         Self {
