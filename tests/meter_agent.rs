@@ -255,3 +255,51 @@ fn kill_minus_nine_at_random_instants_never_moves_registers_back() {
     }
     assert!(previous_import > 0, "the meter registered energy");
 }
+
+#[test]
+fn modbus_peers_read_the_running_meter_as_an_sdm630() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = meter_config(dir.path(), joule_testkit::free_port(), "unused");
+    let port = joule_testkit::free_port();
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!("[modbus]\nlisten = \"127.0.0.1:{port}\"\n"));
+    std::fs::write(&config, text).expect("config");
+    let mut meter = start_meter(&config);
+    joule_testkit::wait_for_port(port);
+    std::thread::sleep(Duration::from_secs(3));
+    // Debian's mbpoll, one shot: 30001 = L1 voltage, 30073 = import kWh (float32, big-endian).
+    let read = |reference: &str| -> f64 {
+        let out = Command::new("/usr/bin/mbpoll")
+            .args([
+                "-m", "tcp", "-a", "1", "-1", "-B", "-t", "3:float", "-c", "1",
+            ])
+            .args(["-r", reference, "-p", &port.to_string(), "127.0.0.1"])
+            .output()
+            .expect("mbpoll runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("[{reference}]:")))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("a value line")
+    };
+    let voltage_v = read("1");
+    let import_kwh = read("73");
+    kill9(&mut meter);
+    assert!(
+        (200.0..260.0).contains(&voltage_v),
+        "L1 voltage {voltage_v}"
+    );
+    assert!(import_kwh > 0.0, "import {import_kwh} kWh");
+    let saved = saved_registers(&config)["import_mwh"]
+        .as_u64()
+        .expect("import");
+    assert!(
+        (import_kwh * 1e6 - saved as f64).abs() < 5_000.0,
+        "Modbus shows {import_kwh} kWh, the meter saved {saved} mWh"
+    );
+}

@@ -49,6 +49,14 @@ pub enum AgentError {
     /// The configuration does not hold together.
     #[error("configuration: {0}")]
     Config(String),
+    /// The Modbus server's address could not be bound.
+    #[error("modbus.listen {listen}: {source}")]
+    Modbus {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The saved state could not be read.
     #[error("saved register state is unreadable: {0}")]
     State(String),
@@ -159,6 +167,27 @@ pub async fn run(
     // The uplink stops after the agent has recorded its last messages, so they can go.
     let (uplink_stop, uplink_stopping) = watch::channel(false);
     let uplink = tokio::spawn(uplink::run(settings, channels, uplink_stopping));
+    let (modbus_tx, modbus_rx) = watch::channel(joule_modbus::Snapshot::default());
+    if let Some(listen) = agent.config.modbus.listen {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| AgentError::Modbus { listen, source })?;
+        let identity = joule_modbus::Identity::joule(
+            "Joule meter",
+            &agent.config.meter.id,
+            env!("CARGO_PKG_VERSION"),
+        );
+        let mut stopping = shutdown.clone();
+        tracing::info!(%listen, "Modbus TCP server (SDM630 input registers, SunSpec from 40000)");
+        tokio::spawn(joule_modbus::serve(
+            listener,
+            modbus_rx,
+            identity,
+            async move {
+                let _ = stopping.changed().await;
+            },
+        ));
+    }
     // Measurement ticks are a second; the recorder paces live readings to the config.
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -166,6 +195,7 @@ pub async fn run(
         tokio::select! {
             _ = ticker.tick() => {
                 agent.tick()?;
+                modbus_tx.send_replace(agent.modbus_snapshot());
                 snapshots.send_replace(agent.snapshot(link_rx.borrow().clone())?);
             }
             Some(command) = command_rx.recv() => agent.command(&command)?,
@@ -578,6 +608,51 @@ impl Agent {
             "meter stopped; registers saved"
         );
         Ok(())
+    }
+
+    /// What the Modbus server serves: the latest tick's values and the registers.
+    fn modbus_snapshot(&self) -> joule_modbus::Snapshot {
+        use joule_modbus::{ApparentEnergy, Phases, ReactiveEnergy};
+        let Some(observation) = &self.last_observation else {
+            return joule_modbus::Snapshot::default();
+        };
+        let values = |p: &joule_protocol::PhaseReading| joule_modbus::PhaseValues {
+            voltage_v: p.voltage_v,
+            current_a: p.current_a,
+            p_w: p.p_w,
+            s_va: p.s_va,
+            q_var: p.q_var,
+            pf: p.pf,
+        };
+        let mut phase = [joule_modbus::PhaseValues::default(); joule_modbus::MAX_PHASES];
+        let phases = if observation.phases.is_empty() {
+            phase[0] = values(&observation.total);
+            Phases::One
+        } else {
+            for (into, from) in phase.iter_mut().zip(&observation.phases) {
+                *into = values(from);
+            }
+            Phases::Three
+        };
+        let registers = &observation.registers;
+        joule_modbus::Snapshot {
+            phases,
+            phase,
+            p_w: observation.total.p_w,
+            s_va: observation.total.s_va,
+            q_var: observation.total.q_var,
+            pf: observation.total.pf,
+            frequency_hz: observation.freq_hz,
+            import_mwh: registers.import_mwh,
+            export_mwh: registers.export_mwh,
+            reactive: ReactiveEnergy::Quadrants(registers.reactive_mvarh),
+            apparent: Some(ApparentEnergy {
+                import_mvah: registers.apparent_import_mvah,
+                export_mvah: registers.apparent_export_mvah,
+            }),
+            total_demand_w: self.demand.last().map_or(0.0, |d| d.demand_w),
+            max_demand_w: self.state.max_demand_w.unwrap_or(0.0),
+        }
     }
 
     fn snapshot(&self, link: LinkState) -> Result<Snapshot, AgentError> {

@@ -33,6 +33,17 @@ pub struct MeterConfig {
     pub relay: RelayConfig,
     /// `[tariff]`: the TOU schedule until a command replaces it.
     pub tariff: Option<TariffConfig>,
+    /// `[modbus]`: the read-only Modbus TCP server.
+    #[serde(default)]
+    pub modbus: ModbusConfig,
+}
+
+/// `[modbus]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModbusConfig {
+    /// Where the server listens (Modbus's port is 502); absent: no server.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[meter]`.
@@ -301,7 +312,10 @@ impl MeterConfig {
                 "window and replay_per_s must be at least 1",
             ));
         }
-        if self.persistence.every_s == 0 || self.persistence.every_wh.is_nan() || self.persistence.every_wh <= 0.0 {
+        if self.persistence.every_s == 0
+            || self.persistence.every_wh.is_nan()
+            || self.persistence.every_wh <= 0.0
+        {
             return Err(origin.invalid(
                 "persistence.every_s",
                 "every_s and every_wh must be positive",
