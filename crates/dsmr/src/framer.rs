@@ -72,8 +72,24 @@ impl Framer {
     /// chunks comes out of the push that completes it.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Result<Telegram, DsmrError>> {
         let mut out = Vec::new();
-        for &byte in chunk {
+        let mut rest = chunk;
+        while let Some((&byte, tail)) = rest.split_first() {
+            if self.state == State::Body {
+                // Inside a telegram only `/` and `!` change anything: copy up to the next
+                // one (or up to the limit) in one go rather than byte by byte.
+                let run = rest
+                    .iter()
+                    .position(|&b| b == b'/' || b == b'!')
+                    .unwrap_or(rest.len());
+                let take = run.min(MAX_TELEGRAM_BYTES.saturating_sub(self.buf.len()));
+                if take > 0 {
+                    self.buf.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    continue;
+                }
+            }
             self.feed(byte, &mut out);
+            rest = tail;
         }
         out
     }

@@ -64,7 +64,7 @@ pub enum ValueError {
     },
 }
 
-/// Units of energy, power and volume as the OBIS codes of this crate carry them, each with
+/// Units of energy and power as the OBIS codes of this crate carry them, each with
 /// the number of decimal places that turns it into the crate's integer unit.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UnitScale {
@@ -103,8 +103,8 @@ pub(crate) fn split_unit(group: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Splits decimal text (`digits[.digits]`, at least one digit on each side of the dot) into
-/// its integer and fraction digits, or says why it is no decimal number.
+/// Splits decimal text (`digits[.digits]`: digits before the dot, and after it when there is
+/// one) into its integer and fraction digits, or says why it is no decimal number.
 fn decimal_parts(text: &str) -> Result<(&str, &str), ValueError> {
     let (int_part, frac_part) = match text.split_once('.') {
         Some((_, "")) => {
