@@ -78,7 +78,7 @@ impl TouCalendar {
     pub fn tariff_at(&self, unix_ms: i64) -> Option<u8> {
         let zoned = Timestamp::from_millisecond(unix_ms)
             .ok()?
-            .to_zoned(self.zone.clone());
+            .to_zoned_datetime(self.zone.clone());
         let now_minute =
             u16::try_from(zoned.hour()).ok()? * 60 + u16::try_from(zoned.minute()).ok()?;
         let mut date = zoned.date();
