@@ -133,6 +133,17 @@ fn set(table: &mut toml::Table, dotted: &str, value: String) {
     }
 }
 
+/// Host and port of an `mqtt://host:port` URL.
+pub fn broker_address(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("mqtt://")?;
+    let (host, port) = rest.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +181,17 @@ mod tests {
         let name = origin.invalid("a.name", "is wrong").to_string();
         assert!(name.starts_with(&path.display().to_string()), "{name}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn broker_addresses() {
+        assert_eq!(
+            broker_address("mqtt://[::1]:1883"),
+            Some(("::1".into(), 1883))
+        );
+        assert_eq!(broker_address("mqtt://h:1"), Some(("h".into(), 1)));
+        assert_eq!(broker_address("mqtts://h:1"), None);
+        assert_eq!(broker_address("mqtt://:1"), None);
     }
 
     #[test]

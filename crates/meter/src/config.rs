@@ -350,14 +350,7 @@ impl MeterConfig {
     }
 }
 
-/// Host and port of an `mqtt://host:port` URL.
-pub fn broker_address(url: &str) -> Option<(String, u16)> {
-    let rest = url.strip_prefix("mqtt://")?;
-    let (host, port) = rest.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (!host.is_empty()).then_some(())?;
-    Some((host.to_owned(), port.parse().ok()?))
-}
+pub use joule_config::broker_address;
 
 #[cfg(test)]
 mod tests {
