@@ -181,6 +181,46 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
+/// The meters query both backends run: the columns every `MeterRecord` is read from, the
+/// filter's conditions with their text values, order and paging. `placeholder(n)` spells
+/// the n-th (1-based) parameter in the backend's syntax (`$n` or `?n`).
+fn meters_query(
+    filter: &MeterFilter,
+    id: Option<&MeterId>,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut sql = String::from(
+        "SELECT id, name, owner, location, feeder, transformer, tariff, install_date,
+                created_ms, revoked, online, status_ms
+         FROM meters WHERE 1 = 1",
+    );
+    let mut values: Vec<String> = Vec::new();
+    let equal = [
+        ("id", id.map(ToString::to_string)),
+        ("owner", filter.owner.clone()),
+        ("feeder", filter.feeder.clone()),
+        ("transformer", filter.transformer.clone()),
+    ];
+    for (column, value) in equal {
+        if let Some(value) = value {
+            values.push(value);
+            sql.push_str(&format!(" AND {column} = {}", placeholder(values.len())));
+        }
+    }
+    if let Some(search) = &filter.search {
+        values.push(format!("%{}%", search.to_lowercase()));
+        let p = placeholder(values.len());
+        sql.push_str(&format!(
+            " AND (lower(id) LIKE {p} OR lower(name) LIKE {p})"
+        ));
+    }
+    sql.push_str(" ORDER BY id");
+    if filter.limit > 0 {
+        sql.push_str(&format!(" LIMIT {} OFFSET {}", filter.limit, filter.offset));
+    }
+    (sql, values)
+}
+
 /// A meter id read back from the database.
 fn stored_meter_id(id: &str) -> Result<MeterId, StoreError> {
     MeterId::new(id).map_err(|error| StoreError::Corrupt {

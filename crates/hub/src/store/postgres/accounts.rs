@@ -4,7 +4,7 @@
 
 use crate::store::{
     AuditEntry, CommandRecord, CommandStatus, MeterFilter, MeterRecord, NewMeter, Role,
-    SessionRecord, StoreError, UserRecord, corrupt, stored_meter_id, to_i64, to_u64,
+    SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64, to_u64,
 };
 use joule_protocol::{Action, MeterId};
 use tokio_postgres::types::ToSql;
@@ -78,39 +78,7 @@ pub(super) async fn meters(
     filter: &MeterFilter,
     id: Option<&MeterId>,
 ) -> Result<Vec<MeterRecord>, StoreError> {
-    let mut sql = String::from(
-        "SELECT id, name, owner, location, feeder, transformer, tariff, install_date,
-                created_ms, revoked, online, status_ms
-         FROM meters WHERE TRUE",
-    );
-    let mut values: Vec<String> = Vec::new();
-    let mut condition = |sql: &mut String, clause: &str, value: String| {
-        values.push(value);
-        sql.push_str(&format!(" AND {clause} ${}", values.len()));
-    };
-    if let Some(id) = id {
-        condition(&mut sql, "id =", id.to_string());
-    }
-    if let Some(owner) = &filter.owner {
-        condition(&mut sql, "owner =", owner.clone());
-    }
-    if let Some(feeder) = &filter.feeder {
-        condition(&mut sql, "feeder =", feeder.clone());
-    }
-    if let Some(transformer) = &filter.transformer {
-        condition(&mut sql, "transformer =", transformer.clone());
-    }
-    if let Some(search) = &filter.search {
-        values.push(format!("%{}%", search.to_lowercase()));
-        let n = values.len();
-        sql.push_str(&format!(
-            " AND (lower(id) LIKE ${n} OR lower(name) LIKE ${n})"
-        ));
-    }
-    sql.push_str(" ORDER BY id");
-    if filter.limit > 0 {
-        sql.push_str(&format!(" LIMIT {} OFFSET {}", filter.limit, filter.offset));
-    }
+    let (sql, values) = meters_query(filter, id, |n| format!("${n}"));
     let params: Vec<&(dyn ToSql + Sync)> = values
         .iter()
         .map(|value| value as &(dyn ToSql + Sync))
