@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use joule_hub::config::HubConfig;
 use joule_hub::store::{
-    AuditEntry, MeterFilter, NewMeter, PostgresStore, Role, SqliteStore, Store, UserRecord,
+    AuditEntry, MeterDetails, MeterFilter, NewMeter, PostgresStore, Role, SqliteStore, Store,
+    UserRecord,
 };
 use joule_hub::{mosquitto, passwords, service, tokens};
 use joule_protocol::MeterId;
@@ -127,18 +128,19 @@ pub(crate) fn meters(command: &MetersCommand, out: &mut impl Write) -> anyhow::R
                 let token = tokens::generate();
                 store
                     .add_meter(
-                        NewMeter {
-                            id: id.clone(),
-                            name: args.name.clone(),
-                            owner: args.owner.clone(),
-                            location: args.location.clone(),
-                            feeder: args.feeder.clone(),
-                            transformer: args.transformer.clone(),
-                            tariff: args.tariff.clone(),
-                            install_date: args.install_date.clone(),
-                            token_hash: tokens::hash(&token),
-                            mosquitto_hash: Some(tokens::mosquitto_hash(&token)),
-                        },
+                        NewMeter::with_token(
+                            id.clone(),
+                            MeterDetails {
+                                name: args.name.clone(),
+                                owner: args.owner.clone(),
+                                location: args.location.clone(),
+                                feeder: args.feeder.clone(),
+                                transformer: args.transformer.clone(),
+                                tariff: args.tariff.clone(),
+                                install_date: args.install_date.clone(),
+                            },
+                            &token,
+                        ),
                         now_ms(),
                     )
                     .await?;
@@ -164,10 +166,10 @@ pub(crate) fn meters(command: &MetersCommand, out: &mut impl Write) -> anyhow::R
                         out,
                         "{:<24} {:<24} {:<12} {:<10} {:<12} {}",
                         meter.id,
-                        meter.name,
-                        meter.owner.as_deref().unwrap_or("-"),
-                        meter.feeder.as_deref().unwrap_or("-"),
-                        meter.transformer.as_deref().unwrap_or("-"),
+                        meter.details.name,
+                        meter.details.owner.as_deref().unwrap_or("-"),
+                        meter.details.feeder.as_deref().unwrap_or("-"),
+                        meter.details.transformer.as_deref().unwrap_or("-"),
                         if meter.revoked { "revoked" } else { "active" }
                     )?;
                 }

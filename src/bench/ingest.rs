@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{NewMeter, Store};
+use joule_hub::store::{MeterDetails, NewMeter, Store};
 use joule_hub::tokens;
 use joule_protocol::{
     LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
@@ -498,14 +498,9 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
             .add_meter(
                 NewMeter {
                     id: id.clone(),
-                    name: String::new(),
-                    owner: None,
-                    location: None,
-                    feeder: None,
-                    transformer: None,
-                    tariff: None,
-                    install_date: None,
+                    details: MeterDetails::default(),
                     token_hash: tokens::hash(&token),
+                    // No Mosquitto hash: its PBKDF2 would dominate provisioning a fleet.
                     mosquitto_hash: None,
                 },
                 0,

@@ -6,7 +6,7 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{NewMeter, Role, SqliteStore, Store, UserRecord};
+use joule_hub::store::{MeterDetails, NewMeter, Role, SqliteStore, Store, UserRecord};
 use joule_hub::{passwords, tokens};
 use joule_protocol::{
     AckStatus, Command, CommandAck, MeterId, PAYLOAD_VERSION, RelayState, TopicKind, Topics, encode,
@@ -93,13 +93,13 @@ impl Fixture {
                 .add_meter(
                     NewMeter {
                         id: MeterId::new(id).expect("id"),
-                        name: format!("{owner}'s meter"),
-                        owner: Some(owner.into()),
-                        location: None,
-                        feeder: Some("F1".into()),
-                        transformer: Some("T1".into()),
-                        tariff: None,
-                        install_date: None,
+                        details: MeterDetails {
+                            name: format!("{owner}'s meter"),
+                            owner: Some(owner.into()),
+                            feeder: Some("F1".into()),
+                            transformer: Some("T1".into()),
+                            ..MeterDetails::default()
+                        },
                         token_hash: tokens::hash(&token),
                         mosquitto_hash: None,
                     },

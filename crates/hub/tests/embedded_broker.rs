@@ -3,7 +3,7 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_hub::store::{NewMeter, SqliteStore, Store};
+use joule_hub::store::{MeterDetails, NewMeter, SqliteStore, Store};
 use joule_hub::tokens;
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{client, connects, free_port, reading, recent_ms};
@@ -19,13 +19,10 @@ async fn meters_reach_their_own_topics_only() {
     for id in ["m-1", "m-2"] {
         let meter = NewMeter {
             id: MeterId::new(id).expect("id"),
-            name: id.into(),
-            owner: None,
-            location: None,
-            feeder: None,
-            transformer: None,
-            tariff: None,
-            install_date: None,
+            details: MeterDetails {
+                name: id.into(),
+                ..MeterDetails::default()
+            },
             token_hash: tokens::hash(&token),
             mosquitto_hash: None,
         };

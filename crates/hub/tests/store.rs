@@ -4,8 +4,9 @@
 //! reopening. SQLite runs in a temp dir; PostgreSQL in a throwaway cluster of its own.
 
 use joule_hub::store::{
-    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterFilter, NewMeter, PostgresStore,
-    Resolution, Role, SessionRecord, SqliteStore, Store, StoreError, Stored, UserRecord,
+    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterDetails, MeterFilter, NewMeter,
+    PostgresStore, Resolution, Role, SessionRecord, SqliteStore, Store, StoreError, Stored,
+    UserRecord,
 };
 use joule_protocol::{
     AckStatus, Action, CommandAck, EventKind, EventMessage, EventState, IntervalRecord,
@@ -63,13 +64,15 @@ fn batch(messages: Vec<(MeterId, Stored)>) -> Batch {
 fn new_meter(meter: &MeterId, owner: Option<&str>, feeder: Option<&str>) -> NewMeter {
     NewMeter {
         id: meter.clone(),
-        name: format!("Home {meter}"),
-        owner: owner.map(str::to_owned),
-        location: Some("Main St 1".into()),
-        feeder: feeder.map(str::to_owned),
-        transformer: Some("T1".into()),
-        tariff: Some("flat".into()),
-        install_date: Some("2026-01-15".into()),
+        details: MeterDetails {
+            name: format!("Home {meter}"),
+            owner: owner.map(str::to_owned),
+            location: Some("Main St 1".into()),
+            feeder: feeder.map(str::to_owned),
+            transformer: Some("T1".into()),
+            tariff: Some("flat".into()),
+            install_date: Some("2026-01-15".into()),
+        },
         token_hash: format!("hash-{meter}"),
         mosquitto_hash: Some("$7$h".into()),
     }
@@ -291,9 +294,9 @@ async fn the_registry_survives_reopening_and_revocation_locks_out(open: &Open) {
         Some("hash-m-1")
     );
     let record = store.meter(&m).await.expect("meter").expect("exists");
-    assert_eq!(record.name, "Home m-1");
-    assert_eq!(record.owner.as_deref(), Some("alice"));
-    assert_eq!(record.install_date.as_deref(), Some("2026-01-15"));
+    assert_eq!(record.details.name, "Home m-1");
+    assert_eq!(record.details.owner.as_deref(), Some("alice"));
+    assert_eq!(record.details.install_date.as_deref(), Some("2026-01-15"));
     assert_eq!(record.online, None);
     assert_eq!(store.mosquitto_hashes().await.expect("hashes").len(), 1);
     assert_eq!(store.contiguous_seq(&m).await.expect("mark"), 1);
@@ -306,7 +309,7 @@ async fn the_registry_survives_reopening_and_revocation_locks_out(open: &Open) {
     ));
     store.set_meter_owner(&m, Some("bob")).await.expect("owner");
     let record = store.meter(&m).await.expect("meter").expect("exists");
-    assert_eq!(record.owner.as_deref(), Some("bob"));
+    assert_eq!(record.details.owner.as_deref(), Some("bob"));
 }
 
 async fn latest_registers_come_from_the_newest_message(store: Arc<dyn Store>) {

@@ -56,7 +56,8 @@ impl Caller {
     /// Whether the caller may see `meter`: operators and admins see the fleet, consumers
     /// their own meters.
     pub fn may_see(&self, meter: &MeterRecord) -> bool {
-        self.user.role >= Role::Operator || meter.owner.as_deref() == Some(&self.user.username)
+        self.user.role >= Role::Operator
+            || meter.details.owner.as_deref() == Some(&self.user.username)
     }
 
     /// An audit entry by this caller.

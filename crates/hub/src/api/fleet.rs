@@ -116,8 +116,8 @@ async fn summary(state: &AppState) -> Result<FleetSummary, ApiError> {
             summary.export_w -= p_w;
         }
         let groups = [
-            (&mut summary.feeders, &meter.feeder),
-            (&mut summary.transformers, &meter.transformer),
+            (&mut summary.feeders, &meter.details.feeder),
+            (&mut summary.transformers, &meter.details.transformer),
         ];
         for (groups, key) in groups {
             let key = key.clone().unwrap_or_else(|| "(none)".to_owned());

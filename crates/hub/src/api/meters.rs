@@ -5,7 +5,9 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, now_ms};
-use crate::store::{Gap, MeterFilter, MeterRecord, NewMeter, Resolution, Role, SeriesPoint};
+use crate::store::{
+    Gap, MeterDetails, MeterFilter, MeterRecord, NewMeter, Resolution, Role, SeriesPoint,
+};
 use crate::tokens;
 use axum::Json;
 use axum::extract::State;
@@ -82,21 +84,9 @@ pub async fn list(
 pub struct MeterRequest {
     /// Its id (its MQTT username): letters, digits, `-`, `_`, `.`.
     pub id: String,
-    /// A name for people.
-    #[serde(default)]
-    pub name: String,
-    /// The consumer whose meter it is.
-    pub owner: Option<String>,
-    /// Where it is installed.
-    pub location: Option<String>,
-    /// Feeder.
-    pub feeder: Option<String>,
-    /// Transformer.
-    pub transformer: Option<String>,
-    /// Tariff plan.
-    pub tariff: Option<String>,
-    /// Installation date, `YYYY-MM-DD`.
-    pub install_date: Option<String>,
+    /// Name, owner, location, grid position, tariff, installation date.
+    #[serde(flatten)]
+    pub details: MeterDetails,
 }
 
 /// A registered meter and its device token, shown once.
@@ -123,18 +113,7 @@ pub async fn create(
     let store = &state.shared.store;
     store
         .add_meter(
-            NewMeter {
-                id: id.clone(),
-                name: request.name,
-                owner: request.owner,
-                location: request.location,
-                feeder: request.feeder,
-                transformer: request.transformer,
-                tariff: request.tariff,
-                install_date: request.install_date,
-                token_hash: tokens::hash(&token),
-                mosquitto_hash: Some(tokens::mosquitto_hash(&token)),
-            },
+            NewMeter::with_token(id.clone(), request.details, &token),
             now_ms(),
         )
         .await?;

@@ -5,13 +5,12 @@ use joule_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
-/// A meter in the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct MeterRecord {
-    /// The meter's id (its MQTT username).
-    #[schema(value_type = String)]
-    pub id: MeterId,
+/// What describes a meter for people and grid views: what an admin sets when registering
+/// it, kept in the registry and shown by the API (flattened into the JSON of both).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MeterDetails {
     /// A name for people.
+    #[serde(default)]
     pub name: String,
     /// The consumer it belongs to (a username), if any.
     pub owner: Option<String>,
@@ -25,6 +24,17 @@ pub struct MeterRecord {
     pub tariff: Option<String>,
     /// Installation date, `YYYY-MM-DD`.
     pub install_date: Option<String>,
+}
+
+/// A meter in the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MeterRecord {
+    /// The meter's id (its MQTT username).
+    #[schema(value_type = String)]
+    pub id: MeterId,
+    /// Name, owner, location, grid position, tariff, installation date.
+    #[serde(flatten)]
+    pub details: MeterDetails,
     /// When it was added, Unix ms.
     pub created_ms: i64,
     /// Whether its token was revoked (it may no longer connect or publish).
@@ -40,24 +50,24 @@ pub struct MeterRecord {
 pub struct NewMeter {
     /// The meter's id.
     pub id: MeterId,
-    /// A name for people.
-    pub name: String,
-    /// The consumer it belongs to.
-    pub owner: Option<String>,
-    /// Where it is installed.
-    pub location: Option<String>,
-    /// Feeder.
-    pub feeder: Option<String>,
-    /// Transformer.
-    pub transformer: Option<String>,
-    /// Tariff plan.
-    pub tariff: Option<String>,
-    /// Installation date, `YYYY-MM-DD`.
-    pub install_date: Option<String>,
+    /// Name, owner, location, grid position, tariff, installation date.
+    pub details: MeterDetails,
     /// SHA-256 of the device token, hex (the token itself is never stored).
     pub token_hash: String,
     /// The token hashed for Mosquitto's password file (`tokens::mosquitto_hash`).
     pub mosquitto_hash: Option<String>,
+}
+
+impl NewMeter {
+    /// A meter whose device token is `token`: only its hashes are kept.
+    pub fn with_token(id: MeterId, details: MeterDetails, token: &str) -> Self {
+        Self {
+            id,
+            details,
+            token_hash: crate::tokens::hash(token),
+            mosquitto_hash: Some(crate::tokens::mosquitto_hash(token)),
+        }
+    }
 }
 
 /// Which meters to list.

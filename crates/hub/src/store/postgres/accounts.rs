@@ -3,8 +3,9 @@
 //! an ack only counts for its own meter).
 
 use crate::store::{
-    AuditEntry, CommandRecord, CommandStatus, MeterFilter, MeterRecord, NewMeter, Role,
-    SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64, to_u64,
+    AuditEntry, CommandRecord, CommandStatus, MeterDetails, MeterFilter, MeterRecord, NewMeter,
+    Role, SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64,
+    to_u64,
 };
 use joule_protocol::{Action, MeterId};
 use tokio_postgres::types::ToSql;
@@ -23,13 +24,13 @@ pub(super) async fn add_meter(
              ON CONFLICT (id) DO NOTHING",
             &[
                 &meter.id.as_str(),
-                &meter.name,
-                &meter.owner,
-                &meter.location,
-                &meter.feeder,
-                &meter.transformer,
-                &meter.tariff,
-                &meter.install_date,
+                &meter.details.name,
+                &meter.details.owner,
+                &meter.details.location,
+                &meter.details.feeder,
+                &meter.details.transformer,
+                &meter.details.tariff,
+                &meter.details.install_date,
                 &meter.token_hash,
                 &now_ms,
                 &meter.mosquitto_hash,
@@ -87,13 +88,15 @@ pub(super) async fn meters(
     for row in client.query(&sql, &params).await? {
         meters.push(MeterRecord {
             id: stored_meter_id(&row.try_get::<_, String>(0)?)?,
-            name: row.try_get(1)?,
-            owner: row.try_get(2)?,
-            location: row.try_get(3)?,
-            feeder: row.try_get(4)?,
-            transformer: row.try_get(5)?,
-            tariff: row.try_get(6)?,
-            install_date: row.try_get(7)?,
+            details: MeterDetails {
+                name: row.try_get(1)?,
+                owner: row.try_get(2)?,
+                location: row.try_get(3)?,
+                feeder: row.try_get(4)?,
+                transformer: row.try_get(5)?,
+                tariff: row.try_get(6)?,
+                install_date: row.try_get(7)?,
+            },
             created_ms: row.try_get(8)?,
             revoked: row.try_get(9)?,
             online: row.try_get(10)?,

@@ -1,8 +1,9 @@
 //! SQLite: the registry, users, sessions, API tokens, commands and the audit log.
 
 use crate::store::{
-    AuditEntry, CommandRecord, CommandStatus, MeterFilter, MeterRecord, NewMeter, Role,
-    SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64, to_u64,
+    AuditEntry, CommandRecord, CommandStatus, MeterDetails, MeterFilter, MeterRecord, NewMeter,
+    Role, SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64,
+    to_u64,
 };
 use joule_protocol::{Action, MeterId};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -18,13 +19,13 @@ pub(super) fn add_meter(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             meter.id.as_str(),
-            meter.name,
-            meter.owner,
-            meter.location,
-            meter.feeder,
-            meter.transformer,
-            meter.tariff,
-            meter.install_date,
+            meter.details.name,
+            meter.details.owner,
+            meter.details.location,
+            meter.details.feeder,
+            meter.details.transformer,
+            meter.details.tariff,
+            meter.details.install_date,
             meter.token_hash,
             now_ms,
             meter.mosquitto_hash
@@ -75,13 +76,15 @@ pub(super) fn meters(
     while let Some(row) = rows.next()? {
         meters.push(MeterRecord {
             id: stored_meter_id(&row.get::<_, String>(0)?)?,
-            name: row.get(1)?,
-            owner: row.get(2)?,
-            location: row.get(3)?,
-            feeder: row.get(4)?,
-            transformer: row.get(5)?,
-            tariff: row.get(6)?,
-            install_date: row.get(7)?,
+            details: MeterDetails {
+                name: row.get(1)?,
+                owner: row.get(2)?,
+                location: row.get(3)?,
+                feeder: row.get(4)?,
+                transformer: row.get(5)?,
+                tariff: row.get(6)?,
+                install_date: row.get(7)?,
+            },
             created_ms: row.get(8)?,
             revoked: row.get(9)?,
             online: row.get(10)?,
