@@ -498,3 +498,31 @@ pub struct AuditEntry {
     /// Details (a reason, the fields changed).
     pub detail: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_meter_record_is_flat_json() {
+        let record = MeterRecord {
+            id: MeterId::new("m-1").expect("id"),
+            details: MeterDetails {
+                name: "Flat 3".into(),
+                owner: Some("alice".into()),
+                ..MeterDetails::default()
+            },
+            created_ms: 1,
+            revoked: false,
+            online: None,
+            status_ms: None,
+        };
+        let json = serde_json::to_value(&record).expect("json");
+        assert_eq!(json["id"], "m-1");
+        assert_eq!(json["name"], "Flat 3");
+        assert_eq!(json["owner"], "alice");
+        assert!(json.get("details").is_none());
+        let back: MeterRecord = serde_json::from_value(json).expect("back");
+        assert_eq!(back, record);
+    }
+}
