@@ -445,7 +445,7 @@ impl Agent {
                     Err(error) => rejected(error.to_string()),
                     Ok(_) => {
                         self.move_relay(trigger, reason, now_ms)?;
-                        done(&format!("relay {}", relay_name(self.state.relay)))
+                        done(&format!("relay {}", self.state.relay.as_str()))
                     }
                 }
             }
@@ -548,7 +548,7 @@ impl Agent {
         if let Ok(Some(next)) = transition(self.state.relay, trigger) {
             let from = self.state.relay;
             self.state.relay = next;
-            let detail = format!("{} → {}: {reason}", relay_name(from), relay_name(next));
+            let detail = format!("{} → {}: {reason}", from.as_str(), next.as_str());
             tracing::info!(%detail, "supply switch");
             self.push(&Outgoing::Event(event(
                 EventKind::Relay,
@@ -678,14 +678,6 @@ impl Agent {
             alarms: self.alerts.active().to_vec(),
             register_writes: self.store.writes(),
         })
-    }
-}
-
-fn relay_name(state: RelayState) -> &'static str {
-    match state {
-        RelayState::Connected => "connected",
-        RelayState::Disconnected => "disconnected",
-        RelayState::ReadyForReconnection => "ready_for_reconnection",
     }
 }
 

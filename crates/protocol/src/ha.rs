@@ -5,6 +5,7 @@
 //! The sensors read the meter's own `live` topic through value templates, and its `status`
 //! topic is their availability, so Home Assistant needs nothing from the hub.
 
+use crate::messages::RelayState;
 use crate::topics::{MeterId, TopicKind, Topics};
 use serde_json::{Map, Value, json};
 
@@ -160,7 +161,11 @@ pub fn discovery_documents(topics: &Topics, meter: &MeterId, model: &str) -> Vec
             if sensor.object_id == "relay" {
                 set(
                     "options",
-                    json!(["connected", "disconnected", "ready_for_reconnection"]),
+                    json!([
+                        RelayState::Connected.as_str(),
+                        RelayState::Disconnected.as_str(),
+                        RelayState::ReadyForReconnection.as_str(),
+                    ]),
                 );
             }
             let config = Value::Object(config);

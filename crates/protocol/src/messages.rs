@@ -52,6 +52,17 @@ pub enum RelayState {
     ReadyForReconnection,
 }
 
+impl RelayState {
+    /// The wire name (`connected`, `disconnected`, `ready_for_reconnection`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Connected => "connected",
+            Self::Disconnected => "disconnected",
+            Self::ReadyForReconnection => "ready_for_reconnection",
+        }
+    }
+}
+
 /// One phase of a live reading (three-phase meters only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseReading {

@@ -246,17 +246,6 @@ fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// The relay state as stored: its wire name, from the protocol's own serde names.
-fn relay_name(relay: joule_protocol::RelayState) -> Result<String, StoreError> {
-    match serde_json::to_value(relay).map_err(corrupt("relay state"))? {
-        serde_json::Value::String(name) => Ok(name),
-        other => Err(StoreError::Corrupt {
-            what: "relay state",
-            detail: other.to_string(),
-        }),
-    }
-}
-
 fn relay_from_name(name: String) -> Result<joule_protocol::RelayState, StoreError> {
     serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt("relay state"))
 }

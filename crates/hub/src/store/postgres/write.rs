@@ -10,7 +10,7 @@
 use super::accounts;
 use super::partitions::Partitions;
 use crate::store::{
-    Batch, BatchOutcome, StoreError, Stored, corrupt, event_kind_name, relay_name, rollup_deltas,
+    Batch, BatchOutcome, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
 };
 use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId, Status};
@@ -212,7 +212,7 @@ struct LiveRows<'a> {
     apparent_import_mvah: Vec<i64>,
     apparent_export_mvah: Vec<i64>,
     tariff: Vec<i16>,
-    relay: Vec<String>,
+    relay: Vec<&'static str>,
     phases: Vec<Option<String>>,
 }
 
@@ -238,7 +238,7 @@ impl<'a> LiveRows<'a> {
         self.apparent_export_mvah
             .push(to_i64(m.registers.apparent_export_mvah));
         self.tariff.push(i16::from(m.tariff));
-        self.relay.push(relay_name(m.relay)?);
+        self.relay.push(m.relay.as_str());
         self.phases.push(if m.phases.is_empty() {
             None
         } else {

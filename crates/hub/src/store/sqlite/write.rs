@@ -2,7 +2,7 @@
 
 use super::accounts;
 use crate::store::{
-    Batch, BatchOutcome, StoreError, Stored, corrupt, event_kind_name, relay_name, rollup_deltas,
+    Batch, BatchOutcome, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
 };
 use joule_protocol::{MeterId, Status};
@@ -171,7 +171,7 @@ fn insert_message(
                     to_i64(m.registers.apparent_import_mvah),
                     to_i64(m.registers.apparent_export_mvah),
                     m.tariff,
-                    relay_name(m.relay)?,
+                    m.relay.as_str(),
                     phases,
                 ])?;
         }
