@@ -348,6 +348,8 @@ impl Agent {
             self.state.max_demand_w = Some(reading.demand_w);
         }
         self.last_import_wh = Some(import_wh);
+        // The one place registers change: everything recorded or saved after this (this
+        // tick's messages, commands until the next tick) carries them.
         self.state.set_registers(self.source.registers());
         if self.config.relay.present
             && self.limiter.exceeded(
@@ -577,7 +579,6 @@ impl Agent {
 
     /// Puts a message into the outbox with the state it reflects.
     fn record(&mut self, kind: TopicKind, body: &[u8], now_ms: i64) -> Result<(), AgentError> {
-        self.state.set_registers(self.source.registers());
         let state = self.state.to_bytes();
         self.outbox_lock().push(kind, body, &state, now_ms)?;
         self.wake.notify_one();
@@ -591,7 +592,6 @@ impl Agent {
     }
 
     fn save(&mut self, now_ms: i64) -> Result<(), AgentError> {
-        self.state.set_registers(self.source.registers());
         self.store.save(&self.state.to_bytes(), now_ms)?;
         self.last_save_ms = now_ms;
         self.saved_energy_wh = (self.state.total[0] + self.state.total[1]) as f64 / 1000.0;

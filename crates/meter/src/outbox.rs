@@ -56,6 +56,8 @@ pub struct Outbox {
     path: PathBuf,
     db: Connection,
     max_live: u64,
+    /// Messages waiting, kept in step with the table (counted once at open).
+    messages: u64,
     live_unsent: u64,
 }
 
@@ -91,17 +93,19 @@ impl Outbox {
         db.pragma_update(None, "synchronous", "FULL")
             .map_err(wrap)?;
         db.execute_batch(SCHEMA).map_err(wrap)?;
-        let live_unsent = db
+        let (messages, live_unsent) = db
             .query_row(
-                "SELECT COUNT(*) FROM outbox WHERE kind = 'live' AND seq IS NULL",
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE kind = 'live' AND seq IS NULL)
+                 FROM outbox",
                 [],
-                |row| row.get::<_, i64>(0),
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
             )
             .map_err(wrap)?;
         Ok(Self {
             path: path.to_path_buf(),
             db,
             max_live: max_live.max(2),
+            messages: u64::try_from(messages).unwrap_or(0),
             live_unsent: u64::try_from(live_unsent).unwrap_or(0),
         })
     }
@@ -136,6 +140,7 @@ impl Outbox {
         })
         .map_err(|e| wrap(&self.path, e))?;
         tx.commit().map_err(|e| wrap(&self.path, e))?;
+        self.messages += 1;
         if kind == TopicKind::Live {
             self.live_unsent += 1;
             if self.live_unsent > self.max_live {
@@ -177,6 +182,7 @@ impl Outbox {
             })
             .map_err(|e| self.wrap(e))?;
         self.live_unsent -= dropped as u64;
+        self.messages -= (dropped as u64).min(self.messages);
         Ok(())
     }
 
@@ -238,8 +244,11 @@ impl Outbox {
                 out.push((seq as u64, kind, body));
                 seq += 1;
             }
-            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'next_seq'", [seq])
-                .map_err(|e| wrap(&self.path, e))?;
+            // Nothing fresh, nothing to write: an idle uplink polls without committing.
+            if seq != next_seq {
+                tx.execute("UPDATE meta SET value = ?1 WHERE key = 'next_seq'", [seq])
+                    .map_err(|e| wrap(&self.path, e))?;
+            }
         }
         tx.commit().map_err(|e| wrap(&self.path, e))?;
         self.live_unsent -= fresh_live.min(self.live_unsent);
@@ -271,6 +280,7 @@ impl Outbox {
             })
             .map_err(|e| wrap(&self.path, e))?;
         tx.commit().map_err(|e| wrap(&self.path, e))?;
+        self.messages -= (removed as u64).min(self.messages);
         Ok(removed as u64)
     }
 
@@ -285,12 +295,8 @@ impl Outbox {
                 .map(|v| v.unwrap_or(0) as u64)
                 .map_err(|e| self.wrap(e))
         };
-        let messages: i64 = self
-            .db
-            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
-            .map_err(|e| self.wrap(e))?;
         Ok(Depth {
-            messages: messages as u64,
+            messages: self.messages,
             live_unsent: self.live_unsent,
             thinned: meta("thinned")?,
             acked_seq: meta("acked_seq")?,
