@@ -138,6 +138,8 @@ struct Agent {
     limiter: LoadLimiter,
     alerts: Alerts,
     clock_trusted: bool,
+    /// The newest time the meter had seen before this start: a clock behind it is wrong.
+    last_seen_ms: i64,
     last_observation: Option<Observation>,
     last_save_ms: i64,
     saved_energy_wh: f64,
@@ -258,6 +260,7 @@ impl Agent {
             limiter: LoadLimiter::default(),
             alerts: Alerts::default(),
             clock_trusted: plausible(now_ms, last_seen_ms),
+            last_seen_ms,
             last_observation: None,
             last_save_ms: now_ms,
             saved_energy_wh: 0.0,
@@ -317,10 +320,7 @@ impl Agent {
     /// One measurement tick.
     fn tick(&mut self) -> Result<(), AgentError> {
         let now_ms = self.clock.now_ms();
-        if !self.clock_trusted
-            && plausible(now_ms, self.last_save_ms.min(now_ms))
-            && now_ms >= crate::clock::PLAUSIBLE_AFTER_MS
-        {
+        if !self.clock_trusted && plausible(now_ms, self.last_seen_ms) {
             self.clock_trusted = true;
             self.send_event(
                 EventKind::Clock,
