@@ -169,8 +169,10 @@ pub async fn run(
     // The uplink stops after the agent has recorded its last messages, so they can go.
     let (uplink_stop, uplink_stopping) = watch::channel(false);
     let uplink = tokio::spawn(uplink::run(settings, channels, uplink_stopping));
-    let (modbus_tx, modbus_rx) = watch::channel(joule_modbus::Snapshot::default());
+    let mut modbus_tx = None;
     if let Some(listen) = agent.config.modbus.listen {
+        let (tx, modbus_rx) = watch::channel(joule_modbus::Snapshot::default());
+        modbus_tx = Some(tx);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| AgentError::Modbus { listen, source })?;
@@ -197,8 +199,13 @@ pub async fn run(
         tokio::select! {
             _ = ticker.tick() => {
                 agent.tick()?;
-                modbus_tx.send_replace(agent.modbus_snapshot());
-                snapshots.send_replace(agent.snapshot(link_rx.borrow().clone())?);
+                // Views are built only for someone who reads them.
+                if let Some(modbus) = &modbus_tx {
+                    modbus.send_replace(agent.modbus_snapshot());
+                }
+                if snapshots.receiver_count() > 0 {
+                    snapshots.send_replace(agent.snapshot(link_rx.borrow().clone())?);
+                }
             }
             Some(command) = command_rx.recv() => agent.command(&command)?,
             _ = shutdown.changed() => break,
