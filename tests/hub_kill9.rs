@@ -3,35 +3,18 @@
 //! reading is stored exactly once. The meter behaves as a real one must: it keeps each
 //! message until a storage acknowledgement covers it and resends the rest on reconnect.
 
+mod common;
+
+use common::HubProcess;
 use joule_hub::store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Readings the meter sends in all.
 const READINGS: u64 = 3000;
-
-fn joule(store: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_joule"));
-    command
-        .env("JOULE_HUB_STORAGE_SQLITE", store)
-        .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0");
-    command
-}
-
-fn start_hub(store: &Path, port: u16) -> Child {
-    joule(store)
-        .arg("hub")
-        .env("JOULE_HUB_BROKER_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start joule hub")
-}
 
 /// The meter: streams readings, keeps them until acknowledged, resends after reconnects
 /// and when acks stop coming (a resend may have reached the broker before the restarted
@@ -107,25 +90,15 @@ async fn meter(port: u16, token: String) {
 #[test]
 fn kill_minus_nine_at_any_moment_loses_nothing_and_stores_nothing_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store_path = dir.path().join("hub.sqlite");
-    let added = joule(&store_path)
-        .args(["meters", "add", "m-1"])
-        .output()
-        .expect("meters add");
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-    let token = String::from_utf8_lossy(&added.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("token: ").map(str::to_owned))
-        .expect("the token is printed");
-    let port = free_port();
+    let process = HubProcess {
+        store: dir.path().join("hub.sqlite"),
+        port: free_port(),
+    };
+    let token = process.add_meter("m-1");
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let meter_task = runtime.spawn(meter(port, token));
-    let mut hub = start_hub(&store_path, port);
+    let meter_task = runtime.spawn(meter(process.port, token));
+    let mut hub = process.spawn();
     // Kill at moments from a fixed linear congruential sequence (deterministic run to run).
     let mut state: u32 = 0x2545_f491;
     let mut kills = 0;
@@ -136,7 +109,7 @@ fn kill_minus_nine_at_any_moment_loses_nothing_and_stores_nothing_twice() {
         hub.wait().expect("reap");
         kills += 1;
         std::thread::sleep(Duration::from_millis(150));
-        hub = start_hub(&store_path, port);
+        hub = process.spawn();
     }
     runtime
         .block_on(async { tokio::time::timeout(Duration::from_secs(120), meter_task).await })
@@ -149,7 +122,7 @@ fn kill_minus_nine_at_any_moment_loses_nothing_and_stores_nothing_twice() {
         "the hub was killed during the stream ({kills} times)"
     );
 
-    let store = SqliteStore::open(&store_path).expect("store");
+    let store = SqliteStore::open(&process.store).expect("store");
     let id = MeterId::new("m-1").expect("id");
     let readings = runtime
         .block_on(store.readings(&id, 0, i64::MAX))

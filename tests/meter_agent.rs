@@ -3,6 +3,9 @@
 //! loses nothing and stores nothing twice; and `kill -9` of the meter at random instants
 //! never moves its registers backwards and loses at most the persistence interval.
 
+mod common;
+
+use common::HubProcess;
 use rusqlite::Connection;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -13,57 +16,20 @@ fn joule() -> Command {
     Command::new(env!("CARGO_BIN_EXE_joule"))
 }
 
+/// The hub under test, and SQL over its store.
 struct Hub {
-    store: PathBuf,
-    port: u16,
+    process: HubProcess,
 }
 
 impl Hub {
-    fn command(&self) -> Command {
-        let mut command = joule();
-        command
-            .env("JOULE_HUB_STORAGE_SQLITE", &self.store)
-            .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0")
-            .env(
-                "JOULE_HUB_BROKER_LISTEN",
-                format!("127.0.0.1:{}", self.port),
-            );
-        command
-    }
-
     fn start(&self) -> Child {
-        let child = self
-            .command()
-            .arg("hub")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start joule hub");
-        joule_testkit::wait_for_port(self.port);
+        let child = self.process.spawn();
+        joule_testkit::wait_for_port(self.process.port);
         child
     }
 
-    /// Adds a meter; returns its token.
-    fn add_meter(&self, id: &str) -> String {
-        let added = self
-            .command()
-            .args(["meters", "add", id])
-            .output()
-            .expect("meters add");
-        assert!(
-            added.status.success(),
-            "{}",
-            String::from_utf8_lossy(&added.stderr)
-        );
-        String::from_utf8_lossy(&added.stdout)
-            .lines()
-            .find_map(|line| line.strip_prefix("token: "))
-            .expect("token line")
-            .to_owned()
-    }
-
     fn query(&self, sql: &str) -> i64 {
-        let db = Connection::open(&self.store).expect("open hub store");
+        let db = Connection::open(&self.process.store).expect("open hub store");
         db.query_row(sql, [], |row| row.get(0)).expect(sql)
     }
 }
@@ -133,11 +99,13 @@ fn kill9(child: &mut Child) {
 fn hub_outage_with_a_meter_restart_in_the_middle_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let hub = Hub {
-        store: dir.path().join("hub.sqlite"),
-        port: joule_testkit::free_port(),
+        process: HubProcess {
+            store: dir.path().join("hub.sqlite"),
+            port: joule_testkit::free_port(),
+        },
     };
-    let token = hub.add_meter("m-1");
-    let config = meter_config(dir.path(), hub.port, &token);
+    let token = hub.process.add_meter("m-1");
+    let config = meter_config(dir.path(), hub.process.port, &token);
     let mut hub_process = hub.start();
     let mut meter = start_meter(&config);
     wait_until("first readings at the hub", Duration::from_secs(30), || {

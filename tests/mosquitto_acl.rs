@@ -2,6 +2,8 @@
 //! rules as the embedded broker: tokens log in, wrong ones do not, a meter's data reaches
 //! the hub, and a meter can neither publish as another nor read another's commands.
 
+mod common;
+
 use joule_hub::store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{Mosquitto, Process, client, connects, free_port, reading, recent_ms};
@@ -25,10 +27,7 @@ fn joule(args: &[&str]) -> String {
 
 fn add_meter(config: &Path, id: &str) -> String {
     let printed = joule(&["meters", "add", id, "--config", &config.to_string_lossy()]);
-    printed
-        .lines()
-        .find_map(|l| l.strip_prefix("token: ").map(str::to_owned))
-        .expect("token")
+    common::printed_token(printed.as_bytes())
 }
 
 #[test]

@@ -1,0 +1,64 @@
+//! What the binary's integration tests share: a `joule hub` process on SQLite with its
+//! embedded broker, and meters provisioned through `joule meters add`.
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A hub run as the `joule` binary: its SQLite store and its embedded broker's port.
+#[derive(Debug)]
+pub(crate) struct HubProcess {
+    /// The store file.
+    pub(crate) store: PathBuf,
+    /// Where the embedded broker listens on 127.0.0.1.
+    pub(crate) port: u16,
+}
+
+impl HubProcess {
+    /// `joule` with this hub's store, broker port and an HTTP port of the system's choice.
+    pub(crate) fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_joule"));
+        command
+            .env("JOULE_HUB_STORAGE_SQLITE", &self.store)
+            .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0")
+            .env(
+                "JOULE_HUB_BROKER_LISTEN",
+                format!("127.0.0.1:{}", self.port),
+            );
+        command
+    }
+
+    /// Starts `joule hub` (it may not listen yet when this returns).
+    pub(crate) fn spawn(&self) -> Child {
+        self.command()
+            .arg("hub")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start joule hub")
+    }
+
+    /// Registers a meter with `joule meters add`; returns its device token.
+    pub(crate) fn add_meter(&self, id: &str) -> String {
+        let added = self
+            .command()
+            .args(["meters", "add", id])
+            .output()
+            .expect("meters add");
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        printed_token(&added.stdout)
+    }
+}
+
+/// The device token `joule meters add` printed.
+pub(crate) fn printed_token(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("token: ").map(str::to_owned))
+        .expect("the token is printed")
+}
