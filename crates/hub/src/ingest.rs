@@ -3,11 +3,13 @@
 //! Everything a single message can show is checked by the protocol crate (schema, version,
 //! ranges, timestamps); here the hub adds what needs history: registers must never go
 //! backwards. A refusal never panics, is counted by reason, logged at most once per meter
-//! per minute, and kept as a dead letter; it changes nothing else.
+//! per minute, and kept as a dead letter; it changes nothing else, except that a final
+//! refusal of a numbered message settles its sequence number (see [`Stored::Refused`]).
 
 use crate::store::{DeadLetter, Stored};
 use joule_protocol::{
-    MAX_PAYLOAD_BYTES, MeterId, Registers, Status, Topics, Uplink, decode_uplink,
+    DecodeError, MAX_PAYLOAD_BYTES, MeterId, Registers, Status, TopicKind, Topics, Uplink,
+    decode_uplink,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,6 +22,41 @@ pub enum Outcome {
     Status(MeterId, Status),
     /// Refused; keep it as a dead letter.
     Reject(DeadLetter),
+}
+
+impl DeadLetter {
+    /// The sequence number to settle for this refusal, when it has one.
+    pub fn settlement(&self) -> Option<(MeterId, Stored)> {
+        let meter = MeterId::new(self.meter.as_deref()?).ok()?;
+        let seq = self.seq?;
+        Some((
+            meter,
+            Stored::Refused {
+                seq,
+                received_ms: self.received_ms,
+            },
+        ))
+    }
+}
+
+/// The sequence number of a meter's message that failed to decode, when the refusal is
+/// final: any error but an unknown payload version (a newer meter, which a hub upgrade will
+/// understand, so it must keep resending) on a numbered kind.
+fn final_refusal_seq(kind: TopicKind, error: &DecodeError, payload: &[u8]) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Numbered {
+        seq: u64,
+    }
+    let numbered = matches!(
+        kind,
+        TopicKind::Live | TopicKind::Interval | TopicKind::Event | TopicKind::CommandAck
+    );
+    if !numbered || matches!(error, DecodeError::Version(_)) {
+        return None;
+    }
+    serde_json::from_slice::<Numbered>(payload)
+        .ok()
+        .map(|numbered| numbered.seq)
 }
 
 /// Counts of what ingest did, for metrics.
@@ -82,22 +119,17 @@ impl Ingest {
         let parsed = match self.topics.parse(topic) {
             Ok(parsed) => parsed,
             Err(error) => {
-                return self.reject(topic, None, "topic", error.to_string(), payload, now_ms);
+                let refusal = Refusal::new(topic, None, "topic", error.to_string());
+                return self.reject(refusal, payload, now_ms);
             }
         };
         let meter = parsed.meter;
         let message = match decode_uplink(parsed.kind, payload, now_ms) {
             Ok(message) => message,
             Err(error) => {
-                let reason = error.reason();
-                return self.reject(
-                    topic,
-                    Some(&meter),
-                    reason,
-                    error.to_string(),
-                    payload,
-                    now_ms,
-                );
+                let refusal = Refusal::new(topic, Some(&meter), error.reason(), error.to_string())
+                    .settling(final_refusal_seq(parsed.kind, &error, payload));
+                return self.reject(refusal, payload, now_ms);
             }
         };
         let stored = match message {
@@ -105,13 +137,17 @@ impl Ingest {
             Uplink::Live(reading) => {
                 if let Err(detail) = self.check_registers(&meter, reading.ts_ms, &reading.registers)
                 {
-                    return self.reject(topic, Some(&meter), "regression", detail, payload, now_ms);
+                    let refusal = Refusal::new(topic, Some(&meter), "regression", detail)
+                        .settling(Some(reading.seq));
+                    return self.reject(refusal, payload, now_ms);
                 }
                 Stored::Live(reading)
             }
             Uplink::Interval(record) => {
                 if let Err(detail) = self.check_registers(&meter, record.ts_ms, &record.registers) {
-                    return self.reject(topic, Some(&meter), "regression", detail, payload, now_ms);
+                    let refusal = Refusal::new(topic, Some(&meter), "regression", detail)
+                        .settling(Some(record.seq));
+                    return self.reject(refusal, payload, now_ms);
                 }
                 Stored::Interval(record)
             }
@@ -147,15 +183,14 @@ impl Ingest {
         Ok(())
     }
 
-    fn reject(
-        &mut self,
-        topic: &str,
-        meter: Option<&MeterId>,
-        reason: &'static str,
-        detail: String,
-        payload: &[u8],
-        now_ms: i64,
-    ) -> Outcome {
+    fn reject(&mut self, refusal: Refusal<'_>, payload: &[u8], now_ms: i64) -> Outcome {
+        let Refusal {
+            topic,
+            meter,
+            reason,
+            detail,
+            seq,
+        } = refusal;
         *self.counts.rejected.entry(reason).or_default() += 1;
         metrics::counter!("joule_ingest_rejected_total", "reason" => reason).increment(1);
         let key = meter.map_or_else(|| topic.to_owned(), ToString::to_string);
@@ -169,9 +204,41 @@ impl Ingest {
             topic: topic.to_owned(),
             meter: meter.map(ToString::to_string),
             reason: reason.to_owned(),
+            seq,
             detail,
             payload: payload[..payload.len().min(MAX_PAYLOAD_BYTES)].to_vec(),
         })
+    }
+}
+
+/// Why a message is refused, before it becomes a dead letter.
+struct Refusal<'a> {
+    topic: &'a str,
+    meter: Option<&'a MeterId>,
+    reason: &'static str,
+    detail: String,
+    seq: Option<u64>,
+}
+
+impl<'a> Refusal<'a> {
+    fn new(
+        topic: &'a str,
+        meter: Option<&'a MeterId>,
+        reason: &'static str,
+        detail: String,
+    ) -> Self {
+        Self {
+            topic,
+            meter,
+            reason,
+            detail,
+            seq: None,
+        }
+    }
+
+    /// Settles `seq` with the refusal (see [`Stored::Refused`]).
+    fn settling(self, seq: Option<u64>) -> Self {
+        Self { seq, ..self }
     }
 }
 
@@ -206,6 +273,17 @@ mod tests {
             panic!("a regression must be refused");
         };
         assert_eq!(letter.reason, "regression");
+        assert_eq!(
+            letter.settlement(),
+            Some((
+                MeterId::new("m-1").unwrap(),
+                Stored::Refused {
+                    seq: 3,
+                    received_ms: NOW
+                }
+            )),
+            "a final refusal settles its number"
+        );
         // An older message replayed from an outbox is not a regression.
         assert!(matches!(
             ingest.accept(topic, live(1, NOW, 100).as_bytes(), NOW),
@@ -221,7 +299,19 @@ mod tests {
         ));
         assert!(matches!(
             ingest.accept(topic, b"{", NOW),
-            Outcome::Reject(_)
+            Outcome::Reject(DeadLetter { seq: None, .. })
+        ));
+        // Out of range but numbered: refused for good, so settled.
+        let wild = live(4, NOW + 3000, 200).replace(r#""voltage_v":230"#, r#""voltage_v":-5"#);
+        assert!(matches!(
+            ingest.accept(topic, wild.as_bytes(), NOW),
+            Outcome::Reject(DeadLetter { seq: Some(4), .. })
+        ));
+        // A newer payload version is not settled: a hub upgrade will read it.
+        let newer = live(5, NOW + 4000, 200).replace(r#""v":1"#, r#""v":9"#);
+        assert!(matches!(
+            ingest.accept(topic, newer.as_bytes(), NOW),
+            Outcome::Reject(DeadLetter { seq: None, .. })
         ));
         assert!(matches!(
             ingest.accept("joule/v1/meters/m-1/status", b"offline", NOW),
@@ -233,5 +323,7 @@ mod tests {
         assert_eq!(counts.rejected.get("direction"), Some(&1));
         assert_eq!(counts.rejected.get("topic"), Some(&1));
         assert_eq!(counts.rejected.get("schema"), Some(&1));
+        assert_eq!(counts.rejected.get("invalid"), Some(&1));
+        assert_eq!(counts.rejected.get("version"), Some(&1));
     }
 }

@@ -424,7 +424,10 @@ async fn write_batches(
         for outcome in pending.drain(..) {
             match outcome {
                 Outcome::Accept(meter, message) => batch.messages.push((meter, message)),
-                Outcome::Reject(letter) => batch.dead_letters.push(letter),
+                Outcome::Reject(letter) => {
+                    batch.messages.extend(letter.settlement());
+                    batch.dead_letters.push(letter);
+                }
                 Outcome::Status(meter, status) => {
                     tracing::info!(
                         meter = meter.as_str(),

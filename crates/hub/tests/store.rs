@@ -229,9 +229,10 @@ async fn intervals_events_and_dead_letters_round_trip(store: Arc<dyn Store>) {
         received_ms: T0,
         topic: "joule/v1/meters/m-1/live".into(),
         meter: Some("m-1".into()),
-        reason: "schema".into(),
-        detail: "expected value".into(),
-        payload: b"{oops".to_vec(),
+        reason: "invalid".into(),
+        seq: Some(4),
+        detail: "field `voltage_v` is out of range".into(),
+        payload: b"{\"seq\":4}".to_vec(),
     };
     let ack = CommandAck {
         v: PAYLOAD_VERSION,
@@ -248,6 +249,7 @@ async fn intervals_events_and_dead_letters_round_trip(store: Arc<dyn Store>) {
                 (m.clone(), Stored::Interval(record.clone())),
                 (m.clone(), Stored::Event(event.clone())),
                 (m.clone(), Stored::CommandAck(ack)),
+                letter.settlement().expect("a numbered refusal settles"),
             ],
             dead_letters: vec![letter.clone()],
             statuses: Vec::new(),
@@ -268,7 +270,13 @@ async fn intervals_events_and_dead_letters_round_trip(store: Arc<dyn Store>) {
         store.dead_letters(10).await.expect("dead letters"),
         vec![letter]
     );
-    assert_eq!(store.contiguous_seq(&m).await.expect("mark"), 3);
+    // The refused seq 4 is settled, so the mark covers it; resending it changes nothing.
+    assert_eq!(store.contiguous_seq(&m).await.expect("mark"), 4);
+    let resend = store
+        .write_batch(&batch(vec![(m.clone(), live(4, 50))]))
+        .await
+        .expect("resend");
+    assert_eq!((resend.stored, resend.duplicates), (0, 1));
 }
 
 async fn the_registry_survives_reopening_and_revocation_locks_out(open: &Open) {

@@ -98,6 +98,15 @@ pub enum Stored {
     Event(EventMessage),
     /// A command acknowledgement: moves the command's lifecycle on.
     CommandAck(CommandAck),
+    /// The sequence number of a message refused at ingest (kept as a dead letter): settled
+    /// like a stored one, because resending cannot change the verdict and an unsettled
+    /// number would hold the meter's contiguous acknowledgement back for ever.
+    Refused {
+        /// The refused message's sequence number.
+        seq: u64,
+        /// When the hub received it, Unix ms (the message's own time is not trusted).
+        received_ms: i64,
+    },
 }
 
 impl Stored {
@@ -108,6 +117,7 @@ impl Stored {
             Self::Interval(m) => m.seq,
             Self::Event(m) => m.seq,
             Self::CommandAck(m) => m.seq,
+            Self::Refused { seq, .. } => *seq,
         }
     }
 
@@ -118,6 +128,7 @@ impl Stored {
             Self::Interval(m) => m.ts_ms,
             Self::Event(m) => m.ts_ms,
             Self::CommandAck(m) => m.ts_ms,
+            Self::Refused { received_ms, .. } => *received_ms,
         }
     }
 
@@ -128,6 +139,7 @@ impl Stored {
             Self::Interval(_) => "interval",
             Self::Event(_) => "event",
             Self::CommandAck(_) => "ack",
+            Self::Refused { .. } => "refused",
         }
     }
 }
@@ -143,6 +155,9 @@ pub struct DeadLetter {
     pub meter: Option<String>,
     /// The stable reason (e.g. `schema`, `invalid`, `regression`).
     pub reason: String,
+    /// The sequence number the message carried, when it could be read and the refusal is
+    /// final; the hub settles (acknowledges) it so the meter's outbox moves on.
+    pub seq: Option<u64>,
     /// The readable explanation.
     pub detail: String,
     /// The payload as received (cut to 64 KiB).

@@ -31,7 +31,11 @@ use tokio_postgres::{Client, NoTls, Transaction};
 const LOCK_KEY: i64 = 0x006a_6f75_6c65;
 
 /// The schema, one migration per entry; `schema_migrations` records those applied.
-const MIGRATIONS: [Migration; 2] = [Migration::Sql(SCHEMA), Migration::LiveTable];
+const MIGRATIONS: [Migration; 3] = [
+    Migration::Sql(SCHEMA),
+    Migration::LiveTable,
+    Migration::Sql("ALTER TABLE dead_letters ADD COLUMN seq BIGINT"),
+];
 
 /// One step of the schema.
 #[derive(Debug, Clone, Copy)]

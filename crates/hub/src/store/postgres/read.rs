@@ -184,7 +184,7 @@ pub(super) async fn dead_letters(
 ) -> Result<Vec<DeadLetter>, StoreError> {
     let rows = client
         .query(
-            "SELECT received_ms, topic, meter_id, reason, detail, payload FROM dead_letters
+            "SELECT received_ms, topic, meter_id, reason, detail, payload, seq FROM dead_letters
              ORDER BY id DESC LIMIT $1",
             &[&i64::try_from(limit).unwrap_or(i64::MAX)],
         )
@@ -198,6 +198,7 @@ pub(super) async fn dead_letters(
             reason: row.try_get(3)?,
             detail: row.try_get(4)?,
             payload: row.try_get(5)?,
+            seq: row.try_get::<_, Option<i64>>(6)?.map(to_u64),
         });
     }
     Ok(letters)

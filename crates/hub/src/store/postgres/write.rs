@@ -123,7 +123,9 @@ async fn write_in(
             outcome.duplicates += 1;
             continue;
         }
-        outcome.stored += 1;
+        if !matches!(message, Stored::Refused { .. }) {
+            outcome.stored += 1;
+        }
         match message {
             Stored::Live(reading) => {
                 rows.live.push(meter, reading)?;
@@ -144,6 +146,7 @@ async fn write_in(
                 )
                 .await?;
             }
+            Stored::Refused { .. } => {}
         }
     }
     rows.live.insert(transaction).await?;
@@ -442,16 +445,19 @@ async fn write_dead_letters(
     let reasons: Vec<&str> = letters.iter().map(|l| l.reason.as_str()).collect();
     let details: Vec<&str> = letters.iter().map(|l| l.detail.as_str()).collect();
     let payloads: Vec<&[u8]> = letters.iter().map(|l| l.payload.as_slice()).collect();
+    let seqs: Vec<Option<i64>> = letters.iter().map(|l| l.seq.map(to_i64)).collect();
     // WITH ORDINALITY keeps the batch's order in the ids, which `dead_letters` sorts by.
     transaction
         .execute(
-            "INSERT INTO dead_letters (received_ms, topic, meter_id, reason, detail, payload)
-             SELECT received_ms, topic, meter_id, reason, detail, payload
+            "INSERT INTO dead_letters (received_ms, topic, meter_id, reason, detail, payload, seq)
+             SELECT received_ms, topic, meter_id, reason, detail, payload, seq
              FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[],
-                 $6::bytea[]) WITH ORDINALITY
-                 AS l(received_ms, topic, meter_id, reason, detail, payload, n)
+                 $6::bytea[], $7::int8[]) WITH ORDINALITY
+                 AS l(received_ms, topic, meter_id, reason, detail, payload, seq, n)
              ORDER BY n",
-            &[&received, &topics, &meters, &reasons, &details, &payloads],
+            &[
+                &received, &topics, &meters, &reasons, &details, &payloads, &seqs,
+            ],
         )
         .await?;
     Ok(())

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r#"
 CREATE TABLE meters (
     id TEXT PRIMARY KEY,
@@ -162,6 +162,9 @@ CREATE TABLE audit (
     target TEXT NOT NULL,
     detail TEXT NOT NULL
 );
+"#,
+    r#"
+ALTER TABLE dead_letters ADD COLUMN seq INTEGER;
 "#,
 ];
 

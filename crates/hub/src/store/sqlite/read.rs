@@ -173,7 +173,7 @@ pub(super) fn dead_letters(
     limit: usize,
 ) -> Result<Vec<DeadLetter>, StoreError> {
     let mut statement = connection.prepare(
-        "SELECT received_ms, topic, meter_id, reason, detail, payload FROM dead_letters
+        "SELECT received_ms, topic, meter_id, reason, detail, payload, seq FROM dead_letters
          ORDER BY id DESC LIMIT ?1",
     )?;
     let rows = statement.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
@@ -184,6 +184,7 @@ pub(super) fn dead_letters(
             reason: row.get(3)?,
             detail: row.get(4)?,
             payload: row.get(5)?,
+            seq: row.get::<_, Option<i64>>(6)?.map(to_u64),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

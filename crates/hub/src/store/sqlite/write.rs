@@ -29,9 +29,13 @@ pub(super) fn write_batch(
         };
         // At or below the contiguous mark it is stored (its seq row may be pruned).
         if to_i64(message.seq()) > mark && insert_message(&transaction, meter, message)? {
-            outcome.stored += 1;
-            if let Stored::Live(reading) = message {
-                outcome.new_live.push((meter.clone(), reading.clone()));
+            match message {
+                Stored::Live(reading) => {
+                    outcome.stored += 1;
+                    outcome.new_live.push((meter.clone(), reading.clone()));
+                }
+                Stored::Refused { .. } => {}
+                _ => outcome.stored += 1,
             }
         } else {
             outcome.duplicates += 1;
@@ -42,15 +46,16 @@ pub(super) fn write_batch(
     write_rollups(&transaction, &outcome)?;
     for letter in &batch.dead_letters {
         transaction.execute(
-            "INSERT INTO dead_letters (received_ms, topic, meter_id, reason, detail, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO dead_letters (received_ms, topic, meter_id, reason, detail, payload, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 letter.received_ms,
                 letter.topic,
                 letter.meter,
                 letter.reason,
                 letter.detail,
-                letter.payload
+                letter.payload,
+                letter.seq.map(to_i64)
             ],
         )?;
     }
@@ -211,6 +216,7 @@ fn insert_message(
                 ack.ts_ms,
             )?;
         }
+        Stored::Refused { .. } => {}
     }
     Ok(true)
 }
