@@ -269,12 +269,12 @@ async fn dispatch_commands(
     client: AsyncClient,
     topics: Topics,
 ) {
-    let leftover = match shared.store.commands(None, 10_000).await {
-        Ok(all) => all
-            .into_iter()
-            .rev()
-            .filter(|command| command.status == CommandStatus::Pending)
-            .collect(),
+    let pending = shared
+        .store
+        .commands(None, Some(CommandStatus::Pending), usize::MAX)
+        .await;
+    let leftover = match pending {
+        Ok(pending) => pending.into_iter().rev().collect(),
         Err(error) => {
             tracing::error!(%error, "reading pending commands failed");
             Vec::new()

@@ -672,14 +672,22 @@ async fn commands_move_forward_only(store: Arc<dyn Store>) {
             .expect("expire")
             .is_empty()
     );
-    let listed = store.commands(Some(&m), 10).await.expect("list");
+    let listed = store.commands(Some(&m), None, 10).await.expect("list");
     assert_eq!(
         listed.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![second.id, first.id]
     );
+    let done_only = store
+        .commands(None, Some(CommandStatus::Done), 10)
+        .await
+        .expect("by status");
+    assert_eq!(
+        done_only.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![first.id]
+    );
     assert!(
         store
-            .commands(Some(&other), 10)
+            .commands(Some(&other), None, 10)
             .await
             .expect("list")
             .is_empty()

@@ -133,7 +133,7 @@ pub async fn list(
         state
             .shared
             .store
-            .commands(Some(&meter.id), query.limit_or(50))
+            .commands(Some(&meter.id), None, query.limit_or(50))
             .await?,
     ))
 }

@@ -165,10 +165,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// One command.
     async fn command(&self, id: u64) -> Result<Option<CommandRecord>, StoreError>;
-    /// Commands, newest first, for one meter or all.
+    /// Commands, newest first, for one meter or all, in one status or any.
     async fn commands(
         &self,
         meter: Option<&MeterId>,
+        status: Option<CommandStatus>,
         limit: usize,
     ) -> Result<Vec<CommandRecord>, StoreError>;
     /// Marks commands still pending, sent or accepted past their expiry as timed out;

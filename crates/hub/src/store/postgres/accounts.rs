@@ -350,7 +350,10 @@ pub(super) async fn set_command_status(
             ],
         )
         .await?;
-    if changed == 0 && meter.is_none() && commands(client, None, Some(id), 1).await?.is_empty() {
+    if changed == 0
+        && meter.is_none()
+        && commands(client, None, Some(id), None, 1).await?.is_empty()
+    {
         return Err(StoreError::NoCommand(id));
     }
     Ok(changed > 0)
@@ -378,11 +381,12 @@ fn command_from_row(row: &Row) -> Result<CommandRecord, StoreError> {
     })
 }
 
-/// Commands newest first: of one meter, or the one with `id`, or all.
+/// Commands newest first: of one meter, or the one with `id`, or all; in `status` or any.
 pub(super) async fn commands(
     client: &(impl GenericClient + Sync),
     meter: Option<&MeterId>,
     id: Option<u64>,
+    status: Option<CommandStatus>,
     limit: usize,
 ) -> Result<Vec<CommandRecord>, StoreError> {
     client
@@ -390,11 +394,13 @@ pub(super) async fn commands(
             &format!(
                 "SELECT {COMMAND_COLUMNS} FROM commands
                  WHERE ($1::text IS NULL OR meter_id = $1) AND ($2::int8 IS NULL OR id = $2)
-                 ORDER BY id DESC LIMIT $3"
+                     AND ($3::text IS NULL OR status = $3)
+                 ORDER BY id DESC LIMIT $4"
             ),
             &[
                 &meter.map(MeterId::as_str),
                 &id.map(to_i64),
+                &status.map(CommandStatus::as_str),
                 &i64::try_from(limit).unwrap_or(i64::MAX),
             ],
         )

@@ -539,7 +539,7 @@ impl Store for PostgresStore {
     }
 
     async fn command(&self, id: u64) -> Result<Option<CommandRecord>, StoreError> {
-        Ok(accounts::commands(&self.reader, None, Some(id), 1)
+        Ok(accounts::commands(&self.reader, None, Some(id), None, 1)
             .await?
             .pop())
     }
@@ -547,9 +547,10 @@ impl Store for PostgresStore {
     async fn commands(
         &self,
         meter: Option<&MeterId>,
+        status: Option<CommandStatus>,
         limit: usize,
     ) -> Result<Vec<CommandRecord>, StoreError> {
-        accounts::commands(&self.reader, meter, None, limit).await
+        accounts::commands(&self.reader, meter, None, status, limit).await
     }
 
     async fn expire_commands(&self, now_ms: i64) -> Result<Vec<CommandRecord>, StoreError> {

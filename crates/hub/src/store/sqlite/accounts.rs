@@ -317,28 +317,32 @@ pub(super) fn set_command_status(
             meter.map(MeterId::as_str)
         ],
     )?;
-    if changed == 0 && meter.is_none() && commands(connection, None, Some(id), 1)?.is_empty() {
+    if changed == 0 && meter.is_none() && commands(connection, None, Some(id), None, 1)?.is_empty()
+    {
         return Err(StoreError::NoCommand(id));
     }
     Ok(changed > 0)
 }
 
-/// Commands newest first: of one meter, or the one with `id`, or all.
+/// Commands newest first: of one meter, or the one with `id`, or all; in `status` or any.
 pub(super) fn commands(
     connection: &Connection,
     meter: Option<&MeterId>,
     id: Option<u64>,
+    status: Option<CommandStatus>,
     limit: usize,
 ) -> Result<Vec<CommandRecord>, StoreError> {
     let mut statement = connection.prepare_cached(
         "SELECT id, meter_id, action, status, created_by, created_ms, updated_ms, expires_ms,
                 detail
          FROM commands WHERE (?1 IS NULL OR meter_id = ?1) AND (?2 IS NULL OR id = ?2)
-         ORDER BY id DESC LIMIT ?3",
+             AND (?3 IS NULL OR status = ?3)
+         ORDER BY id DESC LIMIT ?4",
     )?;
     let mut rows = statement.query(params![
         meter.map(MeterId::as_str),
         id.map(to_i64),
+        status.map(CommandStatus::as_str),
         i64::try_from(limit).unwrap_or(i64::MAX)
     ])?;
     let mut commands = Vec::new();
@@ -383,7 +387,7 @@ pub(super) fn expire_commands(
              WHERE id = ?1",
             params![id, now_ms],
         )?;
-        expired.extend(commands(&transaction, None, Some(to_u64(id)), 1)?);
+        expired.extend(commands(&transaction, None, Some(to_u64(id)), None, 1)?);
     }
     transaction.commit()?;
     Ok(expired)

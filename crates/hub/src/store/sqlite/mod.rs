@@ -516,18 +516,23 @@ impl Store for SqliteStore {
     }
 
     async fn command(&self, id: u64) -> Result<Option<CommandRecord>, StoreError> {
-        self.blocking(move |db| Ok(accounts::commands(&db.reader(), None, Some(id), 1)?.pop()))
-            .await
+        self.blocking(
+            move |db| Ok(accounts::commands(&db.reader(), None, Some(id), None, 1)?.pop()),
+        )
+        .await
     }
 
     async fn commands(
         &self,
         meter: Option<&MeterId>,
+        status: Option<CommandStatus>,
         limit: usize,
     ) -> Result<Vec<CommandRecord>, StoreError> {
         let meter = meter.cloned();
-        self.blocking(move |db| accounts::commands(&db.reader(), meter.as_ref(), None, limit))
-            .await
+        self.blocking(move |db| {
+            accounts::commands(&db.reader(), meter.as_ref(), None, status, limit)
+        })
+        .await
     }
 
     async fn expire_commands(&self, now_ms: i64) -> Result<Vec<CommandRecord>, StoreError> {
