@@ -41,9 +41,16 @@ impl HubProcess {
 
     /// Registers a meter with `joule meters add`; returns its device token.
     pub(crate) fn add_meter(&self, id: &str) -> String {
+        self.add_meter_with(id, &[])
+    }
+
+    /// Registers a meter with `joule meters add` and `options` (`--owner`, `--name`, …);
+    /// returns its device token.
+    pub(crate) fn add_meter_with(&self, id: &str, options: &[&str]) -> String {
         let added = self
             .command()
             .args(["meters", "add", id])
+            .args(options)
             .output()
             .expect("meters add");
         assert!(
@@ -52,6 +59,22 @@ impl HubProcess {
             String::from_utf8_lossy(&added.stderr)
         );
         printed_token(&added.stdout)
+    }
+
+    /// Adds a user with `joule users add`, the password given on standard input.
+    pub(crate) fn add_user(&self, username: &str, role: &str, password: &str) {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(["users", "add", username, "--role", role, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("users add");
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{password}").expect("write the password");
+        drop(stdin);
+        assert!(child.wait().expect("users add").success(), "users add {username}");
     }
 }
 

@@ -11,3 +11,4 @@ pub mod passwords;
 pub mod service;
 pub mod store;
 pub mod tokens;
+pub mod web;

@@ -549,7 +549,10 @@ fn route(method: &str, path: &str, n: u32) -> Option<(Access, Option<String>)> {
             Some(r#"{"action":{"type":"reconnect","reason":"paid"}}"#.into()),
         ),
         ("get", "/api/v1/commands/{command_id}") => (Access::Operator, None),
-        ("get", "/api/v1/fleet" | "/api/v1/fleet/live" | "/api/v1/dead-letters") => {
+        (
+            "get",
+            "/api/v1/fleet" | "/api/v1/fleet/live" | "/api/v1/events" | "/api/v1/dead-letters",
+        ) => {
             (Access::Operator, None)
         }
         ("get", "/api/v1/users" | "/api/v1/audit") => (Access::Admin, None),

@@ -87,6 +87,7 @@ pub async fn run_suite(open: &Open) {
     the_mark_stops_at_a_hole_and_moves_when_it_is_filled(open("holes").await).await;
     meters_are_kept_apart(open("apart").await).await;
     intervals_events_and_dead_letters_round_trip(open("records").await).await;
+    recent_events_span_meters_newest_first(open("recent-events").await).await;
     the_registry_survives_reopening_and_revocation_locks_out(open).await;
     latest_registers_come_from_the_newest_message(open("latest").await).await;
     rollups_add_up_and_resends_do_not_count_twice(open("rollups").await).await;
@@ -277,6 +278,37 @@ async fn intervals_events_and_dead_letters_round_trip(store: Arc<dyn Store>) {
         .await
         .expect("resend");
     assert_eq!((resend.stored, resend.duplicates), (0, 1));
+}
+
+async fn recent_events_span_meters_newest_first(store: Arc<dyn Store>) {
+    let event = |seq: u64, ts_ms: i64, kind: EventKind| EventMessage {
+        v: PAYLOAD_VERSION,
+        seq,
+        ts_ms,
+        kind,
+        state: EventState::Instant,
+        phase: None,
+        started_ms: None,
+        duration_s: None,
+        extreme: None,
+        detail: None,
+    };
+    let (a, b) = (id("m-a"), id("m-b"));
+    let oldest = event(1, T0, EventKind::PowerUp);
+    let middle = event(1, T0 + 1_000, EventKind::CoverOpen);
+    let newest = event(2, T0 + 2_000, EventKind::Relay);
+    store
+        .write_batch(&batch(vec![
+            (a.clone(), Stored::Event(oldest)),
+            (b.clone(), Stored::Event(middle.clone())),
+            (a.clone(), Stored::Event(newest.clone())),
+        ]))
+        .await
+        .expect("write");
+    assert_eq!(
+        store.recent_events(2).await.expect("recent events"),
+        vec![(a, newest), (b, middle)]
+    );
 }
 
 async fn the_registry_survives_reopening_and_revocation_locks_out(open: &Open) {

@@ -1,16 +1,16 @@
 //! The fleet at a glance for operators: meters online, total load live, load per feeder
 //! and transformer — from the latest reading of every meter, kept in memory as readings
-//! are stored.
+//! are stored — and the newest events of every meter.
 
 use super::auth::Caller;
-use super::error::ApiError;
-use super::{AppState, now_ms};
+use super::error::{ApiError, ApiQuery};
+use super::{AppState, LimitQuery, now_ms};
 use crate::store::{MeterFilter, Role};
 use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
-use joule_protocol::{LiveReading, MeterId, RelayState};
+use joule_protocol::{EventMessage, LiveReading, MeterId, RelayState};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -174,4 +174,33 @@ pub async fn fleet_live(
         })
         .take_until(stop);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// An event and the meter that raised it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FleetEvent {
+    /// The meter.
+    #[schema(value_type = String)]
+    pub meter: MeterId,
+    /// The event (docs/PROTOCOL.md).
+    #[schema(value_type = Object)]
+    pub event: EventMessage,
+}
+
+/// The newest events of every meter, newest first (operator).
+#[utoipa::path(get, path = "/api/v1/events", tag = "fleet", params(LimitQuery),
+    responses((status = 200, body = [FleetEvent]), (status = 403, body = super::error::ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<LimitQuery>,
+) -> Result<Json<Vec<FleetEvent>>, ApiError> {
+    caller.require(Role::Operator)?;
+    let events = state.shared.store.recent_events(query.limit_or(100)).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|(meter, event)| FleetEvent { meter, event })
+            .collect(),
+    ))
 }

@@ -192,6 +192,7 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(commands::get))
         .routes(routes!(fleet::fleet))
         .routes(routes!(fleet::fleet_live))
+        .routes(routes!(fleet::events))
         .routes(routes!(admin::users, admin::add_user))
         .routes(routes!(admin::user_password))
         .routes(routes!(admin::audit))
@@ -212,7 +213,7 @@ pub fn state(shared: Shared, stop: watch::Receiver<bool>) -> AppState {
     })
 }
 
-/// Serves the API on `listener` until `stop` turns true.
+/// Serves the API and the web portal (`crate::web`) on `listener` until `stop` turns true.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Shared,
@@ -232,7 +233,8 @@ pub async fn serve(
             }
         }
     });
-    let (app, _) = router(Arc::clone(&state));
+    let (api, _) = router(Arc::clone(&state));
+    let app = api.merge(crate::web::router());
     let mut stop = stop;
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -31,10 +31,11 @@ use tokio_postgres::{Client, NoTls, Transaction};
 const LOCK_KEY: i64 = 0x006a_6f75_6c65;
 
 /// The schema, one migration per entry; `schema_migrations` records those applied.
-const MIGRATIONS: [Migration; 3] = [
+const MIGRATIONS: [Migration; 4] = [
     Migration::Sql(SCHEMA),
     Migration::LiveTable,
     Migration::Sql("ALTER TABLE dead_letters ADD COLUMN seq BIGINT"),
+    Migration::Sql("CREATE INDEX events_recent ON events (ts_ms)"),
 ];
 
 /// One step of the schema.
@@ -441,6 +442,13 @@ impl Store for PostgresStore {
             "event",
         )
         .await
+    }
+
+    async fn recent_events(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(MeterId, EventMessage)>, StoreError> {
+        read::recent_events(&self.reader, limit).await
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

@@ -5,7 +5,7 @@ use crate::store::{
     DeadLetter, Gap, Resolution, SeriesPoint, StoreError, corrupt, relay_from_name,
     stored_meter_id, to_i64, to_u64,
 };
-use joule_protocol::{LiveReading, MeterId, PhaseReading, Registers};
+use joule_protocol::{EventMessage, LiveReading, MeterId, PhaseReading, Registers};
 use tokio_postgres::{Client, Row};
 
 pub(super) async fn contiguous_seq(client: &Client, meter: &MeterId) -> Result<u64, StoreError> {
@@ -176,6 +176,26 @@ pub(super) async fn json_in_range<T: serde::de::DeserializeOwned>(
         decoded.push(serde_json::from_str(&text).map_err(corrupt(what))?);
     }
     Ok(decoded)
+}
+
+pub(super) async fn recent_events(
+    client: &Client,
+    limit: usize,
+) -> Result<Vec<(MeterId, EventMessage)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT meter_id, event FROM events ORDER BY ts_ms DESC, meter_id, seq DESC LIMIT $1",
+            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+        .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let meter: String = row.try_get(0)?;
+        let event: String = row.try_get(1)?;
+        let event = serde_json::from_str(&event).map_err(corrupt("event"))?;
+        events.push((stored_meter_id(&meter)?, event));
+    }
+    Ok(events)
 }
 
 pub(super) async fn dead_letters(

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     r#"
 CREATE TABLE meters (
     id TEXT PRIMARY KEY,
@@ -165,6 +165,9 @@ CREATE TABLE audit (
 "#,
     r#"
 ALTER TABLE dead_letters ADD COLUMN seq INTEGER;
+"#,
+    r#"
+CREATE INDEX events_recent ON events (ts_ms);
 "#,
 ];
 
@@ -396,6 +399,14 @@ impl Store for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn recent_events(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(MeterId, EventMessage)>, StoreError> {
+        self.blocking(move |db| read::recent_events(&db.reader(), limit))
+            .await
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

@@ -4,7 +4,7 @@ use crate::store::{
     DeadLetter, Gap, Resolution, SeriesPoint, StoreError, corrupt, relay_from_name,
     stored_meter_id, to_u64,
 };
-use joule_protocol::{LiveReading, MeterId, PhaseReading, Registers};
+use joule_protocol::{EventMessage, LiveReading, MeterId, PhaseReading, Registers};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub(super) fn contiguous_seq(connection: &Connection, meter: &MeterId) -> Result<u64, StoreError> {
@@ -166,6 +166,25 @@ pub(super) fn json_in_range<T: serde::de::DeserializeOwned>(
         decoded.push(serde_json::from_str(&row?).map_err(corrupt(what))?);
     }
     Ok(decoded)
+}
+
+pub(super) fn recent_events(
+    connection: &Connection,
+    limit: usize,
+) -> Result<Vec<(MeterId, EventMessage)>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT meter_id, event FROM events ORDER BY ts_ms DESC, meter_id, seq DESC LIMIT ?1",
+    )?;
+    let rows = statement.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (meter, event) = row?;
+        let event = serde_json::from_str(&event).map_err(corrupt("event"))?;
+        events.push((stored_meter_id(&meter)?, event));
+    }
+    Ok(events)
 }
 
 pub(super) fn dead_letters(

@@ -1,0 +1,69 @@
+// Numbers and times for people: every number with its unit, and a dash (never NaN or
+// undefined) when a value is missing.
+
+/** Shown for a missing value. */
+export const DASH = '—';
+
+const formats = new Map();
+
+function decimals(digits) {
+  if (!formats.has(digits)) {
+    formats.set(digits, new Intl.NumberFormat(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+  }
+  return formats.get(digits);
+}
+
+/** Whether `value` is a number that can be shown. */
+export function isNumber(value) {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/** `value` with `digits` decimals and `unit`, or a dash. */
+export function number(value, digits, unit) {
+  return isNumber(value) ? `${decimals(digits).format(value)} ${unit}` : DASH;
+}
+
+/** Power: W below 1 kW, kW above; the sign kept. */
+export function power(watts) {
+  if (!isNumber(watts)) return DASH;
+  return Math.abs(watts) >= 1000 ? number(watts / 1000, 2, 'kW') : number(watts, 0, 'W');
+}
+
+/** Energy given in Wh, shown in kWh. */
+export function energy(wattHours) {
+  return isNumber(wattHours) ? number(wattHours / 1000, 2, 'kWh') : DASH;
+}
+
+/** A date and time, local. */
+export function dateTime(ms) {
+  return isNumber(ms) ? new Date(ms).toLocaleString() : DASH;
+}
+
+/** A time of day, local. */
+export function timeOfDay(ms) {
+  return isNumber(ms) ? new Date(ms).toLocaleTimeString() : DASH;
+}
+
+/** How long ago `ms` was, roughly. */
+export function ago(ms) {
+  if (!isNumber(ms)) return DASH;
+  const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (seconds < 90) return `${seconds} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 129600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} days ago`;
+}
+
+/** A wire name (`ready_for_reconnection`) as words. */
+export function words(name) {
+  if (typeof name !== 'string' || name === '') return DASH;
+  const text = name.replaceAll('_', ' ');
+  return text[0].toUpperCase() + text.slice(1);
+}
+
+/** A meter's presence. */
+export function presence(online) {
+  if (online === true) return 'Online';
+  if (online === false) return 'Offline';
+  return 'Never seen';
+}

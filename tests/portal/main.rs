@@ -1,0 +1,250 @@
+//! The web portal end to end in headless chromium, against a real `joule hub` (embedded
+//! broker, SQLite) with two real `joule meter` processes metering simulated households:
+//! a consumer sees live power change and a week of history, finds billing honestly absent,
+//! and cannot reach another consumer's meter by link or by API; an operator disconnects a
+//! meter (confirmed, with a reason), sees its power drop to zero and its switch open, and
+//! reconnects it; an admin finds the reason in the audit log. No page logs a console error,
+//! and every main page is saved as a screenshot in `target/e2e-screenshots/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod browser;
+
+use browser::Browser;
+use common::HubProcess;
+use joule_testkit::Process;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const ALICE: (&str, &str) = ("alice", "alice-password-1");
+const BOB: (&str, &str) = ("bob", "bob-password-12");
+const OLIVIA: (&str, &str) = ("olivia", "olivia-password");
+const ADAM: (&str, &str) = ("adam", "adam-password-1");
+
+/// Starts `joule meter` for meter `id` with its token, metering a simulated household.
+fn start_meter(dir: &Path, broker_port: u16, id: &str, token: &str, seed: u32) -> Process {
+    let config = dir.join(format!("{id}.toml"));
+    let text = format!(
+        "[meter]\nid = \"{id}\"\ndata_dir = \"{}\"\n\
+         [uplink]\nbroker = \"mqtt://127.0.0.1:{broker_port}\"\ntoken = \"{token}\"\n\
+         [source]\nkind = \"simulated\"\nseed = {seed}\n",
+        dir.join(format!("{id}-data")).display()
+    );
+    std::fs::write(&config, text).expect("write the meter configuration");
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_joule"))
+            .args(["meter", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start joule meter"),
+    )
+}
+
+/// The power the meter page shows, W (+ import), from its live reading.
+async fn live_watts(browser: &Browser) -> Option<f64> {
+    browser
+        .attribute("#live-power", "data-watts")
+        .await?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hub = HubProcess {
+        store: dir.path().join("hub.sqlite"),
+        port: joule_testkit::free_port(),
+    };
+    for (user, role) in [(ALICE, "consumer"), (BOB, "consumer"), (OLIVIA, "operator"), (ADAM, "admin")] {
+        hub.add_user(user.0, role, user.1);
+    }
+    let alice_token = hub.add_meter_with(
+        "a-1",
+        &["--owner", "alice", "--name", "Alice's flat", "--feeder", "F1", "--transformer", "T1", "--tariff", "flat"],
+    );
+    let bob_token = hub.add_meter_with(
+        "b-1",
+        &["--owner", "bob", "--name", "Bob's house", "--feeder", "F2", "--transformer", "T1"],
+    );
+    let http_port = joule_testkit::free_port();
+    let _hub = Process(
+        hub.command()
+            .env("JOULE_HUB_HTTP_LISTEN", format!("127.0.0.1:{http_port}"))
+            .arg("hub")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start joule hub"),
+    );
+    joule_testkit::wait_for_port(http_port);
+    joule_testkit::wait_for_port(hub.port);
+    let _meters = [
+        start_meter(dir.path(), hub.port, "a-1", &alice_token, 7),
+        start_meter(dir.path(), hub.port, "b-1", &bob_token, 8),
+    ];
+    let browser = Browser::start(format!("http://127.0.0.1:{http_port}")).await;
+
+    // 1. A consumer logs in and lands on their meter: live power changes over time.
+    browser.login(ALICE.0, ALICE.1).await;
+    browser.wait_text("h1", |t| t == "Alice's flat").await;
+    assert_eq!(browser.path().await, "/portal/meters/a-1");
+    let first = browser
+        .wait_until("a live reading", || live_watts(&browser))
+        .await;
+    let shown = browser.text("#live-power").await.unwrap_or_default();
+    assert!(shown.ends_with(" W") || shown.ends_with(" kW"), "power has a unit: {shown}");
+    let second = browser
+        .wait_until("the live power to change", || async {
+            live_watts(&browser).await.filter(|w| *w != first)
+        })
+        .await;
+    assert_ne!(first, second);
+    browser.wait_text("#today-import", |t| t.ends_with(" kWh")).await;
+    browser.wait_text("#meter-relay", |t| t == "Connected").await;
+    browser.screenshot("consumer-meter").await;
+    browser.assert_no_console_errors("the consumer's meter page", &[]).await;
+
+    // A phone-sized window gets the same page, stacked.
+    browser.resize(390, 844).await;
+    browser.screenshot("consumer-meter-phone").await;
+    browser.resize(1280, 1000).await;
+
+    // A week of history: the chart has data points.
+    browser.click("nav.tabs a[href$='/history']").await;
+    let points = browser
+        .wait_until("the week's chart", || async {
+            let points: usize = browser
+                .attribute("#history-chart", "data-points")
+                .await?
+                .parse()
+                .ok()?;
+            (points > 0).then_some(points)
+        })
+        .await;
+    assert!(points > 0);
+    browser.wait_for("#history-chart canvas").await;
+    assert_eq!(
+        browser.attribute("button[data-span='604800000']", "aria-pressed").await.as_deref(),
+        Some("true"),
+        "the week is selected"
+    );
+    browser.screenshot("consumer-history-week").await;
+    browser.click("button[data-span='86400000']").await;
+    browser
+        .wait_until("the day selected", || async {
+            let pressed = browser.attribute("button[data-span='86400000']", "aria-pressed").await;
+            (pressed.as_deref() == Some("true")).then_some(())
+        })
+        .await;
+    browser.wait_for("#history-chart canvas").await;
+    browser.screenshot("consumer-history-day").await;
+    browser.assert_no_console_errors("the history page", &[]).await;
+
+    // Bills: billing is not on this hub yet, and the page says so.
+    browser.click("#nav a[href='/portal/bills']").await;
+    browser
+        .wait_text("main .state.empty", |t| t.contains("Billing is not enabled on this hub yet"))
+        .await;
+    browser.screenshot("consumer-bills").await;
+    browser.assert_no_console_errors("the bills page", &[]).await;
+
+    // 2. Another consumer's meter: not found by link, 404 from the API.
+    browser.open("/portal/meters/b-1").await;
+    browser.wait_text("h1", |t| t == "Meter not found").await;
+    let body = browser.text("main").await.unwrap_or_default();
+    assert!(!body.contains("Bob's house"), "nothing of bob's meter shows: {body}");
+    browser.screenshot("consumer-foreign-meter").await;
+    let statuses = browser
+        .run(
+            "return Promise.all(['/api/v1/meters/b-1', '/api/v1/meters/b-1/latest', \
+             '/api/v1/meters/b-1/series', '/api/v1/meters/b-1/live']\
+             .map((path) => fetch(path).then((r) => r.status)));",
+        )
+        .await;
+    assert_eq!(statuses, serde_json::json!([404, 404, 404, 404]));
+    // The refused requests are the only errors the browser logs here.
+    browser
+        .assert_no_console_errors("the foreign meter page", &["status of 404"])
+        .await;
+    browser.logout().await;
+
+    // 3. An operator: the fleet, then disconnecting and reconnecting bob's meter.
+    browser.login(OLIVIA.0, OLIVIA.1).await;
+    assert_eq!(browser.path().await, "/portal/fleet");
+    browser.wait_text("#fleet-online", |t| t == "2").await;
+    browser.wait_text("#live-state", |t| t == "live").await;
+    browser.screenshot("operator-fleet").await;
+    browser.assert_no_console_errors("the fleet page", &[]).await;
+
+    browser.click("#nav a[href='/portal/meters']").await;
+    browser.type_into("#meter-search", "bob").await;
+    browser.click("form[role=search] button").await;
+    browser.wait_text("main table tbody", |t| t.contains("b-1") && !t.contains("a-1")).await;
+    browser.screenshot("operator-meters").await;
+    browser.click("main table a[href='/portal/meters/b-1']").await;
+    browser.wait_text("#meter-relay", |t| t == "Connected").await;
+    browser
+        .wait_until("power drawn by bob's house", || async {
+            live_watts(&browser).await.filter(|w| w.abs() > 5.0)
+        })
+        .await;
+
+    // Disconnect: the confirmation needs a reason.
+    browser.click("#disconnect").await;
+    browser.wait_for("dialog[open] #confirm-reason").await;
+    browser.click("dialog[open] button[value=confirm]").await;
+    assert!(
+        browser.attribute("dialog.confirm", "open").await.is_some(),
+        "without a reason the dialog stays open"
+    );
+    browser.type_into("#confirm-reason", "e2e: unpaid bill").await;
+    browser.click("dialog[open] button[value=confirm]").await;
+    browser.wait_text("#meter-relay", |t| t == "Disconnected").await;
+    browser.wait_text("#command-relay", |t| t == "Disconnected").await;
+    let off = browser
+        .wait_until("the power to drop to zero", || async {
+            live_watts(&browser).await.filter(|w| w.abs() < 5.0)
+        })
+        .await;
+    assert!(off.abs() < 5.0);
+    browser.wait_text("main table .status", |t| t == "Done").await;
+    browser.screenshot("operator-meter-disconnected").await;
+
+    // Reconnect.
+    browser.click("#reconnect").await;
+    browser.type_into("#confirm-reason", "e2e: bill paid").await;
+    browser.click("dialog[open] button[value=confirm]").await;
+    browser.wait_text("#meter-relay", |t| t == "Connected").await;
+    browser
+        .wait_until("power again after reconnecting", || async {
+            live_watts(&browser).await.filter(|w| w.abs() > 5.0)
+        })
+        .await;
+    browser.screenshot("operator-meter-reconnected").await;
+    browser.assert_no_console_errors("the operator's meter page", &[]).await;
+
+    browser.click("#nav a[href='/portal/events']").await;
+    browser.wait_text("main table tbody", |t| t.contains("Relay")).await;
+    browser.screenshot("operator-events").await;
+    browser.assert_no_console_errors("the events page", &[]).await;
+    browser.logout().await;
+
+    // An admin: the audit log has both reasons; users can be listed.
+    browser.login(ADAM.0, ADAM.1).await;
+    browser.click("#nav a[href='/portal/audit']").await;
+    browser
+        .wait_text("main table tbody", |t| t.contains("e2e: unpaid bill") && t.contains("e2e: bill paid"))
+        .await;
+    browser.screenshot("admin-audit").await;
+    browser.click("#nav a[href='/portal/users']").await;
+    browser.wait_text("main table tbody", |t| t.contains("olivia")).await;
+    browser.screenshot("admin-users").await;
+    browser.assert_no_console_errors("the admin pages", &[]).await;
+    browser.logout().await;
+    browser.screenshot("login").await;
+    browser.assert_no_console_errors("the login page", &[]).await;
+    browser.close().await;
+}
