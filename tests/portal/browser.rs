@@ -2,6 +2,7 @@
 //! explicit waits, screenshots into `target/e2e-screenshots/`, and the browser's console
 //! log (errors, uncaught exceptions, CSP violations, failed loads) read after every page.
 
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -183,6 +184,34 @@ impl Browser {
             self.text(css).await.filter(|text| test(text))
         })
         .await
+    }
+
+    /// Drags the mouse across `css` from `from` to `to` (fractions of its width), halfway
+    /// down it.
+    pub(crate) async fn drag_across(&self, css: &str, from: f64, to: f64) {
+        let element = self.wait_for(css).await;
+        let (_, _, width, _) = element.rectangle().await.expect("the element's size");
+        let at = |fraction: f64| (fraction - 0.5) * width;
+        let drag = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: element.clone(),
+                duration: None,
+                x: at(from),
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::MoveToElement {
+                element,
+                duration: Some(Duration::from_millis(200)),
+                x: at(to),
+                y: 0.0,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(drag).await.expect("drag");
     }
 
     /// Types into `css`.

@@ -21,6 +21,10 @@ const BOB: (&str, &str) = ("bob", "bob-password-12");
 const OLIVIA: (&str, &str) = ("olivia", "olivia-password");
 const ADAM: (&str, &str) = ("adam", "adam-password-1");
 
+/// Scrolls the history chart into the middle of the window (for its screenshot).
+const SHOW_CHART: &str =
+    "document.getElementById('history-chart').scrollIntoView({ block: 'center' });";
+
 /// Starts `joule meter` for meter `id` with its token, metering a simulated household.
 fn start_meter(dir: &Path, broker_port: u16, id: &str, token: &str, seed: u32) -> Process {
     let config = dir.join(format!("{id}.toml"));
@@ -102,7 +106,7 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         })
         .await;
     assert_ne!(first, second);
-    browser.wait_text("#today-import", |t| t.ends_with(" kWh")).await;
+    browser.wait_text("#today-import", |t| t.ends_with("Wh")).await;
     browser.wait_text("#meter-relay", |t| t == "Connected").await;
     browser.screenshot("consumer-meter").await;
     browser.assert_no_console_errors("the consumer's meter page", &[]).await;
@@ -131,16 +135,40 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         Some("true"),
         "the week is selected"
     );
+    browser.run(SHOW_CHART).await;
     browser.screenshot("consumer-history-week").await;
-    browser.click("button[data-span='86400000']").await;
+    // The last hour: every reading (shown again until it holds ten seconds of them).
     browser
-        .wait_until("the day selected", || async {
-            let pressed = browser.attribute("button[data-span='86400000']", "aria-pressed").await;
-            (pressed.as_deref() == Some("true")).then_some(())
+        .wait_until("ten readings in the last hour", || async {
+            browser.click("button[data-span='3600000']").await;
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let points: usize = browser
+                .attribute("#history-chart", "data-points")
+                .await?
+                .parse()
+                .ok()?;
+            (points >= 10).then_some(())
         })
         .await;
+    browser.wait_text("main .facts", |t| t.contains("every reading")).await;
     browser.wait_for("#history-chart canvas").await;
-    browser.screenshot("consumer-history-day").await;
+    browser.run(SHOW_CHART).await;
+    browser.screenshot("consumer-history-hour").await;
+    // Dragging across the newest minutes zooms in on them, fetched again.
+    browser.drag_across("#history-chart .u-over", 0.97, 0.999).await;
+    browser
+        .wait_until("the zoomed chart", || async {
+            let pressed = browser.attribute("button[data-span='3600000']", "aria-pressed").await;
+            let points: usize = browser
+                .attribute("#history-chart", "data-points")
+                .await?
+                .parse()
+                .ok()?;
+            (pressed.as_deref() == Some("false") && points >= 3).then_some(())
+        })
+        .await;
+    browser.run(SHOW_CHART).await;
+    browser.screenshot("consumer-history-zoomed").await;
     browser.assert_no_console_errors("the history page", &[]).await;
 
     // Bills: billing is not on this hub yet, and the page says so.

@@ -54,7 +54,7 @@ export function draw(container, series, fromMs, toMs, onZoom) {
       { label: 'Export', stroke: '#15803d', fill: 'rgba(21, 128, 61, 0.15)', value: kw },
       { label: 'Net', stroke: '#1e3a8a', width: 2, value: kw },
     ],
-    axes: [{}, { label: 'kW (+ import, − export)', size: 60, values: (_, splits) => splits.map((v) => v.toFixed(1)) }],
+    axes: [{}, { label: 'kW (+ import, − export)', size: 70 }],
     hooks: {
       setSelect: [(u) => {
         if (u.select.width < 5) return;

@@ -29,9 +29,11 @@ export function power(watts) {
   return Math.abs(watts) >= 1000 ? number(watts / 1000, 2, 'kW') : number(watts, 0, 'W');
 }
 
-/** Energy given in Wh, shown in kWh. */
+/** Energy given in Wh: Wh below 1 kWh, kWh above. */
 export function energy(wattHours) {
-  return isNumber(wattHours) ? number(wattHours / 1000, 2, 'kWh') : DASH;
+  if (!isNumber(wattHours)) return DASH;
+  if (Math.abs(wattHours) >= 1000) return number(wattHours / 1000, 2, 'kWh');
+  return number(wattHours, Math.abs(wattHours) >= 100 ? 0 : 1, 'Wh');
 }
 
 /** A date and time, local. */

@@ -9,7 +9,7 @@ import * as format from '../format.js';
 import { meterOrNotFound, tabs } from './meter.js';
 
 const DAY_MS = 86_400_000;
-const SPANS = [['Day', DAY_MS], ['Week', 7 * DAY_MS], ['Month', 30 * DAY_MS], ['Year', 365 * DAY_MS]];
+const SPANS = [['Hour', DAY_MS / 24], ['Day', DAY_MS], ['Week', 7 * DAY_MS], ['Month', 30 * DAY_MS], ['Year', 365 * DAY_MS]];
 const RESOLUTIONS = { raw: 'every reading', minute: 'per minute', hour: 'per hour', day: 'per day' };
 
 /** `YYYY-MM-DD` of `ms`, local, for date inputs. */
@@ -73,12 +73,13 @@ export async function render(container, { params: [id], signal, onLeave }) {
     heading(`History · ${meter.name || meter.id}`),
     tabs(id, 'History'),
     card('Range',
-      h('div', { class: 'actions', role: 'group', 'aria-label': 'Range' }, spanButtons),
-      custom,
-      h('div', { class: 'actions', role: 'group', 'aria-label': 'Move' },
-        h('button', { type: 'button', class: 'secondary', onclick: shift(-0.5) }, '◀ Earlier'),
-        h('button', { type: 'button', class: 'secondary', onclick: zoomOut }, 'Zoom out'),
-        h('button', { type: 'button', class: 'secondary', onclick: shift(0.5) }, 'Later ▶'))),
+      h('div', { class: 'controls' },
+        h('div', { class: 'actions', role: 'group', 'aria-label': 'Range' }, spanButtons),
+        h('div', { class: 'actions', role: 'group', 'aria-label': 'Move' },
+          h('button', { type: 'button', class: 'secondary', onclick: shift(-0.5) }, '◀ Earlier'),
+          h('button', { type: 'button', class: 'secondary', onclick: zoomOut }, 'Zoom out'),
+          h('button', { type: 'button', class: 'secondary', onclick: shift(0.5) }, 'Later ▶'))),
+      custom),
     card('Power and energy', summary, plot, h('p', {}, download)));
 
   async function load() {
@@ -103,7 +104,7 @@ export async function render(container, { params: [id], signal, onLeave }) {
       summary.replaceChildren(facts([
         ['From', format.dateTime(range.from)],
         ['To', format.dateTime(range.to)],
-        ['Resolution', `${RESOLUTIONS[series.resolution] ?? series.resolution} (${series.points.length} points)`],
+        ['Resolution', `${RESOLUTIONS[series.resolution] ?? series.resolution} (${series.points.length} ${series.points.length === 1 ? 'point' : 'points'})`],
         ['Imported', format.energy(importWh)],
         ['Exported', format.energy(exportWh)],
         ['Net', format.energy(importWh - exportWh)],

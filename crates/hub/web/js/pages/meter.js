@@ -120,10 +120,10 @@ function status(meter, gaps) {
   return { element, show };
 }
 
-/** The meter's events of the last week, newest first. */
+/** The meter's events of the last week, newest first; `reload()` fetches them again. */
 function recentEvents(id, signal) {
   const body = h('div');
-  fill(body, () => api(`/meters/${encodeURIComponent(id)}/events${query({ from_ms: Date.now() - WEEK_MS })}`, { signal }),
+  const reload = () => fill(body, () => api(`/meters/${encodeURIComponent(id)}/events${query({ from_ms: Date.now() - WEEK_MS })}`, { signal }),
     (events) => events.length === 0 ? empty('No events in the last 7 days.')
       : table('Events of the last 7 days', [
         { label: 'Time', cell: (e) => format.dateTime(e.ts_ms) },
@@ -131,7 +131,8 @@ function recentEvents(id, signal) {
         { label: 'State', cell: (e) => format.words(e.state) },
         { label: 'Detail', cell: (e) => e.detail ?? '' },
       ], events.slice(-20).reverse()));
-  return card('Events', body);
+  reload();
+  return { element: card('Events', body), reload };
 }
 
 /** Renders meter `params[0]`. */
@@ -143,7 +144,8 @@ export async function render(container, { me, params: [id], signal, onLeave }) {
   const day = today(id, signal);
   const state = status(meter, gaps);
   const exportLink = `/api/v1/meters/${encodeURIComponent(id)}/export.csv${query({ from_ms: Date.now() - WEEK_MS, to_ms: Date.now() })}`;
-  const grid = h('div', { class: 'grid' }, live.element, day.element, state.element, recentEvents(id, signal));
+  const events = recentEvents(id, signal);
+  const grid = h('div', { class: 'grid' }, live.element, day.element, state.element, events.element);
   container.replaceChildren(
     heading(meter.name || meter.id),
     h('p', { class: 'sub' }, `Meter ${meter.id}`, meter.owner ? ` · ${meter.owner}` : ''),
@@ -155,7 +157,11 @@ export async function render(container, { me, params: [id], signal, onLeave }) {
     panel = commands.panel(meter, signal, onLeave);
     grid.append(panel.element);
   }
+  let relay = null;
   onLeave(follow(`/meters/${encodeURIComponent(id)}/live`, 'reading', (reading) => {
+    // A switch of the relay comes with an event: show it.
+    if (relay !== null && reading.relay !== relay) events.reload();
+    relay = reading.relay;
     live.show(reading);
     day.show(reading);
     state.show(reading);
