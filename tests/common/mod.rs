@@ -74,7 +74,10 @@ impl HubProcess {
         let mut stdin = child.stdin.take().expect("stdin");
         writeln!(stdin, "{password}").expect("write the password");
         drop(stdin);
-        assert!(child.wait().expect("users add").success(), "users add {username}");
+        assert!(
+            child.wait().expect("users add").success(),
+            "users add {username}"
+        );
     }
 }
 

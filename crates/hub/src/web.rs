@@ -183,7 +183,13 @@ mod tests {
     #[test]
     fn media_types_follow_the_extension() {
         assert_eq!(content_type("js/main.js"), "text/javascript; charset=utf-8");
-        assert_eq!(content_type("manifest.webmanifest"), "application/manifest+json");
-        assert_eq!(content_type("vendor/uplot/LICENSE"), "text/plain; charset=utf-8");
+        assert_eq!(
+            content_type("manifest.webmanifest"),
+            "application/manifest+json"
+        );
+        assert_eq!(
+            content_type("vendor/uplot/LICENSE"),
+            "text/plain; charset=utf-8"
+        );
     }
 }

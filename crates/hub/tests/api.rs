@@ -552,9 +552,7 @@ fn route(method: &str, path: &str, n: u32) -> Option<(Access, Option<String>)> {
         (
             "get",
             "/api/v1/fleet" | "/api/v1/fleet/live" | "/api/v1/events" | "/api/v1/dead-letters",
-        ) => {
-            (Access::Operator, None)
-        }
+        ) => (Access::Operator, None),
         ("get", "/api/v1/users" | "/api/v1/audit") => (Access::Admin, None),
         ("post", "/api/v1/users") => (
             Access::Admin,

@@ -196,7 +196,11 @@ pub async fn events(
     ApiQuery(query): ApiQuery<LimitQuery>,
 ) -> Result<Json<Vec<FleetEvent>>, ApiError> {
     caller.require(Role::Operator)?;
-    let events = state.shared.store.recent_events(query.limit_or(100)).await?;
+    let events = state
+        .shared
+        .store
+        .recent_events(query.limit_or(100))
+        .await?;
     Ok(Json(
         events
             .into_iter()

@@ -112,7 +112,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         to_ms: i64,
     ) -> Result<Vec<EventMessage>, StoreError>;
     /// The most recent events of every meter, newest first (the operators' events view).
-    async fn recent_events(&self, limit: usize) -> Result<Vec<(MeterId, EventMessage)>, StoreError>;
+    async fn recent_events(&self, limit: usize)
+    -> Result<Vec<(MeterId, EventMessage)>, StoreError>;
     /// The most recent dead letters, newest first.
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
     /// Deletes live readings older than `before_ms` (rollups, intervals and events stay);
