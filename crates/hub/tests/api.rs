@@ -685,3 +685,51 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
     );
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_is_served_from_the_binary() {
+    let hub = Fixture::start().await;
+    let root = request(hub.http, "GET", "/", &[], None).await;
+    assert_eq!(root.status, 303);
+    assert_eq!(root.header("location"), Some("/portal/"));
+    // Any page under /portal/ is the shell; the front end routes on the path.
+    let page = request(hub.http, "GET", "/portal/meters/a-1/history", &[], None).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("/portal/assets/js/main.js"));
+    let csp = page.header("content-security-policy").expect("a CSP");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"));
+    for (path, media_type) in [
+        (
+            "/portal/assets/js/main.js",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/portal/assets/vendor/uplot/uPlot.iife.min.js",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/portal/assets/manifest.webmanifest",
+            "application/manifest+json",
+        ),
+        ("/portal/assets/icon-192.png", "image/png"),
+    ] {
+        let asset = request(hub.http, "GET", path, &[], None).await;
+        assert_eq!(asset.status, 200, "{path}");
+        assert_eq!(asset.header("content-type"), Some(media_type), "{path}");
+        // A browser that has this version gets 304.
+        let etag = asset.header("etag").expect("an ETag").to_owned();
+        let again = request(hub.http, "GET", path, &[("If-None-Match", &etag)], None).await;
+        assert_eq!(again.status, 304, "{path}");
+    }
+    let missing = request(hub.http, "GET", "/portal/assets/nothing.js", &[], None).await;
+    assert_eq!(missing.status, 404);
+    // The API's own 404 stays JSON.
+    let api = request(hub.http, "GET", "/api/v1/nothing", &[], None).await;
+    assert_eq!(api.status, 404);
+    assert_eq!(api.json()["code"], "not_found");
+    hub.stop().await;
+}

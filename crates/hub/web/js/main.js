@@ -54,7 +54,6 @@ function allowed(role) {
 /** The start page: a consumer's own meter (or their list), an operator's fleet. */
 async function home(container, context) {
   if (allowed('operator')) return go('/portal/fleet', { replace: true });
-  container.replaceChildren(loading());
   const mine = await api('/meters', { signal: context.signal });
   if (mine.length === 1) return go(`/portal/meters/${encodeURIComponent(mine[0].id)}`, { replace: true });
   if (mine.length === 0) {
@@ -105,11 +104,11 @@ async function show() {
   leave = () => cleanups.forEach((cleanup) => cleanup());
   markCurrent();
   const route = ROUTES.find((r) => r.path.test(location.pathname));
-  main.replaceChildren();
+  main.replaceChildren(loading());
   if (!route) {
-    main.append(heading('Page not found'), empty('There is no such page in the portal.'));
+    main.replaceChildren(heading('Page not found'), empty('There is no such page in the portal.'));
   } else if (!allowed(route.role)) {
-    main.append(heading('Not allowed'), empty(`This page needs the ${route.role} role.`));
+    main.replaceChildren(heading('Not allowed'), empty(`This page needs the ${route.role} role.`));
   } else {
     const params = route.path.exec(location.pathname).slice(1).map(decodeURIComponent);
     const context = { me, params, go, signal: controller.signal, onLeave: (cleanup) => cleanups.push(cleanup) };

@@ -1,4 +1,4 @@
-// A meter's history: a day, week, month, year or a custom range; zoom by dragging, pan
+// A meter's history: an hour, day, week, month, year or a custom range; zoom by dragging, pan
 // earlier and later; the hub picks the resolution for the range (raw readings, minutes,
 // hours or days). Totals of import, export and net energy, and the range as CSV.
 
