@@ -247,6 +247,14 @@ impl Browser {
             .unwrap_or_else(|error| panic!("run {script}: {error}"))
     }
 
+    /// Deletes the cookie `name` (the browser forgets a session).
+    pub(crate) async fn delete_cookie(&self, name: &str) {
+        self.client
+            .delete_cookie(name)
+            .await
+            .unwrap_or_else(|error| panic!("delete cookie {name}: {error}"));
+    }
+
     /// Resizes the window (phone layouts).
     pub(crate) async fn resize(&self, width: u32, height: u32) {
         self.client

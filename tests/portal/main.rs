@@ -248,7 +248,22 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         !logged.is_empty() && logged.iter().all(|e| e.contains("status of 404")),
         "only the refused requests are logged: {logged:#?}"
     );
-    browser.logout().await;
+    // A session that ends (here: its cookie is gone) sends the next request to the login
+    // page, which brings the user back afterwards.
+    browser.delete_cookie("joule_session").await;
+    browser.click("#nav a[href='/portal/']").await;
+    browser.wait_for("form.login").await;
+    assert_eq!(browser.path().await, "/portal/login");
+    assert_eq!(
+        browser.run("return location.search;").await,
+        "?next=%2Fportal%2F",
+        "the login page knows where to return"
+    );
+    let logged = browser.console_errors().await;
+    assert!(
+        logged.iter().all(|e| e.contains("status of 401")),
+        "only the refused request is logged: {logged:#?}"
+    );
 
     // 3. An operator: the fleet, then disconnecting and reconnecting bob's meter.
     browser.login(OLIVIA.0, OLIVIA.1).await;
@@ -321,6 +336,23 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         })
         .await;
     browser.screenshot("operator-meter-reconnected").await;
+
+    // A load limit and a tariff schedule, each carried out by the meter.
+    browser.click("#load-limit summary").await;
+    browser.type_into("#limit-w", "100000").await;
+    browser.click("#load-limit button[type=submit]").await;
+    browser
+        .wait_text("#command-list tbody tr:first-child", |t| {
+            t.contains("Load limit 100.00 kW") && t.contains("Done")
+        })
+        .await;
+    browser.click("#tariff-schedule summary").await;
+    browser.click("#tariff-schedule button[type=submit]").await;
+    browser
+        .wait_text("#command-list tbody tr:first-child", |t| {
+            t.contains("Tariff schedule (2 switches") && t.contains("Done")
+        })
+        .await;
     browser
         .assert_no_console_errors("the operator's meter page")
         .await;

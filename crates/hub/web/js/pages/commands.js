@@ -45,7 +45,7 @@ export function panel(meter, signal, onLeave) {
   const id = encodeURIComponent(meter.id);
   const message = h('p', { class: 'form-message', role: 'status', id: 'command-message' });
   const relay = h('span', { id: 'command-relay' }, format.DASH);
-  const list = h('div');
+  const list = h('div', { id: 'command-list' });
   let poll = null;
   onLeave(() => clearTimeout(poll));
 
@@ -126,8 +126,8 @@ export function panel(meter, signal, onLeave) {
       h('button', { type: 'button', class: 'danger', id: 'disconnect', onclick: switching('disconnect', 'Disconnect', 'This switches the supply off at the meter.') }, 'Disconnect…'),
       h('button', { type: 'button', id: 'reconnect', onclick: switching('reconnect', 'Reconnect', 'This switches the supply back on at the meter.') }, 'Reconnect…')),
     message,
-    h('details', {}, h('summary', {}, 'Load limit'), limit),
-    h('details', {}, h('summary', {}, 'Tariff schedule'), schedule),
+    h('details', { id: 'load-limit' }, h('summary', {}, 'Load limit'), limit),
+    h('details', { id: 'tariff-schedule' }, h('summary', {}, 'Tariff schedule'), schedule),
     h('h3', {}, 'Recent commands'),
     list);
   refresh();
