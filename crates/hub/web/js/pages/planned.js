@@ -15,7 +15,7 @@ export async function render(container, { params: [which] }) {
   const view = VIEWS[which];
   const paths = (await apiPaths()).filter((path) => path.includes(view.fragment));
   container.replaceChildren(heading(view.title), paths.length === 0
-    ? card(view.title, empty(view.missing))
-    : card(view.title, h('p', {}, `This hub serves ${view.title.toLowerCase()} through its API:`),
+    ? empty(view.missing)
+    : card('Through the API', h('p', {}, `This hub serves ${view.title.toLowerCase()} at:`),
       h('ul', {}, paths.map((path) => h('li', {}, h('code', {}, path))))));
 }
