@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 pub const PORTAL_PATH: &str = "/portal/";
 
 /// What the browser may load and run: this origin only, no inline code.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
     connect-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
     form-action 'self'";
 
