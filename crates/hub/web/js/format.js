@@ -18,9 +18,11 @@ export function isNumber(value) {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
-/** `value` with `digits` decimals and `unit`, or a dash. */
-export function number(value, digits, unit) {
-  return isNumber(value) ? `${decimals(digits).format(value)} ${unit}` : DASH;
+/** `value` with `digits` decimals and `unit` (none for a ratio), or a dash. */
+export function number(value, digits, unit = '') {
+  if (!isNumber(value)) return DASH;
+  const text = decimals(digits).format(value);
+  return unit ? `${text} ${unit}` : text;
 }
 
 /** Power: W below 1 kW, kW above; the sign kept. */

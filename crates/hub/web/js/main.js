@@ -102,23 +102,29 @@ async function show() {
   const controller = new AbortController();
   const cleanups = [() => controller.abort()];
   leave = () => cleanups.forEach((cleanup) => cleanup());
+  // A cleanup registered after the page was left (its data came late) runs at once.
+  const onLeave = (cleanup) => (controller.signal.aborted ? cleanup() : cleanups.push(cleanup));
   markCurrent();
+  // Each page draws into its own element, so a page left before its data came draws
+  // into nothing.
+  const page = h('div', {}, loading());
+  main.replaceChildren(page);
   const route = ROUTES.find((r) => r.path.test(location.pathname));
-  main.replaceChildren(loading());
   if (!route) {
-    main.replaceChildren(heading('Page not found'), empty('There is no such page in the portal.'));
+    page.replaceChildren(heading('Page not found'), empty('There is no such page in the portal.'));
   } else if (!allowed(route.role)) {
-    main.replaceChildren(heading('Not allowed'), empty(`This page needs the ${route.role} role.`));
+    page.replaceChildren(heading('Not allowed'), empty(`This page needs the ${route.role} role.`));
   } else {
     const params = route.path.exec(location.pathname).slice(1).map(decodeURIComponent);
-    const context = { me, params, go, signal: controller.signal, onLeave: (cleanup) => cleanups.push(cleanup) };
+    const context = { me, params, go, signal: controller.signal, onLeave };
     try {
-      await route.page.render(main, context);
+      await route.page.render(page, context);
     } catch (error) {
-      if (error.name !== 'AbortError') main.replaceChildren(heading('Something went wrong'), failure(error));
+      if (error.name !== 'AbortError') page.replaceChildren(heading('Something went wrong'), failure(error));
     }
   }
-  const title = main.querySelector('h1');
+  if (controller.signal.aborted) return;
+  const title = page.querySelector('h1');
   document.title = title ? `${title.textContent} · Joule` : 'Joule';
   title?.focus({ preventScroll: true });
 }

@@ -47,7 +47,7 @@ function livePower() {
     details.replaceChildren(facts([
       ['Voltage', format.number(reading.voltage_v, 1, 'V')],
       ['Current', format.number(reading.current_a, 2, 'A')],
-      ['Power factor', format.number(reading.pf, 2, '')],
+      ['Power factor', format.number(reading.pf, 2)],
       ['Frequency', format.number(reading.freq_hz, 2, 'Hz')],
       ['Reading at', format.timeOfDay(reading.ts_ms)],
     ]));
