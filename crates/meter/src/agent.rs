@@ -14,10 +14,11 @@ use crate::outbox::{Outbox, OutboxError};
 use crate::recorder::{Context, Outgoing, Recorder, event};
 use crate::register_store::{RegisterStore, StoreError};
 use crate::relay::{LoadLimiter, Trigger, transition};
-use crate::source::Observation;
+use crate::source::device::DeviceSource;
 use crate::source::waveform::{
     CaptureReplay, Frames, SimulatedMains, WaveformError, WaveformSource,
 };
+use crate::source::{Observation, Source};
 use crate::state::{LoadLimit, MeterState, PhaseCalibration, Schedule};
 use crate::tou::TouCalendar;
 use crate::uplink::{self, LinkState, UplinkChannels, UplinkSettings};
@@ -128,7 +129,7 @@ struct Agent {
     clock: Arc<SystemClock>,
     store: RegisterStore,
     state: MeterState,
-    source: WaveformSource,
+    source: Source,
     recorder: Recorder,
     outbox: Arc<Mutex<Outbox>>,
     wake: Arc<Notify>,
@@ -341,8 +342,14 @@ impl Agent {
         {
             self.state.active_tariff = tariff;
         }
+        if let Some((state, detail)) = self.source.availability_change(now_ms) {
+            tracing::warn!(%detail, "source");
+            self.send_event(EventKind::Alarm, state, detail)?;
+        }
         let supply = self.state.relay == RelayState::Connected;
-        let observation = self.source.observe(now_ms, supply)?;
+        let Some(observation) = self.source.observe(now_ms, supply)? else {
+            return Ok(());
+        };
         let import_wh = observation.registers.import_mwh as f64 / 1000.0;
         let export_wh = observation.registers.export_mwh as f64 / 1000.0;
         if let Some(last) = self.last_import_wh
@@ -358,7 +365,7 @@ impl Agent {
         // The one place registers change: everything recorded or saved after this (this
         // tick's messages, commands until the next tick) carries them.
         self.state.set_registers(self.source.registers());
-        if self.config.relay.present
+        if self.config.relay_present()
             && self.limiter.exceeded(
                 self.state.load_limit.as_ref(),
                 observation.total.p_w,
@@ -424,7 +431,7 @@ impl Agent {
             ts_ms: now_ms,
             command_id: command.id,
             status,
-            relay: self.config.relay.present.then_some(self.state.relay),
+            relay: self.config.relay_present().then_some(self.state.relay),
             detail,
         };
         self.save(now_ms)?;
@@ -442,7 +449,7 @@ impl Agent {
             Action::Disconnect { reason }
             | Action::Reconnect { reason }
             | Action::ArmReconnect { reason } => {
-                if !self.config.relay.present {
+                if !self.config.relay_present() {
                     return Ok(rejected("this meter has no supply switch".into()));
                 }
                 let trigger = match action {
@@ -538,7 +545,7 @@ impl Agent {
                         ));
                         done("calibration applied")
                     }
-                    Err(error) => rejected(error.to_string()),
+                    Err(error) => rejected(error),
                 }
             }
             Action::ResetMaxDemand => {
@@ -677,7 +684,7 @@ impl Agent {
             });
         Ok(Snapshot {
             observation: self.last_observation.clone(),
-            relay: self.config.relay.present.then_some(self.state.relay),
+            relay: self.config.relay_present().then_some(self.state.relay),
             tariff: self.state.active_tariff,
             price,
             link,
@@ -688,9 +695,12 @@ impl Agent {
     }
 }
 
-/// Builds the waveform source the configuration names, with the saved registers and any
+/// Builds the source the configuration names, with the saved registers and any
 /// calibration a command set.
-fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSource, AgentError> {
+fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, AgentError> {
+    if let Some(device) = DeviceSource::start(&config.source, state.bank()) {
+        return Ok(Source::Device(device));
+    }
     let (frames, mut metrology) = match &config.source {
         SourceConfig::Simulated {
             seed,
@@ -735,6 +745,11 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSour
             metrology.nominal_frequency_hz = *nominal_freq_hz;
             (Frames::Capture(Box::new(capture)), metrology)
         }
+        SourceConfig::Modbus { .. } | SourceConfig::Dsmr { .. } => {
+            return Err(AgentError::Config(
+                "the device source's address is not valid".into(),
+            ));
+        }
     };
     for (phase, c) in &state.calibration {
         if let Some(slot) = metrology
@@ -744,7 +759,8 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSour
             *slot = Calibration::new(c.v_scale, c.i_scale, c.i_delay_us);
         }
     }
-    Ok(WaveformSource::new(frames, metrology, state.bank())?)
+    let source = WaveformSource::new(frames, metrology, state.bank())?;
+    Ok(Source::Waveform(Box::new(source)))
 }
 
 /// The time zone's current UTC offset, s (habits follow local time; the offset is taken at

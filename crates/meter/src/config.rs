@@ -170,6 +170,59 @@ pub enum SourceConfig {
         #[serde(default = "default_frequency")]
         nominal_freq_hz: f64,
     },
+    /// An Eastron SDM120 or SDM630 polled over Modbus; the device keeps the registers.
+    Modbus {
+        /// `tcp://host[:port]` or `rtu:PATH[?baud=N&parity=none|even]`.
+        link: String,
+        /// Which meter.
+        model: SdmModelConfig,
+        /// Modbus unit (slave) id.
+        #[serde(default = "one_u8")]
+        unit_id: u8,
+        /// Time between polls, ms.
+        #[serde(default = "default_poll_interval_ms")]
+        poll_interval_ms: u32,
+        /// Time to wait for a connection or an answer, ms.
+        #[serde(default = "default_poll_timeout_ms")]
+        timeout_ms: u32,
+    },
+    /// DSMR P1 telegrams from a serial port or a TCP gateway; the device keeps the
+    /// registers.
+    Dsmr {
+        /// A serial device (`/dev/ttyUSB0`, with `?baud=9600` for DSMR 2.2/3) or
+        /// `tcp://host:port`.
+        port: String,
+    },
+}
+
+impl SourceConfig {
+    /// Whether the source is a device that keeps its own registers (no metrology chain,
+    /// no calibration, no TOU switching of its registers).
+    pub fn is_device(&self) -> bool {
+        matches!(self, Self::Modbus { .. } | Self::Dsmr { .. })
+    }
+}
+
+/// The Eastron models the `modbus` source reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SdmModelConfig {
+    /// Single phase.
+    Sdm120,
+    /// Three phase.
+    Sdm630,
+}
+
+fn one_u8() -> u8 {
+    1
+}
+
+fn default_poll_interval_ms() -> u32 {
+    1000
+}
+
+fn default_poll_timeout_ms() -> u32 {
+    1000
 }
 
 fn one_u64() -> u64 {
@@ -236,8 +289,9 @@ impl Default for OutboxConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayConfig {
-    /// The meter has a supply switch (device sources usually do not).
-    pub present: bool,
+    /// The meter has a supply switch; unset: it has one unless the source is a device
+    /// (see [`MeterConfig::relay_present`]).
+    pub present: Option<bool>,
     /// Import must stay above a load limit this long before the switch trips, s.
     pub load_limit_window_s: u32,
 }
@@ -245,7 +299,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
-            present: true,
+            present: None,
             load_limit_window_s: 30,
         }
     }
@@ -283,6 +337,12 @@ impl MeterConfig {
     /// The meter id, checked.
     pub fn meter_id(&self) -> Option<MeterId> {
         MeterId::new(&self.meter.id).ok()
+    }
+
+    /// Whether the meter has a supply switch: as `relay.present` says, or unless the
+    /// source is a device (which measures a supply Joule cannot switch).
+    pub fn relay_present(&self) -> bool {
+        self.relay.present.unwrap_or(!self.source.is_device())
     }
 
     fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
@@ -334,7 +394,30 @@ impl MeterConfig {
                     origin.invalid("source.v_scale", "v_scale and i_scale must be positive")
                 );
             }
+            SourceConfig::Modbus {
+                link,
+                poll_interval_ms,
+                ..
+            } => {
+                if let Err(error) = link.parse::<joule_modbus::Link>() {
+                    return Err(origin.invalid("source.link", error.reason));
+                }
+                if *poll_interval_ms < 100 {
+                    return Err(origin.invalid("source.poll_interval_ms", "must be at least 100"));
+                }
+            }
+            SourceConfig::Dsmr { port } => {
+                if let Err(error) = joule_dsmr::PortSpec::parse(port) {
+                    return Err(origin.invalid("source.port", error.to_string()));
+                }
+            }
             _ => {}
+        }
+        if self.source.is_device() && self.relay.present == Some(true) {
+            return Err(origin.invalid(
+                "relay.present",
+                "a modbus or dsmr source measures a supply Joule cannot switch",
+            ));
         }
         if let Some(tariff) = &self.tariff {
             let schedule = crate::state::Schedule {
