@@ -58,14 +58,24 @@ pub enum AgentError {
         /// Why.
         source: std::io::Error,
     },
+    /// The display socket's address could not be bound.
+    #[error("display.listen {listen}: {source}")]
+    Display {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The saved state could not be read.
     #[error("saved register state is unreadable: {0}")]
     State(String),
 }
 
 /// What the display shows: the latest values and the meter's condition.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
+    /// The meter's id.
+    pub meter_id: String,
     /// The latest observation.
     pub observation: Option<Observation>,
     /// The supply switch.
@@ -146,13 +156,55 @@ struct Agent {
     saved_energy_wh: f64,
 }
 
-/// Runs the meter until `shutdown` turns true. `snapshots` receives the display's view
-/// after every tick.
+/// The meter's local panel: its display and its button.
+#[derive(Debug)]
+pub struct Panel {
+    snapshots: watch::Sender<Snapshot>,
+    button_tx: mpsc::Sender<()>,
+    button: mpsc::Receiver<()>,
+}
+
+/// What a display in the same process holds of the panel.
+#[derive(Debug, Clone)]
+pub struct PanelHandle {
+    /// The display's view, after every tick.
+    pub snapshots: watch::Receiver<Snapshot>,
+    /// Presses the local button (it closes a relay that is ready for reconnection).
+    pub button: mpsc::Sender<()>,
+}
+
+impl Panel {
+    /// A panel, and the handle a local display uses.
+    pub fn new() -> (Self, PanelHandle) {
+        let (snapshots, receiver) = watch::channel(Snapshot::default());
+        let (button_tx, button) = mpsc::channel(8);
+        let handle = PanelHandle {
+            snapshots: receiver,
+            button: button_tx.clone(),
+        };
+        (
+            Self {
+                snapshots,
+                button_tx,
+                button,
+            },
+            handle,
+        )
+    }
+}
+
+/// Runs the meter until `shutdown` turns true, showing itself on `panel` (and on the
+/// display socket when `[display] listen` is set).
 pub async fn run(
     config: MeterConfig,
     mut shutdown: watch::Receiver<bool>,
-    snapshots: watch::Sender<Snapshot>,
+    panel: Panel,
 ) -> Result<(), AgentError> {
+    let Panel {
+        snapshots,
+        button_tx,
+        button: mut button_rx,
+    } = panel;
     std::fs::create_dir_all(&config.meter.data_dir).map_err(|source| StoreError::Io {
         path: config.meter.data_dir.clone(),
         source,
@@ -193,6 +245,18 @@ pub async fn run(
             },
         ));
     }
+    if let Some(listen) = agent.config.display.listen {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| AgentError::Display { listen, source })?;
+        tracing::info!(%listen, "display socket (joule meter display --connect)");
+        tokio::spawn(crate::display::socket::serve(
+            listener,
+            snapshots.subscribe(),
+            button_tx,
+            shutdown.clone(),
+        ));
+    }
     // Measurement ticks are a second; the recorder paces live readings to the config.
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -209,6 +273,7 @@ pub async fn run(
                 }
             }
             Some(command) = command_rx.recv() => agent.command(&command)?,
+            Some(()) = button_rx.recv() => agent.press_button()?,
             _ = shutdown.changed() => break,
         }
     }
@@ -555,6 +620,14 @@ impl Agent {
         })
     }
 
+    /// The local button: closes the supply switch when it is ready for reconnection.
+    fn press_button(&mut self) -> Result<(), AgentError> {
+        if self.config.relay_present() {
+            self.move_relay(Trigger::LocalButton, "local button", self.clock.now_ms())?;
+        }
+        Ok(())
+    }
+
     fn move_relay(
         &mut self,
         trigger: Trigger,
@@ -683,6 +756,7 @@ impl Agent {
                 )
             });
         Ok(Snapshot {
+            meter_id: self.config.meter.id.clone(),
             observation: self.last_observation.clone(),
             relay: self.config.relay_present().then_some(self.state.relay),
             tariff: self.state.active_tariff,
@@ -699,7 +773,7 @@ impl Agent {
 /// calibration a command set.
 fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, AgentError> {
     if let Some(device) = DeviceSource::start(&config.source, state.bank()) {
-        return Ok(Source::Device(device));
+        return Ok(Source::Device(Box::new(device)));
     }
     let (frames, mut metrology) = match &config.source {
         SourceConfig::Simulated {

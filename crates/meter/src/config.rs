@@ -36,6 +36,18 @@ pub struct MeterConfig {
     /// `[modbus]`: the read-only Modbus TCP server.
     #[serde(default)]
     pub modbus: ModbusConfig,
+    /// `[display]`: the local display's socket.
+    #[serde(default)]
+    pub display: DisplayConfig,
+}
+
+/// `[display]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisplayConfig {
+    /// Where `joule meter display --connect` finds the running meter (keep it on
+    /// loopback: a client can press the local button); absent: no socket.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[modbus]`.

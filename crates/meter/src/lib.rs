@@ -13,6 +13,7 @@ pub mod agent;
 pub mod alerts;
 pub mod clock;
 pub mod config;
+pub mod display;
 pub mod outbox;
 pub mod recorder;
 pub mod register_store;

@@ -48,7 +48,7 @@ pub struct UplinkSettings {
 }
 
 /// The link as the display and the logs see it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinkState {
     /// Connected to the broker now.
     pub connected: bool,

@@ -235,15 +235,17 @@ mod tests {
 
     /// A single-phase telegram as the parser gives it, with the two counters set.
     fn telegram(power_failures: u32, sags_l1: u32) -> Telegram {
-        let mut telegram = Telegram::default();
-        telegram.import_tariff1_wh = Some(123_456);
-        telegram.import_tariff2_wh = Some(654_321);
-        telegram.export_tariff1_wh = Some(1_000);
-        telegram.export_tariff2_wh = Some(2_000);
-        telegram.tariff = Some(2);
-        telegram.import_power_w = Some(1_193);
-        telegram.export_power_w = Some(0);
-        telegram.power_failures = Some(power_failures);
+        let mut telegram = Telegram {
+            import_tariff1_wh: Some(123_456),
+            import_tariff2_wh: Some(654_321),
+            export_tariff1_wh: Some(1_000),
+            export_tariff2_wh: Some(2_000),
+            tariff: Some(2),
+            import_power_w: Some(1_193),
+            export_power_w: Some(0),
+            power_failures: Some(power_failures),
+            ..Telegram::default()
+        };
         telegram.phases[0].voltage_v = Some(230.1);
         telegram.phases[0].current_a = Some(5.0);
         telegram.phases[0].import_power_w = Some(1_193);

@@ -22,7 +22,7 @@ pub enum Source {
     /// ADC frames through Joule's metrology chain.
     Waveform(Box<WaveformSource>),
     /// A Modbus or DSMR meter read by a task of its own.
-    Device(DeviceSource),
+    Device(Box<DeviceSource>),
 }
 
 impl Source {
@@ -79,7 +79,7 @@ impl Source {
 pub type PhaseValues = PhaseReading;
 
 /// What a source measured over one tick.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Observation {
     /// End of the tick, Unix ms.
     pub ts_ms: i64,
@@ -116,7 +116,7 @@ pub fn voltage_range_v(phases: &[PhaseValues]) -> Option<(f64, f64)> {
 }
 
 /// An event a source raised.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceEvent {
     /// What happened.
     pub kind: EventKind,
