@@ -2,8 +2,8 @@
 # The whole test suite, exactly as CI runs it: formatting, lints, the metrology core built
 # for a bare-metal target, and every unit, property, integration and doc test.
 # Installs what it needs when it is missing: the thumbv7em target for rustup, Debian's
-# mosquitto, postgresql and mbpoll, and the Python peers in a venv: the real broker,
-# database and clients the tests run against (the tests start their own servers on free
+# mosquitto (and its clients), postgresql, mbpoll and openssl, and the Python peers in a
+# venv: the real broker, database and clients the tests run against (the tests start their own servers on free
 # ports, so the packages' system services are not needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ missing=()
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v mbpoll >/dev/null || missing+=(mbpoll)
+command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing ${missing[*]}"
   sudo=""

@@ -9,7 +9,7 @@
 
 use crate::alerts::Alerts;
 use crate::clock::{Clock, SystemClock, plausible};
-use crate::config::{MeterConfig, SourceConfig, broker_address};
+use crate::config::{BrokerUrl, MeterConfig, SourceConfig};
 use crate::outbox::{Outbox, OutboxError};
 use crate::recorder::{Context, Outgoing, Recorder, event};
 use crate::register_store::{RegisterStore, StoreError};
@@ -374,12 +374,19 @@ impl Agent {
     fn uplink_settings(&self) -> Result<UplinkSettings, AgentError> {
         let uplink = &self.config.uplink;
         let invalid = |key: &str| AgentError::Config(format!("`{key}` is not valid"));
-        let (host, port) =
-            broker_address(&uplink.broker).ok_or_else(|| invalid("uplink.broker"))?;
+        let broker = BrokerUrl::parse(&uplink.broker).ok_or_else(|| invalid("uplink.broker"))?;
+        let tls = if broker.tls {
+            let config = crate::tls::client_config(uplink.ca_file.as_deref())
+                .map_err(|error| AgentError::Config(format!("uplink.ca_file: {error}")))?;
+            Some(config)
+        } else {
+            None
+        };
         Ok(UplinkSettings {
             meter: self.config.meter_id().ok_or_else(|| invalid("meter.id"))?,
-            host,
-            port,
+            host: broker.host,
+            port: broker.port,
+            tls,
             token: uplink.token.clone(),
             topics: Topics::new(&uplink.prefix),
             keep_alive_s: uplink.keep_alive_s,

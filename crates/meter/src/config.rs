@@ -98,8 +98,12 @@ fn default_interval_s() -> u32 {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UplinkConfig {
-    /// The broker, `mqtt://host:port`.
+    /// The broker, `mqtt://host[:port]` or, with TLS, `mqtts://host[:port]`.
     pub broker: String,
+    /// PEM file of the certificate authorities a TLS broker's certificate must chain to;
+    /// absent: the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// The device token the hub issued (`joule meters add`).
     pub token: String,
     /// Topic prefix.
@@ -372,8 +376,19 @@ impl MeterConfig {
         if jiff::tz::TimeZone::get(&self.meter.timezone).is_err() {
             return Err(origin.invalid("meter.timezone", "is not a known IANA time zone"));
         }
-        if broker_address(&self.uplink.broker).is_none() {
-            return Err(origin.invalid("uplink.broker", "must be mqtt://host:port"));
+        let Some(broker) = BrokerUrl::parse(&self.uplink.broker) else {
+            return Err(origin.invalid(
+                "uplink.broker",
+                "must be mqtt://host[:port] or mqtts://host[:port]",
+            ));
+        };
+        if let Some(ca_file) = &self.uplink.ca_file {
+            if !broker.tls {
+                return Err(origin.invalid("uplink.ca_file", "needs an mqtts:// broker"));
+            }
+            if let Err(error) = crate::tls::client_config(Some(ca_file)) {
+                return Err(origin.invalid("uplink.ca_file", error.to_string()));
+            }
         }
         if self.uplink.token.is_empty() {
             return Err(origin.invalid("uplink.token", "must not be empty"));
@@ -445,7 +460,7 @@ impl MeterConfig {
     }
 }
 
-pub use joule_config::broker_address;
+pub use joule_config::BrokerUrl;
 
 #[cfg(test)]
 mod tests {
