@@ -6,7 +6,7 @@
 use joule_protocol::{Downlink, TopicKind, decode_downlink, encode};
 
 /// Checks one input.
-pub fn run(data: &[u8]) {
+pub(crate) fn run(data: &[u8]) {
     let Ok(decoded) = decode_downlink(TopicKind::Command, data) else {
         return;
     };
