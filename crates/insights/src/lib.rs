@@ -3,10 +3,17 @@
 mod basis;
 mod baseload;
 mod money;
+mod profile;
 mod series;
 mod stats;
+mod totals;
 
 pub use basis::Basis;
 pub use baseload::{Baseload, BaseloadError, BaseloadOptions, NightMinimum, baseload};
 pub use money::{Money, Price};
+pub use profile::{
+    DailyProfile, HourBucket, PeakHour, PeakHours, ProfileError, WeeklyProfile, daily_profile,
+    peak_hours, weekly_profile,
+};
 pub use series::{Interval, PowerSample};
+pub use totals::{DayTotal, MonthTotal, MonthlyTotals, TopDays, TotalsError, monthly_totals, top_days};
