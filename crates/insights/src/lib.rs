@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod basis;
+mod compare;
 mod baseload;
 mod money;
 mod profile;
@@ -10,6 +11,10 @@ mod totals;
 
 pub use basis::Basis;
 pub use baseload::{Baseload, BaseloadError, BaseloadOptions, NightMinimum, baseload};
+pub use compare::{
+    CompareError, PeerComparison, PeerGroup, Period, PeriodComparison, PeriodTotal,
+    compare_with_peers, compare_with_previous,
+};
 pub use money::{Money, Price};
 pub use profile::{
     DailyProfile, HourBucket, PeakHour, PeakHours, ProfileError, WeeklyProfile, daily_profile,
