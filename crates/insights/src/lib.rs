@@ -6,6 +6,7 @@ mod baseload;
 mod money;
 mod profile;
 mod series;
+mod shift;
 mod stats;
 mod totals;
 
@@ -21,4 +22,7 @@ pub use profile::{
     peak_hours, weekly_profile,
 };
 pub use series::{Interval, PowerSample};
+pub use shift::{
+    PeakWindow, PricePoint, ShiftError, ShiftOptions, ShiftPotential, ShiftPrices, shift_potential,
+};
 pub use totals::{DayTotal, MonthTotal, MonthlyTotals, TopDays, TotalsError, monthly_totals, top_days};
