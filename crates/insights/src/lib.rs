@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod anomaly;
 mod basis;
 mod compare;
 mod baseload;
@@ -10,6 +11,7 @@ mod shift;
 mod stats;
 mod totals;
 
+pub use anomaly::{AnomalyError, AnomalyOptions, Anomalies, Direction, HourAnomaly, anomalies};
 pub use basis::Basis;
 pub use baseload::{Baseload, BaseloadError, BaseloadOptions, NightMinimum, baseload};
 pub use compare::{
