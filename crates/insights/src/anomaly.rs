@@ -125,7 +125,11 @@ impl Hour {
     /// Energy per hour of data, kWh.
     fn kwh(&self) -> f64 {
         let wh: f64 = self.intervals.iter().map(Interval::consumption_wh).sum();
-        let hours: f64 = self.intervals.iter().map(|i| f64::from(i.duration_s) / 3600.0).sum();
+        let hours: f64 = self
+            .intervals
+            .iter()
+            .map(|i| f64::from(i.duration_s) / 3600.0)
+            .sum();
         wh / 1000.0 / hours
     }
 }
@@ -137,16 +141,24 @@ fn day_number(date: Date) -> i32 {
 
 fn check_options(options: &AnomalyOptions) -> Result<(), AnomalyError> {
     if !(1..=MAX_BASELINE_WEEKS).contains(&options.baseline_weeks) {
-        return Err(AnomalyError::InvalidOptions("baseline_weeks must be 1 to 520"));
+        return Err(AnomalyError::InvalidOptions(
+            "baseline_weeks must be 1 to 520",
+        ));
     }
     if !(1..=options.baseline_weeks).contains(&options.min_baseline_weeks) {
-        return Err(AnomalyError::InvalidOptions("min_baseline_weeks must be 1 to baseline_weeks"));
+        return Err(AnomalyError::InvalidOptions(
+            "min_baseline_weeks must be 1 to baseline_weeks",
+        ));
     }
     if !(options.threshold.is_finite() && options.threshold > 0.0) {
-        return Err(AnomalyError::InvalidOptions("threshold must be a positive number"));
+        return Err(AnomalyError::InvalidOptions(
+            "threshold must be a positive number",
+        ));
     }
     if !(options.min_difference_kwh.is_finite() && options.min_difference_kwh >= 0.0) {
-        return Err(AnomalyError::InvalidOptions("min_difference_kwh must be a number ≥ 0"));
+        return Err(AnomalyError::InvalidOptions(
+            "min_difference_kwh must be a number ≥ 0",
+        ));
     }
     Ok(())
 }
@@ -189,7 +201,10 @@ pub fn anomalies(
         used_keys.insert((day, hour_of_day));
         let history: Vec<((i32, i8), f64)> = (1..=options.baseline_weeks)
             .filter_map(|weeks| {
-                let key = (day.checked_sub(i32::try_from(weeks * 7).ok()?)?, hour_of_day);
+                let key = (
+                    day.checked_sub(i32::try_from(weeks * 7).ok()?)?,
+                    hour_of_day,
+                );
                 Some((key, hours.get(&key)?.kwh()))
             })
             .collect();
@@ -266,7 +281,9 @@ mod tests {
     fn five_weeks(odd: impl Fn(i64) -> Option<f64>) -> (Vec<Interval>, Period) {
         let intervals = hourly("2026-01-04T23:00", 5 * WEEK_H, |h| {
             let week = h / WEEK_H;
-            odd(h - 4 * WEEK_H).filter(|_| week == 4).unwrap_or(0.50 + 0.02 * week as f64)
+            odd(h - 4 * WEEK_H)
+                .filter(|_| week == 4)
+                .unwrap_or(0.50 + 0.02 * week as f64)
         });
         let window = Period {
             from_ms: utc_ms("2026-02-01T23:00"),
@@ -300,7 +317,8 @@ mod tests {
     fn dips_only_when_asked() {
         let (intervals, window) = five_weeks(|h| (h == 10).then_some(0.0));
         let tz = amsterdam();
-        let above_only = anomalies(&intervals, &tz, window, &AnomalyOptions::default()).expect("ok");
+        let above_only =
+            anomalies(&intervals, &tz, window, &AnomalyOptions::default()).expect("ok");
         assert!(above_only.hours.is_empty());
         let options = AnomalyOptions {
             flag_below: true,
@@ -317,7 +335,8 @@ mod tests {
         // 0.2 kWh above the 0.53 median scores 3.8, over the threshold, but is less than
         // the 0.25 kWh an hour must differ by.
         let (intervals, window) = five_weeks(|h| (h == 30).then_some(0.73));
-        let found = anomalies(&intervals, &amsterdam(), window, &AnomalyOptions::default()).expect("ok");
+        let found =
+            anomalies(&intervals, &amsterdam(), window, &AnomalyOptions::default()).expect("ok");
         assert!(found.hours.is_empty());
     }
 
@@ -328,7 +347,8 @@ mod tests {
             from_ms: utc_ms("2026-01-18T23:00"),
             to_ms: utc_ms("2026-01-25T23:00"),
         };
-        let found = anomalies(&intervals, &amsterdam(), window, &AnomalyOptions::default()).expect("ok");
+        let found =
+            anomalies(&intervals, &amsterdam(), window, &AnomalyOptions::default()).expect("ok");
         assert_eq!(found.hours_checked, 0);
         assert_eq!(found.hours_without_baseline, 168);
     }
@@ -342,7 +362,8 @@ mod tests {
             from_ms: utc_ms("2026-10-18T22:00"),
             to_ms: utc_ms("2026-10-25T23:00"),
         };
-        let found = anomalies(&intervals, &amsterdam(), window, &AnomalyOptions::default()).expect("ok");
+        let found =
+            anomalies(&intervals, &amsterdam(), window, &AnomalyOptions::default()).expect("ok");
         assert!(found.hours.is_empty());
         assert_eq!(found.hours_checked, 168);
     }
@@ -350,12 +371,27 @@ mod tests {
     #[test]
     fn refusals() {
         let tz = amsterdam();
-        let window = Period { from_ms: 0, to_ms: 1 };
+        let window = Period {
+            from_ms: 0,
+            to_ms: 1,
+        };
         for options in [
-            AnomalyOptions { baseline_weeks: 0, ..Default::default() },
-            AnomalyOptions { min_baseline_weeks: 5, ..Default::default() },
-            AnomalyOptions { threshold: f64::NAN, ..Default::default() },
-            AnomalyOptions { min_difference_kwh: -1.0, ..Default::default() },
+            AnomalyOptions {
+                baseline_weeks: 0,
+                ..Default::default()
+            },
+            AnomalyOptions {
+                min_baseline_weeks: 5,
+                ..Default::default()
+            },
+            AnomalyOptions {
+                threshold: f64::NAN,
+                ..Default::default()
+            },
+            AnomalyOptions {
+                min_difference_kwh: -1.0,
+                ..Default::default()
+            },
         ] {
             assert!(matches!(
                 anomalies(&[], &tz, window, &options),
@@ -363,7 +399,12 @@ mod tests {
             ));
         }
         assert_eq!(
-            anomalies(&[import(0, 3600, f64::NAN)], &tz, window, &AnomalyOptions::default()),
+            anomalies(
+                &[import(0, 3600, f64::NAN)],
+                &tz,
+                window,
+                &AnomalyOptions::default()
+            ),
             Err(AnomalyError::NoData { skipped: 1 })
         );
     }

@@ -63,7 +63,9 @@ pub struct Baseload {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BaseloadError {
     /// The options are not usable.
-    #[error("night window {start}:00–{end}:00 must start before it ends, within 0–24 h, and at least one night is needed")]
+    #[error(
+        "night window {start}:00–{end}:00 must start before it ends, within 0–24 h, and at least one night is needed"
+    )]
     InvalidOptions {
         /// The start hour given.
         start: u8,
@@ -99,7 +101,8 @@ pub fn baseload(
     }
     let checked = series::check(intervals);
     let now = series::local_datetime_clamped(now_ms, tz);
-    let complete = |date: Date| date < now.date() || (date == now.date() && now.hour() >= end as i8);
+    let complete =
+        |date: Date| date < now.date() || (date == now.date() && now.hour() >= end as i8);
     let mut by_night: BTreeMap<Date, Vec<Interval>> = BTreeMap::new();
     for local in checked.local(tz) {
         let hour = u8::try_from(local.start.hour()).unwrap_or(u8::MAX);
@@ -167,7 +170,11 @@ mod tests {
         (0..days * 24)
             .map(|h| {
                 let local_hour = h % 24;
-                let w = if local_hour < 5 { night_w(h / 24) } else { day_w };
+                let w = if local_hour < 5 {
+                    night_w(h / 24)
+                } else {
+                    day_w
+                };
                 let w = if local_hour == 3 { w - 20.0 } else { w };
                 import(start + h * 3_600_000, 3600, w)
             })
@@ -179,8 +186,14 @@ mod tests {
         // Night minima 100, 200, 300, 400, 500 W − 20 W dip → median 280 W.
         let intervals = days_of(5, |day| 100.0 * (day + 1) as f64, 900.0);
         let now = utc_ms("2026-01-10T00:00");
-        let result = baseload(&intervals, &amsterdam(), now, &euro(0.30), &Default::default())
-            .expect("baseload");
+        let result = baseload(
+            &intervals,
+            &amsterdam(),
+            now,
+            &euro(0.30),
+            &Default::default(),
+        )
+        .expect("baseload");
         assert_eq!(result.baseload_w, 280.0);
         assert!((result.yearly_kwh - 280.0 * 8.766).abs() < 1e-9);
         assert!((result.yearly_cost.amount - 280.0 * 8.766 * 0.30).abs() < 1e-9);
@@ -202,7 +215,10 @@ mod tests {
         let now = utc_ms("2026-01-09T01:00");
         let result = baseload(&intervals, &amsterdam(), now, &euro(0.3), &options).expect("ok");
         let dates: Vec<Date> = result.nights.iter().map(|n| n.date).collect();
-        assert_eq!(dates, vec![Date::constant(2026, 1, 7), Date::constant(2026, 1, 8)]);
+        assert_eq!(
+            dates,
+            vec![Date::constant(2026, 1, 7), Date::constant(2026, 1, 8)]
+        );
         // Night 3: 300 − 20; night 4: 400 − 20 → median 330.
         assert_eq!(result.baseload_w, 330.0);
         // At 05:00 local the fifth night is complete.
@@ -246,8 +262,14 @@ mod tests {
         let intervals: Vec<Interval> = (0..6)
             .map(|h| import(start + h * 3_600_000, 3600, 200.0 + h as f64))
             .collect();
-        let result = baseload(&intervals, &amsterdam(), i64::MAX, &euro(0.3), &Default::default())
-            .expect("ok");
+        let result = baseload(
+            &intervals,
+            &amsterdam(),
+            i64::MAX,
+            &euro(0.3),
+            &Default::default(),
+        )
+        .expect("ok");
         assert_eq!(result.basis.used, 4);
         assert_eq!(result.baseload_w, 200.0);
     }

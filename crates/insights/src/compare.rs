@@ -111,7 +111,11 @@ pub enum CompareError {
 
 /// The total of the usable intervals in `period` and the intervals it used.
 fn total(intervals: &[Interval], period: Period) -> (PeriodTotal, Vec<Interval>) {
-    let used: Vec<Interval> = intervals.iter().copied().filter(|i| period.holds(i)).collect();
+    let used: Vec<Interval> = intervals
+        .iter()
+        .copied()
+        .filter(|i| period.holds(i))
+        .collect();
     let wh: f64 = used.iter().map(Interval::consumption_wh).sum();
     let covered_ms: f64 = used.iter().map(|i| f64::from(i.duration_s) * 1000.0).sum();
     let total = PeriodTotal {
@@ -146,7 +150,10 @@ fn current(
 
 /// Energy in `period` against the period of the same length just before it. Each period
 /// reports its data coverage; a note says when they differ by more than 10 points.
-pub fn compare_with_previous(intervals: &[Interval], period: Period) -> Result<PeriodComparison, CompareError> {
+pub fn compare_with_previous(
+    intervals: &[Interval],
+    period: Period,
+) -> Result<PeriodComparison, CompareError> {
     let (checked, current, mut used) = current(intervals, period)?;
     let previous_period = Period {
         from_ms: period.from_ms.saturating_sub(period.len_ms()),
@@ -206,7 +213,8 @@ pub fn compare_with_peers(
         totals.len(),
         peers.description
     );
-    let note = (skipped_peers > 0).then(|| format!("{skipped_peers} peer totals were not usable and left out."));
+    let note = (skipped_peers > 0)
+        .then(|| format!("{skipped_peers} peer totals were not usable and left out."));
     Ok(PeerComparison {
         own_kwh: own.kwh,
         peers: totals.len(),

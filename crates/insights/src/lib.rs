@@ -1,19 +1,22 @@
 #![doc = include_str!("../README.md")]
 
 mod anomaly;
-mod basis;
-mod compare;
 mod baseload;
+mod basis;
+mod carbon;
+mod compare;
 mod money;
 mod profile;
 mod series;
 mod shift;
+mod solar;
 mod stats;
 mod totals;
 
-pub use anomaly::{AnomalyError, AnomalyOptions, Anomalies, Direction, HourAnomaly, anomalies};
-pub use basis::Basis;
+pub use anomaly::{Anomalies, AnomalyError, AnomalyOptions, Direction, HourAnomaly, anomalies};
 pub use baseload::{Baseload, BaseloadError, BaseloadOptions, NightMinimum, baseload};
+pub use basis::Basis;
+pub use carbon::{CarbonError, CarbonFootprint, GridIntensity, IntensityPoint, carbon};
 pub use compare::{
     CompareError, PeerComparison, PeerGroup, Period, PeriodComparison, PeriodTotal,
     compare_with_peers, compare_with_previous,
@@ -27,4 +30,7 @@ pub use series::{Interval, PowerSample};
 pub use shift::{
     PeakWindow, PricePoint, ShiftError, ShiftOptions, ShiftPotential, ShiftPrices, shift_potential,
 };
-pub use totals::{DayTotal, MonthTotal, MonthlyTotals, TopDays, TotalsError, monthly_totals, top_days};
+pub use solar::{SolarBalance, SolarError, solar_balance};
+pub use totals::{
+    DayTotal, MonthTotal, MonthlyTotals, TopDays, TotalsError, monthly_totals, top_days,
+};

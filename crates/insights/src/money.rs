@@ -34,7 +34,8 @@ impl Money {
     pub fn display(&self) -> String {
         let sign = if self.amount < 0.0 { "-" } else { "" };
         let amount = format!("{:.2}", self.amount.abs());
-        let is_code = self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase());
+        let is_code =
+            self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase());
         if is_code {
             format!("{sign}{amount} {}", self.currency)
         } else {

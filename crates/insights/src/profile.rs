@@ -97,7 +97,10 @@ impl Sum {
 fn hour_sums(local: &[LocalInterval], keep: impl Fn(&LocalInterval) -> bool) -> [Sum; 24] {
     let mut sums = [Sum::default(); 24];
     for l in local.iter().filter(|l| keep(l)) {
-        if let Some(sum) = usize::try_from(l.start.hour()).ok().and_then(|h| sums.get_mut(h)) {
+        if let Some(sum) = usize::try_from(l.start.hour())
+            .ok()
+            .and_then(|h| sums.get_mut(h))
+        {
             sum.add(&l.interval);
         }
     }
@@ -118,7 +121,8 @@ fn prepare(
     tz: &TimeZone,
     method: &str,
 ) -> Result<(Vec<LocalInterval>, Basis), ProfileError> {
-    series::local_with_basis(intervals, tz, method).map_err(|skipped| ProfileError::NoData { skipped })
+    series::local_with_basis(intervals, tz, method)
+        .map_err(|skipped| ProfileError::NoData { skipped })
 }
 
 /// Average power per local hour of the day over all the intervals.
@@ -135,14 +139,21 @@ pub fn daily_profile(intervals: &[Interval], tz: &TimeZone) -> Result<DailyProfi
 }
 
 /// Average power per local hour on weekdays, on weekends, and per hour of the week.
-pub fn weekly_profile(intervals: &[Interval], tz: &TimeZone) -> Result<WeeklyProfile, ProfileError> {
+pub fn weekly_profile(
+    intervals: &[Interval],
+    tz: &TimeZone,
+) -> Result<WeeklyProfile, ProfileError> {
     let (local, basis) = prepare(
         intervals,
         tz,
         "Energy per local clock hour divided by the hours of data in it, split by day of the week.",
     )?;
     let hour_of_week = (0..7)
-        .map(|day| buckets(&hour_sums(&local, |l| l.start.weekday().to_monday_zero_offset() == day)))
+        .map(|day| {
+            buckets(&hour_sums(&local, |l| {
+                l.start.weekday().to_monday_zero_offset() == day
+            }))
+        })
         .collect();
     Ok(WeeklyProfile {
         weekday: buckets(&hour_sums(&local, |l| !is_weekend(l))),
@@ -154,12 +165,21 @@ pub fn weekly_profile(intervals: &[Interval], tz: &TimeZone) -> Result<WeeklyPro
 
 /// The `count` hours of the day with the highest average power, highest first (an earlier
 /// hour first on a tie); hours without data are not ranked.
-pub fn peak_hours(intervals: &[Interval], tz: &TimeZone, count: usize) -> Result<PeakHours, ProfileError> {
+pub fn peak_hours(
+    intervals: &[Interval],
+    tz: &TimeZone,
+    count: usize,
+) -> Result<PeakHours, ProfileError> {
     let profile = daily_profile(intervals, tz)?;
     let mut hours: Vec<PeakHour> = profile
         .hours
         .iter()
-        .filter_map(|b| Some(PeakHour { hour: b.hour, avg_w: b.avg_w? }))
+        .filter_map(|b| {
+            Some(PeakHour {
+                hour: b.hour,
+                avg_w: b.avg_w?,
+            })
+        })
         .collect();
     hours.sort_by(|a, b| b.avg_w.total_cmp(&a.avg_w).then(a.hour.cmp(&b.hour)));
     hours.truncate(count);
@@ -234,13 +254,27 @@ mod tests {
             .step_by(3_600_000)
             .map(|ms| {
                 let day = series::local_datetime(ms, &tz).expect("in range").weekday();
-                let w = if matches!(day, Weekday::Saturday | Weekday::Sunday) { 800.0 } else { 500.0 };
+                let w = if matches!(day, Weekday::Saturday | Weekday::Sunday) {
+                    800.0
+                } else {
+                    500.0
+                };
                 import(ms, 3600, w)
             })
             .collect();
         let weekly = weekly_profile(&intervals, &tz).expect("weekly");
-        assert!(weekly.weekday.iter().all(|b| b.avg_w == Some(500.0) && b.data_hours == 5.0));
-        assert!(weekly.weekend.iter().all(|b| b.avg_w == Some(800.0) && b.data_hours == 2.0));
+        assert!(
+            weekly
+                .weekday
+                .iter()
+                .all(|b| b.avg_w == Some(500.0) && b.data_hours == 5.0)
+        );
+        assert!(
+            weekly
+                .weekend
+                .iter()
+                .all(|b| b.avg_w == Some(800.0) && b.data_hours == 2.0)
+        );
         assert_eq!(weekly.hour_of_week.len(), 7);
         assert_eq!(weekly.hour_of_week[0][13].avg_w, Some(500.0));
         assert_eq!(weekly.hour_of_week[6][13].avg_w, Some(800.0));

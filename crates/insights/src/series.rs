@@ -89,11 +89,18 @@ pub(crate) struct LocalInterval {
 /// Keeps the usable intervals, sorted by start; of intervals that overlap (a resend, a
 /// second source) the first one wins. Everything dropped is counted in `skipped`.
 pub(crate) fn check(intervals: &[Interval]) -> Checked {
-    let mut usable: Vec<Interval> = intervals.iter().copied().filter(Interval::is_usable).collect();
+    let mut usable: Vec<Interval> = intervals
+        .iter()
+        .copied()
+        .filter(Interval::is_usable)
+        .collect();
     usable.sort_by_key(|interval| interval.start_ms);
     let mut kept: Vec<Interval> = Vec::with_capacity(usable.len());
     for interval in usable {
-        if kept.last().is_none_or(|last| interval.start_ms >= last.end_ms()) {
+        if kept
+            .last()
+            .is_none_or(|last| interval.start_ms >= last.end_ms())
+        {
             kept.push(interval);
         }
     }
@@ -155,7 +162,11 @@ pub(crate) fn local_datetime(ms: i64, tz: &TimeZone) -> Option<civil::DateTime> 
 /// The local date and time of a Unix instant in `tz`, with instants beyond jiff's range
 /// (years before -9999 or after 9999) taken as its first or last instant.
 pub(crate) fn local_datetime_clamped(ms: i64, tz: &TimeZone) -> civil::DateTime {
-    let bound = if ms < 0 { Timestamp::MIN } else { Timestamp::MAX };
+    let bound = if ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    };
     tz.to_datetime(Timestamp::from_millisecond(ms).unwrap_or(bound))
 }
 

@@ -169,17 +169,21 @@ impl Classifier {
                     hour >= window.start_hour || hour < window.end_hour
                 };
                 let weekend = matches!(local.start.weekday(), Weekday::Saturday | Weekday::Sunday);
-                Ok((in_window && !(window.weekdays_only && weekend)).then_some(Peak {
-                    price: window.peak_per_kwh,
-                    target: window.off_peak_per_kwh,
-                }))
+                Ok(
+                    (in_window && !(window.weekdays_only && weekend)).then_some(Peak {
+                        price: window.peak_per_kwh,
+                        target: window.off_peak_per_kwh,
+                    }),
+                )
             }
             Self::Dynamic { points, days } => {
                 let start_ms = local.interval.start_ms;
                 let index = points.partition_point(|p| p.start_ms <= start_ms);
                 let point = index.checked_sub(1).and_then(|k| points.get(k));
                 let price = point
-                    .filter(|p| start_ms < p.start_ms.saturating_add(i64::from(p.duration_s) * 1000))
+                    .filter(|p| {
+                        start_ms < p.start_ms.saturating_add(i64::from(p.duration_s) * 1000)
+                    })
                     .ok_or(MissingPrice)?
                     .per_kwh;
                 let day = days.get(&local.start.date()).ok_or(MissingPrice)?;
@@ -218,7 +222,11 @@ fn invalid<T>(name: &'static str, value: f64) -> Result<T, ShiftError> {
 }
 
 fn finite(name: &'static str, value: f64) -> Result<(), ShiftError> {
-    if value.is_finite() { Ok(()) } else { invalid(name, value) }
+    if value.is_finite() {
+        Ok(())
+    } else {
+        invalid(name, value)
+    }
 }
 
 fn check_options(options: &ShiftOptions) -> Result<(), ShiftError> {
@@ -236,7 +244,11 @@ fn check_options(options: &ShiftOptions) -> Result<(), ShiftError> {
 
 /// kWh for a sentence: whole kWh from 10 up, one decimal below.
 fn kwh_words(kwh: f64) -> String {
-    if kwh >= 10.0 { format!("{kwh:.0}") } else { format!("{kwh:.1}") }
+    if kwh >= 10.0 {
+        format!("{kwh:.0}")
+    } else {
+        format!("{kwh:.1}")
+    }
 }
 
 /// How many kWh a month fall in peak hours and what moving the flexible part would save.
@@ -272,7 +284,11 @@ pub fn shift_potential(
     let shiftable_kwh_per_month = shiftable_wh * per_month;
     let moved_kwh_per_month = (shiftable_kwh_per_month * options.share)
         .min(options.cap_kwh_per_month.unwrap_or(f64::INFINITY));
-    let spread_per_kwh = if shiftable_wh > 0.0 { spread_wh / shiftable_wh } else { 0.0 };
+    let spread_per_kwh = if shiftable_wh > 0.0 {
+        spread_wh / shiftable_wh
+    } else {
+        0.0
+    };
     let saving_per_month = Money::new(moved_kwh_per_month * spread_per_kwh, &options.currency);
     let sentence = if moved_kwh_per_month > 0.0 {
         format!(
@@ -335,7 +351,11 @@ mod tests {
         let start = utc_ms("2026-01-04T23:00");
         (0..days * 24)
             .map(|h| {
-                let w = if (17..21).contains(&(h % 24)) { 1100.0 } else { 300.0 };
+                let w = if (17..21).contains(&(h % 24)) {
+                    1100.0
+                } else {
+                    300.0
+                };
                 import(start + h * 3_600_000, 3600, w)
             })
             .collect()
@@ -346,30 +366,58 @@ mod tests {
         // Per day: 4 peak hours × 1.1 kWh = 4.4 kWh peak, 4 × 1.0 kWh above the 100 W
         // baseload. A month of 30.4375 days: 133.925 kWh peak, 121.75 kWh shiftable; half
         // moves: 60.875 kWh at 0.15 a kWh = 9.13125.
-        let result = shift_potential(&evenings(5), &amsterdam(), &window(false), &options(0.5, None))
-            .expect("shift");
+        let result = shift_potential(
+            &evenings(5),
+            &amsterdam(),
+            &window(false),
+            &options(0.5, None),
+        )
+        .expect("shift");
         assert!((result.peak_kwh_per_month - 133.925).abs() < 1e-9);
         assert!((result.shiftable_kwh_per_month - 121.75).abs() < 1e-9);
         assert!((result.moved_kwh_per_month - 60.875).abs() < 1e-9);
         assert!((result.saving_per_month.amount - 9.13125).abs() < 1e-9);
-        assert_eq!(result.sentence, "Moving 61 kWh a month from peak saves €9.13 a month.");
+        assert_eq!(
+            result.sentence,
+            "Moving 61 kWh a month from peak saves €9.13 a month."
+        );
         assert_eq!(result.basis.used, 120);
     }
 
     #[test]
     fn cap_limits_what_moves() {
-        let result = shift_potential(&evenings(5), &amsterdam(), &window(false), &options(1.0, Some(12.0)))
-            .expect("shift");
+        let result = shift_potential(
+            &evenings(5),
+            &amsterdam(),
+            &window(false),
+            &options(1.0, Some(12.0)),
+        )
+        .expect("shift");
         assert_eq!(result.moved_kwh_per_month, 12.0);
         assert!((result.saving_per_month.amount - 1.8).abs() < 1e-9);
-        assert_eq!(result.sentence, "Moving 12 kWh a month from peak saves €1.80 a month.");
+        assert_eq!(
+            result.sentence,
+            "Moving 12 kWh a month from peak saves €1.80 a month."
+        );
     }
 
     #[test]
     fn weekends_can_be_off_peak() {
         // Monday to Sunday: only five of the seven evenings are peak.
-        let all = shift_potential(&evenings(7), &amsterdam(), &window(false), &options(1.0, None)).expect("ok");
-        let weekdays = shift_potential(&evenings(7), &amsterdam(), &window(true), &options(1.0, None)).expect("ok");
+        let all = shift_potential(
+            &evenings(7),
+            &amsterdam(),
+            &window(false),
+            &options(1.0, None),
+        )
+        .expect("ok");
+        let weekdays = shift_potential(
+            &evenings(7),
+            &amsterdam(),
+            &window(true),
+            &options(1.0, None),
+        )
+        .expect("ok");
         assert!((weekdays.peak_kwh_per_month / all.peak_kwh_per_month - 5.0 / 7.0).abs() < 1e-9);
     }
 
@@ -383,7 +431,8 @@ mod tests {
             off_peak_per_kwh: 0.2,
         });
         // Four peak hours a day at 300 W: 1.2 kWh a day.
-        let result = shift_potential(&evenings(1), &amsterdam(), &prices, &options(1.0, None)).expect("ok");
+        let result =
+            shift_potential(&evenings(1), &amsterdam(), &prices, &options(1.0, None)).expect("ok");
         assert!((result.peak_kwh_per_month - 1.2 * DAYS_PER_MONTH).abs() < 1e-9);
     }
 
@@ -400,7 +449,11 @@ mod tests {
             _ => 0.30,
         };
         let points: Vec<PricePoint> = (0..24)
-            .map(|h| PricePoint { start_ms: start + h * 3_600_000, duration_s: 3600, per_kwh: price(h) })
+            .map(|h| PricePoint {
+                start_ms: start + h * 3_600_000,
+                duration_s: 3600,
+                per_kwh: price(h),
+            })
             .collect();
         let intervals: Vec<Interval> = (0..24)
             .map(|h| {
@@ -408,8 +461,12 @@ mod tests {
                 import(start + h * 3_600_000, 3600, w)
             })
             .collect();
-        let prices = ShiftPrices::Dynamic { points, peak_share: 0.25 };
-        let result = shift_potential(&intervals, &amsterdam(), &prices, &options(1.0, None)).expect("ok");
+        let prices = ShiftPrices::Dynamic {
+            points,
+            peak_share: 0.25,
+        };
+        let result =
+            shift_potential(&intervals, &amsterdam(), &prices, &options(1.0, None)).expect("ok");
         // Peak: 4 × 1.1 + 14 × 0.1 (the 0.30 hours) = 5.8 kWh a day; shiftable 4 × 1.0.
         assert!((result.peak_kwh_per_month - 5.8 * DAYS_PER_MONTH).abs() < 1e-9);
         assert!((result.shiftable_kwh_per_month - 4.0 * DAYS_PER_MONTH).abs() < 1e-9);
@@ -418,16 +475,24 @@ mod tests {
 
     #[test]
     fn intervals_without_a_dynamic_price_are_skipped() {
-        let prices = ShiftPrices::Dynamic { points: vec![], peak_share: 0.25 };
+        let prices = ShiftPrices::Dynamic {
+            points: vec![],
+            peak_share: 0.25,
+        };
         assert_eq!(
             shift_potential(&evenings(1), &amsterdam(), &prices, &options(0.5, None)),
             Err(ShiftError::NoData { skipped: 24 })
         );
         let flat = ShiftPrices::Dynamic {
-            points: vec![PricePoint { start_ms: utc_ms("2026-01-04T23:00"), duration_s: 7200, per_kwh: 0.2 }],
+            points: vec![PricePoint {
+                start_ms: utc_ms("2026-01-04T23:00"),
+                duration_s: 7200,
+                per_kwh: 0.2,
+            }],
             peak_share: 0.25,
         };
-        let result = shift_potential(&evenings(1), &amsterdam(), &flat, &options(0.5, None)).expect("ok");
+        let result =
+            shift_potential(&evenings(1), &amsterdam(), &flat, &options(0.5, None)).expect("ok");
         assert_eq!(result.basis.used, 2);
         assert_eq!(result.basis.skipped, 22);
         assert_eq!(result.moved_kwh_per_month, 0.0);
@@ -438,7 +503,11 @@ mod tests {
     fn bad_inputs_are_refused() {
         let tz = amsterdam();
         let data = evenings(1);
-        for bad in [options(1.5, None), options(f64::NAN, None), options(0.5, Some(-1.0))] {
+        for bad in [
+            options(1.5, None),
+            options(f64::NAN, None),
+            options(0.5, Some(-1.0)),
+        ] {
             assert!(matches!(
                 shift_potential(&data, &tz, &window(false), &bad),
                 Err(ShiftError::InvalidInput { .. })
@@ -449,7 +518,10 @@ mod tests {
             ..peak_window(false)
         });
         assert!(shift_potential(&data, &tz, &nan_price, &options(0.5, None)).is_err());
-        let share = ShiftPrices::Dynamic { points: vec![], peak_share: 0.0 };
+        let share = ShiftPrices::Dynamic {
+            points: vec![],
+            peak_share: 0.0,
+        };
         assert!(shift_potential(&data, &tz, &share, &options(0.5, None)).is_err());
         assert_eq!(
             shift_potential(&[], &tz, &window(false), &options(0.5, None)),

@@ -67,7 +67,8 @@ fn prepare(
     tz: &TimeZone,
     method: &str,
 ) -> Result<(Vec<LocalInterval>, Basis), TotalsError> {
-    series::local_with_basis(intervals, tz, method).map_err(|skipped| TotalsError::NoData { skipped })
+    series::local_with_basis(intervals, tz, method)
+        .map_err(|skipped| TotalsError::NoData { skipped })
 }
 
 /// Energy per local day, in date order.
@@ -114,7 +115,11 @@ pub fn monthly_totals(intervals: &[Interval], tz: &TimeZone) -> Result<MonthlyTo
 
 /// The `count` local days with the highest use, highest first (the earlier day first on a
 /// tie).
-pub fn top_days(intervals: &[Interval], tz: &TimeZone, count: usize) -> Result<TopDays, TotalsError> {
+pub fn top_days(
+    intervals: &[Interval],
+    tz: &TimeZone,
+    count: usize,
+) -> Result<TopDays, TotalsError> {
     let (local, mut basis) = prepare(intervals, tz, "")?;
     let mut days = day_totals(&local);
     basis.method = format!(
@@ -163,8 +168,18 @@ mod tests {
         assert_eq!(
             totals.months,
             vec![
-                MonthTotal { year: 2026, month: 1, kwh: 1.0, days_with_data: 1 },
-                MonthTotal { year: 2026, month: 2, kwh: 1.0, days_with_data: 1 },
+                MonthTotal {
+                    year: 2026,
+                    month: 1,
+                    kwh: 1.0,
+                    days_with_data: 1
+                },
+                MonthTotal {
+                    year: 2026,
+                    month: 2,
+                    kwh: 1.0,
+                    days_with_data: 1
+                },
             ]
         );
         assert_eq!(totals.basis.used, 4);
