@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod anomaly;
+mod appliances;
 mod baseload;
 mod basis;
 mod carbon;
@@ -14,6 +15,10 @@ mod stats;
 mod totals;
 
 pub use anomaly::{Anomalies, AnomalyError, AnomalyOptions, Direction, HourAnomaly, anomalies};
+pub use appliances::{
+    ApplianceError, ApplianceEvent, ApplianceKind, ApplianceReport, DetectorOptions, EventCluster,
+    detect_appliances,
+};
 pub use baseload::{Baseload, BaseloadError, BaseloadOptions, NightMinimum, baseload};
 pub use basis::Basis;
 pub use carbon::{CarbonError, CarbonFootprint, GridIntensity, IntensityPoint, carbon};
