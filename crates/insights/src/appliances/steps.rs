@@ -72,11 +72,11 @@ pub(super) fn edges(samples: &[PowerSample], options: &DetectorOptions) -> Vec<E
             (level, candidate, departed_ms) = (None, None, None);
         }
         previous_ms = Some(sample.ts_ms);
-        if let Some(steady) = level.as_mut().filter(|_| candidate.is_none()) {
-            if steady.holds(sample, tolerance_w) {
-                steady.push(sample);
-                continue;
-            }
+        if let Some(steady) = level.as_mut().filter(|_| candidate.is_none())
+            && steady.holds(sample, tolerance_w)
+        {
+            steady.push(sample);
+            continue;
         }
         departed_ms.get_or_insert(sample.ts_ms);
         match candidate.as_mut() {
