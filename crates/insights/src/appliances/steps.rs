@@ -8,7 +8,7 @@ use crate::series::PowerSample;
 
 /// How many samples a level's mean remembers: long enough to average noise away, short
 /// enough to follow a slow drift (solar output, a modulating heat pump).
-const LEVEL_MEMORY: u32 = 60;
+const LEVEL_MEMORY: u32 = 10;
 
 /// What the detector saw in the trace.
 #[derive(Debug, Clone, Copy, PartialEq)]
