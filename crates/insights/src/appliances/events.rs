@@ -16,7 +16,7 @@ pub(super) struct Event {
 
 impl Event {
     pub(super) fn duration_s(&self) -> f64 {
-        (self.end_ms - self.start_ms) as f64 / 1000.0
+        self.end_ms.saturating_sub(self.start_ms) as f64 / 1000.0
     }
 }
 

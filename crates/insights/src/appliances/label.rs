@@ -93,7 +93,7 @@ fn cycling(events: &[Event], members: &[usize]) -> Option<Label> {
     let mean_on_s = cycles.iter().map(|e| e.duration_s()).sum::<f64>() / cycles.len() as f64;
     let start_ms = cycles.iter().map(|e| e.start_ms).min()?;
     let end_ms = cycles.iter().map(|e| e.end_ms).max()?;
-    let span_s = (end_ms - start_ms) as f64 / 1000.0;
+    let span_s = end_ms.saturating_sub(start_ms) as f64 / 1000.0;
     let seen = format!(
         "{}, {} cycles of {} on average over {}",
         kw(power_w),
@@ -160,7 +160,10 @@ fn single(event: &Event, all: &[Event]) -> Label {
 /// Whether a motor-sized load ran within the motor window around `heater`.
 fn motor_nearby(heater: &Event, all: &[Event]) -> bool {
     let window_ms = (MOTOR_WINDOW_S * 1000.0) as i64;
-    let (from_ms, to_ms) = (heater.start_ms - window_ms, heater.end_ms + window_ms);
+    let (from_ms, to_ms) = (
+        heater.start_ms.saturating_sub(window_ms),
+        heater.end_ms.saturating_add(window_ms),
+    );
     all.iter()
         .any(|e| MOTOR_W.contains(&e.power_w) && e.start_ms < to_ms && e.end_ms > from_ms)
 }

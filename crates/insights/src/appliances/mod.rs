@@ -157,12 +157,15 @@ fn check_options(options: &DetectorOptions) -> Result<(), ApplianceError> {
     Ok(())
 }
 
-/// The finite samples in time order, one per instant (the first of duplicates).
+/// Largest power a sample may show, W: beyond it (a gigawatt) a reading is corrupt.
+const MAX_ABS_POWER_W: f64 = 1e9;
+
+/// The plausible samples in time order, one per instant (the first of duplicates).
 fn usable(samples: &[PowerSample]) -> Vec<PowerSample> {
     let mut usable: Vec<PowerSample> = samples
         .iter()
         .copied()
-        .filter(|s| s.p_w.is_finite())
+        .filter(|s| s.p_w.abs() <= MAX_ABS_POWER_W)
         .collect();
     usable.sort_by_key(|s| s.ts_ms);
     usable.dedup_by_key(|s| s.ts_ms);
@@ -171,17 +174,18 @@ fn usable(samples: &[PowerSample]) -> Vec<PowerSample> {
 
 /// The basis of a detection over `samples` (usable, in order, not empty).
 fn basis(samples: &[PowerSample], skipped: usize, options: &DetectorOptions) -> Basis {
-    let covered_ms: i64 = samples
+    let covered_ms: f64 = samples
         .windows(2)
         .map(|pair| pair[1].ts_ms.saturating_sub(pair[0].ts_ms))
         .filter(|gap_ms| *gap_ms <= options.max_gap_ms)
+        .map(|gap_ms| gap_ms as f64)
         .sum();
     Basis {
         from_ms: samples.first().map_or(0, |s| s.ts_ms),
         to_ms: samples.last().map_or(0, |s| s.ts_ms),
         used: samples.len(),
         skipped,
-        covered_days: covered_ms as f64 / 86_400_000.0,
+        covered_days: covered_ms / 86_400_000.0,
         method: format!(
             "Steps of at least {:.0} W between levels steady for {:.0} s, paired by magnitude into events, grouped by size and duration, and labelled by rules.",
             options.step_threshold_w,
@@ -191,7 +195,8 @@ fn basis(samples: &[PowerSample], skipped: usize, options: &DetectorOptions) -> 
     }
 }
 
-/// Appliance events found in `samples` (any order; NaN and repeated instants are skipped).
+/// Appliance events found in `samples` (any order; NaN, powers beyond a gigawatt and repeated
+/// instants are skipped).
 pub fn detect_appliances(
     samples: &[PowerSample],
     options: &DetectorOptions,

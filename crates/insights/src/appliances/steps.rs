@@ -54,7 +54,7 @@ impl Run {
     }
 
     fn settled(&self, settle_ms: i64) -> bool {
-        self.samples >= 2 && self.last_ms - self.first_ms >= settle_ms
+        self.samples >= 2 && self.last_ms.saturating_sub(self.first_ms) >= settle_ms
     }
 }
 
@@ -67,7 +67,7 @@ pub(super) fn edges(samples: &[PowerSample], options: &DetectorOptions) -> Vec<E
     let mut departed_ms: Option<i64> = None;
     let mut previous_ms: Option<i64> = None;
     for sample in samples {
-        if previous_ms.is_some_and(|ms| sample.ts_ms - ms > options.max_gap_ms) {
+        if previous_ms.is_some_and(|ms| sample.ts_ms.saturating_sub(ms) > options.max_gap_ms) {
             edges.push(Edge::Gap);
             (level, candidate, departed_ms) = (None, None, None);
         }
