@@ -4,8 +4,7 @@
 //! or invent an anomaly.
 
 use crate::basis::Basis;
-use crate::compare::Period;
-use crate::series::{self, Interval};
+use crate::series::{self, Interval, Period};
 use crate::stats::{mad, median};
 use jiff::{civil::Date, tz::TimeZone};
 use serde::{Deserialize, Serialize};

@@ -3,30 +3,9 @@
 //! little; "12 % less than last month, less than 70 % of similar homes" says something.
 
 use crate::basis::Basis;
-use crate::series::{self, Checked, Interval};
+use crate::series::{self, Checked, Interval, Period};
 use crate::stats::median;
 use serde::{Deserialize, Serialize};
-
-/// A span of time, `[from_ms, to_ms)` Unix ms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Period {
-    /// Start, Unix ms (inclusive).
-    pub from_ms: i64,
-    /// End, Unix ms (exclusive).
-    pub to_ms: i64,
-}
-
-impl Period {
-    /// Length, ms.
-    fn len_ms(&self) -> i64 {
-        self.to_ms.saturating_sub(self.from_ms)
-    }
-
-    /// Whether an interval belongs here (its start lies in the period).
-    pub(crate) fn holds(&self, interval: &Interval) -> bool {
-        (self.from_ms..self.to_ms).contains(&interval.start_ms)
-    }
-}
 
 /// The energy of one period.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -23,15 +23,15 @@ pub use baseload::{Baseload, BaseloadError, BaseloadOptions, NightMinimum, basel
 pub use basis::Basis;
 pub use carbon::{CarbonError, CarbonFootprint, GridIntensity, IntensityPoint, carbon};
 pub use compare::{
-    CompareError, PeerComparison, PeerGroup, Period, PeriodComparison, PeriodTotal,
-    compare_with_peers, compare_with_previous,
+    CompareError, PeerComparison, PeerGroup, PeriodComparison, PeriodTotal, compare_with_peers,
+    compare_with_previous,
 };
 pub use money::{Money, Price};
 pub use profile::{
     DailyProfile, HourBucket, PeakHour, PeakHours, ProfileError, WeeklyProfile, daily_profile,
     peak_hours, weekly_profile,
 };
-pub use series::{Interval, PowerSample};
+pub use series::{Interval, Period, PowerSample};
 pub use shift::{
     PeakWindow, PricePoint, ShiftError, ShiftOptions, ShiftPotential, ShiftPrices, shift_potential,
 };

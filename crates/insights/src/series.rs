@@ -72,6 +72,27 @@ pub struct PowerSample {
     pub p_w: f64,
 }
 
+/// A span of time, `[from_ms, to_ms)` Unix ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    /// Start, Unix ms (inclusive).
+    pub from_ms: i64,
+    /// End, Unix ms (exclusive).
+    pub to_ms: i64,
+}
+
+impl Period {
+    /// Length, ms.
+    pub(crate) fn len_ms(&self) -> i64 {
+        self.to_ms.saturating_sub(self.from_ms)
+    }
+
+    /// Whether an interval belongs here (its start lies in the period).
+    pub(crate) fn holds(&self, interval: &Interval) -> bool {
+        (self.from_ms..self.to_ms).contains(&interval.start_ms)
+    }
+}
+
 /// Intervals that passed the checks, in time order without overlaps, and how many did not.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Checked {
