@@ -147,7 +147,7 @@ fn single(event: &Event, all: &[Event]) -> Label {
     } else if (1800.0..=3200.0).contains(&power_w)
         && (MINUTE_S..=5.5 * MINUTE_S).contains(&duration_s)
     {
-        (ApplianceKind::Kettle, "kettle: 1.8–3.2 kW for 1–5 min")
+        (ApplianceKind::Kettle, "kettle: 1.8–3.2 kW for 1–5.5 min")
     } else {
         (ApplianceKind::Unknown, "no rule matched")
     };
@@ -201,7 +201,7 @@ mod tests {
         let labels = label(&events, 45 * 60_000);
         assert_eq!(
             labels[0].rule,
-            "kettle: 1.8–3.2 kW for 1–5 min (2.2 kW for 3 min)"
+            "kettle: 1.8–3.2 kW for 1–5.5 min (2.2 kW for 3 min)"
         );
         assert!(
             labels[3]
