@@ -171,7 +171,7 @@ pub fn compare_with_peers(
     period: Period,
     peers: &PeerGroup,
 ) -> Result<PeerComparison, CompareError> {
-    let (_, own, used) = current(intervals, period)?;
+    let (checked, own, used) = current(intervals, period)?;
     let totals: Vec<f64> = peers
         .totals_kwh
         .iter()
@@ -202,7 +202,9 @@ pub fn compare_with_peers(
         difference_pct: (median_kwh > 0.0).then(|| difference_kwh / median_kwh * 100.0),
         percentile: (below as f64 + equal as f64 / 2.0) / totals.len() as f64 * 100.0,
         rank: below + 1,
-        basis: Basis::from_intervals(&used, intervals.len() - used.len(), &method).with_note(note),
+        basis: Basis::from_intervals(&used, intervals.len() - used.len(), &method)
+            .with_note(note)
+            .with_note(checked.consumption_note()),
     })
 }
 
