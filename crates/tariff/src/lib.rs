@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+
+mod allocate;
+mod bill;
+mod calendar;
+mod estimate;
+mod intervals;
+mod lines;
+mod money;
+mod period;
+mod plan;
+mod prepare;
+mod series;
+
+pub use bill::{
+    Bill, DemandPeak, EnergySummary, EstimatedSummary, Line, LineKind, MeterData,
+    NetMeteringSummary, RegisterEnergy, Subtotals, bill_fleet,
+};
+pub use calendar::{DaySet, DayType, LocalTime, MonthDay, OutOfRange};
+pub use estimate::{Estimate, EstimateError, FilledGap, Method, Profile, estimate};
+pub use intervals::{
+    Finding, Interval, Register, RegisterRead, RegisterReads, SpikeReason, ValidationRules,
+    validate,
+};
+pub use money::{DecimalError, Micros, format_minor};
+pub use period::{Period, PeriodError};
+pub use plan::{
+    Block, DemandCharge, DemandWindow, DynamicPrice, EnergyCharge, ExportCredit, ExportPrice,
+    FixedCharges, Levy, NetMetering, Plan, PlanError, Season, Switch, Tax, TimeOfUse, TrueUp,
+    Version,
+};
+pub use prepare::{BillError, PreparedPeriod};
+pub use series::{CriticalPeak, Market, PricePoint, PriceSeries, SeriesError};
