@@ -4,12 +4,14 @@ mod allocate;
 mod bill;
 mod calendar;
 mod estimate;
+mod forecast;
 mod intervals;
 mod lines;
 mod money;
 mod period;
 mod plan;
 mod prepare;
+mod render;
 mod series;
 
 pub use bill::{
@@ -18,6 +20,10 @@ pub use bill::{
 };
 pub use calendar::{DaySet, DayType, LocalTime, MonthDay, OutOfRange};
 pub use estimate::{Estimate, EstimateError, FilledGap, Method, Profile, estimate};
+pub use forecast::{
+    Basis, CostSoFar, Forecast, ForecastError, PriceWindow, cheapest_block, cheapest_hours,
+    cost_between, cost_period_so_far, cost_today, forecast_period, prices_ahead,
+};
 pub use intervals::{
     Finding, Interval, Register, RegisterRead, RegisterReads, SpikeReason, ValidationRules,
     validate,
@@ -30,4 +36,5 @@ pub use plan::{
     Version,
 };
 pub use prepare::{BillError, PreparedPeriod};
+pub use render::render_html;
 pub use series::{CriticalPeak, Market, PricePoint, PriceSeries, SeriesError};

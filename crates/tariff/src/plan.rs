@@ -368,6 +368,7 @@ impl TimeOfUse {
         if self.seasons.len() > usize::from(u8::MAX) {
             return Err(invalid(format!("{key}.seasons"), "at most 255 seasons"));
         }
+        let single_season = self.seasons.len() == 1;
         let mut table = TouTable {
             season_of_day: vec![u8::MAX; 366],
             ..TouTable::default()
@@ -397,7 +398,11 @@ impl TimeOfUse {
             for (name, price) in &season.prices {
                 period_index.insert(name.as_str(), table.periods.len());
                 table.periods.push(TouPeriod {
-                    label: format!("{} {}", season.name, name),
+                    label: if single_season {
+                        name.clone()
+                    } else {
+                        format!("{name}, {}", season.name)
+                    },
                     price_per_kwh: *price,
                 });
             }
