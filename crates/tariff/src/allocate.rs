@@ -8,7 +8,7 @@
 //! version segment over 15-minute windows.
 
 use crate::intervals::{Interval, Register};
-use crate::money::div_round;
+use crate::money::div_round_i64;
 use crate::prepare::{NO_TIERS, PreparedPeriod, Slot, TierSet, UNPRICED};
 
 /// Demand is measured over windows of this length.
@@ -49,6 +49,7 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     /// The slot holding `second` (which must be inside the period).
+    #[inline]
     fn find(&mut self, second: i64) -> usize {
         if self.slots[self.at].start_s > second {
             self.at = self.slots.partition_point(|slot| slot.end_s <= second);
@@ -197,6 +198,7 @@ impl Allocation {
         (first, total)
     }
 
+    #[inline]
     fn add(&mut self, prepared: &PreparedPeriod<'_>, slot: &Slot, energy_mwh: i64) {
         if slot.bucket == UNPRICED {
             return;
@@ -249,11 +251,8 @@ impl Allocation {
         }
         let duration = i64::from(interval.duration_s);
         if duration >= DEMAND_WINDOW_S {
-            // mWh over s to W: × 3600 s/h ÷ 1000 mW/W.
-            let power_w = div_round(
-                i128::from(interval.import_mwh) * 36,
-                i128::from(duration) * 10,
-            ) as i64;
+            // mWh over s to W: × 3600 s/h ÷ 1000 mW/W = × 18 ÷ 5 (saturating on absurd data).
+            let power_w = div_round_i64(interval.import_mwh.saturating_mul(18), duration * 5);
             self.peak(segment, power_w, start);
             return;
         }

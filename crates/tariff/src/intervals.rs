@@ -334,9 +334,10 @@ fn clock_and_sign(interval: &Interval, rules: &ValidationRules, findings: &mut V
     }
 }
 
-/// Average power over an interval, mW (mWh × 3600 s/h ÷ s).
+/// Average power over an interval, mW (mWh × 3600 s/h ÷ s); saturating, so absurd data
+/// stays absurdly high rather than wrapping.
 fn power_mw(energy_mwh: i64, duration_s: u32) -> i64 {
-    (i128::from(energy_mwh) * 3600 / i128::from(duration_s)) as i64
+    energy_mwh.saturating_mul(3600) / i64::from(duration_s)
 }
 
 /// Energy at a power for an interval's length, mWh.

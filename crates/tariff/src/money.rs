@@ -181,6 +181,17 @@ pub(crate) fn div_round(numerator: i128, denominator: i128) -> i128 {
     }
 }
 
+/// `numerator / denominator` rounded half away from zero (`denominator` > 0), in `i64`
+/// for the per-interval paths where a 128-bit division would dominate.
+pub(crate) fn div_round_i64(numerator: i64, denominator: i64) -> i64 {
+    let half = denominator / 2;
+    if numerator >= 0 {
+        numerator.saturating_add(half) / denominator
+    } else {
+        numerator.saturating_sub(half) / denominator
+    }
+}
+
 /// An exact amount in picos rounded to the currency's minor unit, half away from zero.
 pub(crate) fn picos_to_minor(picos: i128, currency_digits: u8) -> i64 {
     let divisor = 10_i128.pow(12 - u32::from(currency_digits));
@@ -270,6 +281,9 @@ mod tests {
         assert_eq!(picos_to_minor(-4_999_999_999, 2), 0);
         assert_eq!(picos_to_minor(1_500_000_000_000, 0), 2);
         assert_eq!(minor_to_picos(-123, 2), -1_230_000_000_000);
+        assert_eq!(div_round_i64(5, 2), 3);
+        assert_eq!(div_round_i64(-5, 2), -3);
+        assert_eq!(div_round_i64(4, 3), 1);
     }
 
     #[test]
