@@ -65,3 +65,16 @@ fn every_series_example_parses() {
     assert_eq!(json.len(), 1);
     assert_eq!(PriceSeries::from_json(json[0]).unwrap().points().len(), 2);
 }
+
+#[test]
+fn the_config_doc_example_parses() {
+    let config = include_str!("../../../docs/CONFIG.md");
+    let section = config
+        .split("## Tariffs")
+        .nth(1)
+        .expect("CONFIG.md has a Tariffs section");
+    let example = blocks(section, "toml")[0];
+    let plan = Plan::from_toml(example).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(plan.holidays().len(), 2);
+    assert!(plan.versions()[0].demand.is_some());
+}
