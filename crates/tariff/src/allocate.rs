@@ -9,7 +9,8 @@
 
 use crate::intervals::{Interval, Register};
 use crate::money::div_round_i64;
-use crate::prepare::{NO_TIERS, PreparedPeriod, Slot, TierSet, UNPRICED};
+use crate::prepare::PreparedPeriod;
+use crate::timeline::{NO_TIERS, Slot, TierSet, UNPRICED};
 
 /// Demand is measured over windows of this length.
 pub(crate) const DEMAND_WINDOW_S: i64 = 900;

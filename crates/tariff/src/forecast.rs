@@ -20,8 +20,9 @@ use crate::intervals::{Interval, ValidationRules, instant};
 use crate::money::{Micros, div_round, saturate};
 use crate::period::{Period, PeriodError};
 use crate::plan::Plan;
-use crate::prepare::{BillError, NO_TIERS, PreparedPeriod};
+use crate::prepare::{BillError, PreparedPeriod};
 use crate::series::{Market, PricePoint};
+use crate::timeline::NO_TIERS;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 

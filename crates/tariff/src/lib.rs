@@ -13,6 +13,8 @@ mod plan;
 mod prepare;
 mod render;
 mod series;
+mod timeline;
+mod tou;
 
 pub use bill::{
     Bill, DemandPeak, EnergySummary, EstimatedSummary, Line, LineKind, MeterData,
@@ -32,9 +34,9 @@ pub use money::{DecimalError, Micros, format_minor};
 pub use period::{Period, PeriodError};
 pub use plan::{
     Block, DemandCharge, DemandWindow, DynamicPrice, EnergyCharge, ExportCredit, ExportPrice,
-    FixedCharges, Levy, NetMetering, Plan, PlanError, Season, Switch, Tax, TimeOfUse, TrueUp,
-    Version,
+    FixedCharges, Levy, NetMetering, Plan, PlanError, Tax, TrueUp, Version,
 };
 pub use prepare::{BillError, PreparedPeriod};
 pub use render::render_html;
 pub use series::{CriticalPeak, Market, PricePoint, PriceSeries, SeriesError};
+pub use tou::{Season, Switch, TimeOfUse};

@@ -24,7 +24,8 @@ use crate::money::{
     Micros, PICOS_PER_MICRO, div_round, format_kwh, format_minor, format_scaled, minor_to_picos,
     picos_to_minor,
 };
-use crate::prepare::{BillError, Flow, NetMeteringTerms, PreparedPeriod};
+use crate::prepare::{BillError, NetMeteringTerms, PreparedPeriod};
+use crate::timeline::Flow;
 use std::borrow::Cow;
 
 /// A line before rounding.
