@@ -360,3 +360,81 @@ fn bills_round_trip_as_json_and_render_as_escaped_html() {
         "4.75 energy + 0.05 unallocated (0.25 kWh) + 1.01 VAT: {html}"
     );
 }
+
+#[test]
+fn costs_so_far_and_forecasts() {
+    let plan = flat("fixed = { per_day = 0.48 }\n");
+    let june = Period::from_dates(&plan, date(2026, 6, 1), date(2026, 7, 1)).unwrap();
+    // 1 kWh every hour of June: a day costs 24 × 0.20 + 0.48 = 5.28.
+    let data = intervals("2026-05-31T22:00:00Z", 3600, 720, |_, _| (1_000_000, 0));
+    let market = Market::default();
+    // Noon local on 1 June: 12 kWh × 0.20 = 2.40 and half a day's standing charge 0.24.
+    let today =
+        joule_tariff::cost_today(&plan, &market, &data, at("2026-06-01T10:00:00Z")).unwrap();
+    assert_eq!((today.import_mwh, today.cost_minor), (12_000_000, 264));
+    assert_eq!(today.period.start(), at("2026-05-31T22:00:00Z"));
+    // Midnight starting 11 June: 10 days so far (52.80), 20 left at 5.28 a day: 158.40,
+    // whether the average is the period so far or the last three days.
+    let now = at("2026-06-10T22:00:00Z");
+    for basis in [
+        joule_tariff::Basis::PeriodSoFar,
+        joule_tariff::Basis::LastDays(3),
+    ] {
+        let forecast =
+            joule_tariff::forecast_period(&plan, &market, &data, june, now, basis).unwrap();
+        assert_eq!(forecast.so_far.cost_minor, 5280);
+        assert_eq!(forecast.daily_cost_minor, 528);
+        assert_eq!(forecast.days_left_micros, 20_000_000);
+        assert_eq!(forecast.total_minor, 15_840);
+    }
+}
+
+#[test]
+fn prices_ahead_follow_local_time_on_the_short_day() {
+    let plan = plan(&format!(
+        "{HEAD}[[versions]]\neffective_from = 2026-01-01\n[versions.import]\nkind = \"time_of_use\"\n\
+         [[versions.import.seasons]]\nname = \"All\"\nfrom = \"01-01\"\nto = \"12-31\"\nprices = {{ night = 0.2, day = 0.3 }}\n\
+         switches = [{{ days = \"all\", at = \"00:00\", period = \"night\" }}, {{ days = \"all\", at = \"07:00\", period = \"day\" }}, {{ days = \"all\", at = \"23:00\", period = \"night\" }}]\n"
+    ));
+    // 29 March 2026 in Amsterdam: midnight is 23:00Z the day before (UTC+1), 07:00 is
+    // 05:00Z (UTC+2 after the change), 23:00 is 21:00Z, and the day ends at 22:00Z.
+    let prices = joule_tariff::prices_ahead(
+        &plan,
+        &Market::default(),
+        at("2026-03-28T23:00:00Z"),
+        at("2026-03-29T22:00:00Z"),
+    )
+    .unwrap();
+    let spans: Vec<(String, String, i64)> = prices
+        .iter()
+        .map(|p| (p.start.to_string(), p.end.to_string(), p.price_per_kwh.0))
+        .collect();
+    let span = |a: &str, b: &str, price| (a.to_owned(), b.to_owned(), price);
+    assert_eq!(
+        spans,
+        [
+            span("2026-03-28T23:00:00Z", "2026-03-29T05:00:00Z", 200_000),
+            span("2026-03-29T05:00:00Z", "2026-03-29T21:00:00Z", 300_000),
+            span("2026-03-29T21:00:00Z", "2026-03-29T22:00:00Z", 200_000),
+        ]
+    );
+    let cheapest = joule_tariff::cheapest_hours(&prices, prices[0].start, 3);
+    assert_eq!(cheapest.len(), 1, "the six-hour night covers three hours");
+    let tiered = plan_with_tiers();
+    assert_eq!(
+        joule_tariff::prices_ahead(
+            &tiered,
+            &Market::default(),
+            at("2026-03-28T23:00:00Z"),
+            at("2026-03-29T22:00:00Z")
+        ),
+        Err(joule_tariff::ForecastError::Tiered)
+    );
+}
+
+fn plan_with_tiers() -> joule_tariff::Plan {
+    plan(&format!(
+        "{HEAD}[[versions]]\neffective_from = 2026-01-01\n[versions.import]\nkind = \"tiered\"\n\
+         blocks = [{{ up_to_kwh = 10, price_per_kwh = 0.1 }}, {{ price_per_kwh = 0.2 }}]\n"
+    ))
+}
