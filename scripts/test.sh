@@ -2,9 +2,10 @@
 # The whole test suite, exactly as CI runs it: formatting, lints, the metrology core built
 # for a bare-metal target, and every unit, property, integration and doc test.
 # Installs what it needs when it is missing: the thumbv7em target for rustup, Debian's
-# mosquitto, postgresql, mbpoll, chromium and chromium-driver, and the Python peers in a
-# venv: the real broker, database, clients and browser the tests run against (the tests
-# start their own servers on free ports, so the packages' system services are not needed).
+# mosquitto (and its clients), postgresql, mbpoll, openssl, chromium and chromium-driver,
+# and the Python peers in a venv: the real broker, database, clients and browser the tests
+# run against (the tests start their own servers on free ports, so the packages' system
+# services are not needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ missing=()
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v mbpoll >/dev/null || missing+=(mbpoll)
+command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
+command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then

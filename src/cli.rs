@@ -143,14 +143,33 @@ pub(crate) struct HubArgs {
 
 /// `joule meter`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct MeterArgs {
     /// The meter's TOML configuration (docs/CONFIG.md, `meter.toml`); JOULE_METER_*
     /// environment variables override its keys.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: PathBuf,
+    #[arg(long, value_name = "FILE", required = true)]
+    pub(crate) config: Option<PathBuf>,
     /// Print the registers as last saved (JSON) and exit, without starting the meter.
     #[arg(long)]
     pub(crate) registers: bool,
+    /// Show the meter's display on this terminal while it runs (logs go to
+    /// `meter.log` in the data directory).
+    #[arg(long, conflicts_with = "registers")]
+    pub(crate) display: bool,
+    /// Something other than running the meter.
+    #[command(subcommand)]
+    pub(crate) action: Option<MeterAction>,
+}
+
+/// `joule meter ACTION`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum MeterAction {
+    /// Show a running meter's display (its `[display] listen` socket).
+    Display {
+        /// The meter's display socket, e.g. 127.0.0.1:7878.
+        #[arg(long, value_name = "HOST:PORT")]
+        connect: String,
+    },
 }
 
 /// `joule hub [ACTION]`.

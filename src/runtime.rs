@@ -21,6 +21,15 @@ pub(crate) fn init_logs() {
         .init();
 }
 
+/// Logs at info level appended to `file`, for when the terminal shows a screen instead.
+pub(crate) fn init_logs_to(file: std::fs::File) {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .init();
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

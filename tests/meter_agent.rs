@@ -5,33 +5,15 @@
 
 mod common;
 
-use common::HubProcess;
+use common::{HubProcess, start_meter, wait_until};
 use rusqlite::Connection;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 fn joule() -> Command {
     Command::new(env!("CARGO_BIN_EXE_joule"))
-}
-
-/// The hub under test, and SQL over its store.
-struct Hub {
-    process: HubProcess,
-}
-
-impl Hub {
-    fn start(&self) -> Child {
-        let child = self.process.spawn();
-        joule_testkit::wait_for_port(self.process.port);
-        child
-    }
-
-    fn query(&self, sql: &str) -> i64 {
-        let db = Connection::open(&self.process.store).expect("open hub store");
-        db.query_row(sql, [], |row| row.get(0)).expect(sql)
-    }
 }
 
 /// Writes a meter configuration; returns its path.
@@ -45,16 +27,6 @@ fn meter_config(dir: &Path, port: u16, token: &str) -> PathBuf {
     );
     std::fs::write(&path, text).expect("write meter.toml");
     path
-}
-
-fn start_meter(config: &Path) -> Child {
-    joule()
-        .args(["meter", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start joule meter")
 }
 
 fn saved_registers(config: &Path) -> Value {
@@ -76,14 +48,6 @@ fn outbox_count(dir: &Path, sql: &str) -> i64 {
     db.query_row(sql, [], |row| row.get(0)).expect(sql)
 }
 
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn stop(child: &mut Child) {
     // SIGTERM: the agent says power_down, saves and disconnects.
     let _ = Command::new("kill").arg(child.id().to_string()).status();
@@ -98,14 +62,12 @@ fn kill9(child: &mut Child) {
 #[test]
 fn hub_outage_with_a_meter_restart_in_the_middle_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let hub = Hub {
-        process: HubProcess {
-            store: dir.path().join("hub.sqlite"),
-            port: joule_testkit::free_port(),
-        },
+    let hub = HubProcess {
+        store: dir.path().join("hub.sqlite"),
+        port: joule_testkit::free_port(),
     };
-    let token = hub.process.add_meter("m-1");
-    let config = meter_config(dir.path(), hub.process.port, &token);
+    let token = hub.add_meter("m-1");
+    let config = meter_config(dir.path(), hub.port, &token);
     let mut hub_process = hub.start();
     let mut meter = start_meter(&config);
     wait_until("first readings at the hub", Duration::from_secs(30), || {
@@ -166,7 +128,9 @@ fn hub_outage_with_a_meter_restart_in_the_middle_loses_nothing() {
         hub.query("SELECT COUNT(*) FROM events WHERE kind = 'power_up'"),
         2
     );
-    assert!(hub.query("SELECT COUNT(*) FROM intervals") >= 3);
+    // The meter runs about 17 s in all with 5 s intervals, across a restart: at least two
+    // clock-aligned interval records (how many more depends on the machine's pace).
+    assert!(hub.query("SELECT COUNT(*) FROM intervals") >= 2);
     // Registers at the hub never went backwards.
     let regressions = hub.query(
         "SELECT COUNT(*) FROM (SELECT import_mwh < LAG(import_mwh) OVER (ORDER BY ts_ms) AS back FROM live) WHERE back",

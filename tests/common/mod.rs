@@ -3,8 +3,9 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A hub run as the `joule` binary: its SQLite store and its embedded broker's port.
 #[derive(Debug)]
@@ -37,6 +38,19 @@ impl HubProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("start joule hub")
+    }
+
+    /// Starts `joule hub` and waits until its broker listens.
+    pub(crate) fn start(&self) -> Child {
+        let child = self.spawn();
+        joule_testkit::wait_for_port(self.port);
+        child
+    }
+
+    /// One integer from SQL over the hub's store.
+    pub(crate) fn query(&self, sql: &str) -> i64 {
+        let db = rusqlite::Connection::open(&self.store).expect("open hub store");
+        db.query_row(sql, [], |row| row.get(0)).expect(sql)
     }
 
     /// Registers a meter with `joule meters add`; returns its device token.
@@ -78,6 +92,26 @@ impl HubProcess {
             child.wait().expect("users add").success(),
             "users add {username}"
         );
+    }
+}
+
+/// `joule meter --config CONFIG`, quiet.
+pub(crate) fn start_meter(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_joule"))
+        .args(["meter", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start joule meter")
+}
+
+/// Polls `done` every 200 ms until it holds; fails the test after `limit`.
+pub(crate) fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

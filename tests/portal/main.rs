@@ -14,7 +14,7 @@ use browser::Browser;
 use common::HubProcess;
 use joule_testkit::Process;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 const ALICE: (&str, &str) = ("alice", "alice-password-1");
 const BOB: (&str, &str) = ("bob", "bob-password-12");
@@ -35,15 +35,7 @@ fn start_meter(dir: &Path, broker_port: u16, id: &str, token: &str, seed: u32) -
         dir.join(format!("{id}-data")).display()
     );
     std::fs::write(&config, text).expect("write the meter configuration");
-    Process(
-        Command::new(env!("CARGO_BIN_EXE_joule"))
-            .args(["meter", "--config"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start joule meter"),
-    )
+    Process(common::start_meter(&config))
 }
 
 /// The power the meter page shows, W (+ import), from its live reading.

@@ -133,15 +133,46 @@ fn set(table: &mut toml::Table, dotted: &str, value: String) {
     }
 }
 
-/// Host and port of an `mqtt://host:port` URL.
+/// Host and port of an `mqtt://host:port` URL (plain MQTT, the port given).
 pub fn broker_address(url: &str) -> Option<(String, u16)> {
-    let rest = url.strip_prefix("mqtt://")?;
-    let (host, port) = rest.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return None;
+    url.strip_prefix("mqtt://")?.rsplit_once(':')?;
+    BrokerUrl::parse(url).map(|broker| (broker.host, broker.port))
+}
+
+/// A broker URL: `mqtt://host[:port]` (plain, port 1883) or `mqtts://host[:port]` (TLS,
+/// port 8883). An IPv6 host goes in brackets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Whether the connection uses TLS.
+    pub tls: bool,
+}
+
+impl BrokerUrl {
+    /// Parses a broker URL; `None` if it is not one.
+    pub fn parse(url: &str) -> Option<Self> {
+        let (rest, tls) = match url.strip_prefix("mqtts://") {
+            Some(rest) => (rest, true),
+            None => (url.strip_prefix("mqtt://")?, false),
+        };
+        let default_port = if tls { 8883 } else { 1883 };
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !port.ends_with(']') => (host, port.parse().ok()?),
+            _ => (rest, default_port),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains('/') {
+            return None;
+        }
+        Some(Self {
+            host: host.to_owned(),
+            port,
+            tls,
+        })
     }
-    Some((host.to_owned(), port.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -192,6 +223,33 @@ mod tests {
         assert_eq!(broker_address("mqtt://h:1"), Some(("h".into(), 1)));
         assert_eq!(broker_address("mqtts://h:1"), None);
         assert_eq!(broker_address("mqtt://:1"), None);
+    }
+
+    #[test]
+    fn broker_urls_with_and_without_tls_and_port() {
+        let url = |host: &str, port, tls| {
+            Some(BrokerUrl {
+                host: host.into(),
+                port,
+                tls,
+            })
+        };
+        assert_eq!(
+            BrokerUrl::parse("mqtts://hub.example"),
+            url("hub.example", 8883, true)
+        );
+        assert_eq!(
+            BrokerUrl::parse("mqtt://hub.example"),
+            url("hub.example", 1883, false)
+        );
+        assert_eq!(BrokerUrl::parse("mqtts://[::1]"), url("::1", 8883, true));
+        assert_eq!(
+            BrokerUrl::parse("mqtts://10.0.0.2:9883"),
+            url("10.0.0.2", 9883, true)
+        );
+        assert_eq!(BrokerUrl::parse("mqtts://h:port"), None);
+        assert_eq!(BrokerUrl::parse("http://h:1"), None);
+        assert_eq!(BrokerUrl::parse("mqtt://h/x"), None);
     }
 
     #[test]

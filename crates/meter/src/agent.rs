@@ -9,15 +9,16 @@
 
 use crate::alerts::Alerts;
 use crate::clock::{Clock, SystemClock, plausible};
-use crate::config::{MeterConfig, SourceConfig, broker_address};
+use crate::config::{BrokerUrl, MeterConfig, SourceConfig};
 use crate::outbox::{Outbox, OutboxError};
 use crate::recorder::{Context, Outgoing, Recorder, event};
 use crate::register_store::{RegisterStore, StoreError};
 use crate::relay::{LoadLimiter, Trigger, transition};
-use crate::source::Observation;
+use crate::source::device::DeviceSource;
 use crate::source::waveform::{
     CaptureReplay, Frames, SimulatedMains, WaveformError, WaveformSource,
 };
+use crate::source::{Observation, Source};
 use crate::state::{LoadLimit, MeterState, PhaseCalibration, Schedule};
 use crate::tou::TouCalendar;
 use crate::uplink::{self, LinkState, UplinkChannels, UplinkSettings};
@@ -57,14 +58,24 @@ pub enum AgentError {
         /// Why.
         source: std::io::Error,
     },
+    /// The display socket's address could not be bound.
+    #[error("display.listen {listen}: {source}")]
+    Display {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The saved state could not be read.
     #[error("saved register state is unreadable: {0}")]
     State(String),
 }
 
 /// What the display shows: the latest values and the meter's condition.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
+    /// The meter's id.
+    pub meter_id: String,
     /// The latest observation.
     pub observation: Option<Observation>,
     /// The supply switch.
@@ -128,7 +139,7 @@ struct Agent {
     clock: Arc<SystemClock>,
     store: RegisterStore,
     state: MeterState,
-    source: WaveformSource,
+    source: Source,
     recorder: Recorder,
     outbox: Arc<Mutex<Outbox>>,
     wake: Arc<Notify>,
@@ -145,13 +156,55 @@ struct Agent {
     saved_energy_wh: f64,
 }
 
-/// Runs the meter until `shutdown` turns true. `snapshots` receives the display's view
-/// after every tick.
+/// The meter's local panel: its display and its button.
+#[derive(Debug)]
+pub struct Panel {
+    snapshots: watch::Sender<Snapshot>,
+    button_tx: mpsc::Sender<()>,
+    button: mpsc::Receiver<()>,
+}
+
+/// What a display in the same process holds of the panel.
+#[derive(Debug, Clone)]
+pub struct PanelHandle {
+    /// The display's view, after every tick.
+    pub snapshots: watch::Receiver<Snapshot>,
+    /// Presses the local button (it closes a relay that is ready for reconnection).
+    pub button: mpsc::Sender<()>,
+}
+
+impl Panel {
+    /// A panel, and the handle a local display uses.
+    pub fn new() -> (Self, PanelHandle) {
+        let (snapshots, receiver) = watch::channel(Snapshot::default());
+        let (button_tx, button) = mpsc::channel(8);
+        let handle = PanelHandle {
+            snapshots: receiver,
+            button: button_tx.clone(),
+        };
+        (
+            Self {
+                snapshots,
+                button_tx,
+                button,
+            },
+            handle,
+        )
+    }
+}
+
+/// Runs the meter until `shutdown` turns true, showing itself on `panel` (and on the
+/// display socket when `[display] listen` is set).
 pub async fn run(
     config: MeterConfig,
     mut shutdown: watch::Receiver<bool>,
-    snapshots: watch::Sender<Snapshot>,
+    panel: Panel,
 ) -> Result<(), AgentError> {
+    let Panel {
+        snapshots,
+        button_tx,
+        button: mut button_rx,
+    } = panel;
     std::fs::create_dir_all(&config.meter.data_dir).map_err(|source| StoreError::Io {
         path: config.meter.data_dir.clone(),
         source,
@@ -192,6 +245,18 @@ pub async fn run(
             },
         ));
     }
+    if let Some(listen) = agent.config.display.listen {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| AgentError::Display { listen, source })?;
+        tracing::info!(%listen, "display socket (joule meter display --connect)");
+        tokio::spawn(crate::display::socket::serve(
+            listener,
+            snapshots.subscribe(),
+            button_tx,
+            shutdown.clone(),
+        ));
+    }
     // Measurement ticks are a second; the recorder paces live readings to the config.
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -208,6 +273,7 @@ pub async fn run(
                 }
             }
             Some(command) = command_rx.recv() => agent.command(&command)?,
+            Some(()) = button_rx.recv() => agent.press_button()?,
             _ = shutdown.changed() => break,
         }
     }
@@ -308,12 +374,19 @@ impl Agent {
     fn uplink_settings(&self) -> Result<UplinkSettings, AgentError> {
         let uplink = &self.config.uplink;
         let invalid = |key: &str| AgentError::Config(format!("`{key}` is not valid"));
-        let (host, port) =
-            broker_address(&uplink.broker).ok_or_else(|| invalid("uplink.broker"))?;
+        let broker = BrokerUrl::parse(&uplink.broker).ok_or_else(|| invalid("uplink.broker"))?;
+        let tls = if broker.tls {
+            let config = crate::tls::client_config(uplink.ca_file.as_deref())
+                .map_err(|error| AgentError::Config(format!("uplink.ca_file: {error}")))?;
+            Some(config)
+        } else {
+            None
+        };
         Ok(UplinkSettings {
             meter: self.config.meter_id().ok_or_else(|| invalid("meter.id"))?,
-            host,
-            port,
+            host: broker.host,
+            port: broker.port,
+            tls,
             token: uplink.token.clone(),
             topics: Topics::new(&uplink.prefix),
             keep_alive_s: uplink.keep_alive_s,
@@ -341,8 +414,14 @@ impl Agent {
         {
             self.state.active_tariff = tariff;
         }
+        if let Some((state, detail)) = self.source.availability_change(now_ms) {
+            tracing::warn!(%detail, "source");
+            self.send_event(EventKind::Alarm, state, detail)?;
+        }
         let supply = self.state.relay == RelayState::Connected;
-        let observation = self.source.observe(now_ms, supply)?;
+        let Some(observation) = self.source.observe(now_ms, supply)? else {
+            return Ok(());
+        };
         let import_wh = observation.registers.import_mwh as f64 / 1000.0;
         let export_wh = observation.registers.export_mwh as f64 / 1000.0;
         if let Some(last) = self.last_import_wh
@@ -358,7 +437,7 @@ impl Agent {
         // The one place registers change: everything recorded or saved after this (this
         // tick's messages, commands until the next tick) carries them.
         self.state.set_registers(self.source.registers());
-        if self.config.relay.present
+        if self.config.relay_present()
             && self.limiter.exceeded(
                 self.state.load_limit.as_ref(),
                 observation.total.p_w,
@@ -424,7 +503,7 @@ impl Agent {
             ts_ms: now_ms,
             command_id: command.id,
             status,
-            relay: self.config.relay.present.then_some(self.state.relay),
+            relay: self.config.relay_present().then_some(self.state.relay),
             detail,
         };
         self.save(now_ms)?;
@@ -442,7 +521,7 @@ impl Agent {
             Action::Disconnect { reason }
             | Action::Reconnect { reason }
             | Action::ArmReconnect { reason } => {
-                if !self.config.relay.present {
+                if !self.config.relay_present() {
                     return Ok(rejected("this meter has no supply switch".into()));
                 }
                 let trigger = match action {
@@ -538,7 +617,7 @@ impl Agent {
                         ));
                         done("calibration applied")
                     }
-                    Err(error) => rejected(error.to_string()),
+                    Err(error) => rejected(error),
                 }
             }
             Action::ResetMaxDemand => {
@@ -546,6 +625,14 @@ impl Agent {
                 done("maximum demand reset")
             }
         })
+    }
+
+    /// The local button: closes the supply switch when it is ready for reconnection.
+    fn press_button(&mut self) -> Result<(), AgentError> {
+        if self.config.relay_present() {
+            self.move_relay(Trigger::LocalButton, "local button", self.clock.now_ms())?;
+        }
+        Ok(())
     }
 
     fn move_relay(
@@ -676,8 +763,9 @@ impl Agent {
                 )
             });
         Ok(Snapshot {
+            meter_id: self.config.meter.id.clone(),
             observation: self.last_observation.clone(),
-            relay: self.config.relay.present.then_some(self.state.relay),
+            relay: self.config.relay_present().then_some(self.state.relay),
             tariff: self.state.active_tariff,
             price,
             link,
@@ -688,9 +776,12 @@ impl Agent {
     }
 }
 
-/// Builds the waveform source the configuration names, with the saved registers and any
+/// Builds the source the configuration names, with the saved registers and any
 /// calibration a command set.
-fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSource, AgentError> {
+fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, AgentError> {
+    if let Some(device) = DeviceSource::start(&config.source, state.bank()) {
+        return Ok(Source::Device(Box::new(device)));
+    }
     let (frames, mut metrology) = match &config.source {
         SourceConfig::Simulated {
             seed,
@@ -735,6 +826,11 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSour
             metrology.nominal_frequency_hz = *nominal_freq_hz;
             (Frames::Capture(Box::new(capture)), metrology)
         }
+        SourceConfig::Modbus { .. } | SourceConfig::Dsmr { .. } => {
+            return Err(AgentError::Config(
+                "the device source's address is not valid".into(),
+            ));
+        }
     };
     for (phase, c) in &state.calibration {
         if let Some(slot) = metrology
@@ -744,7 +840,8 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<WaveformSour
             *slot = Calibration::new(c.v_scale, c.i_scale, c.i_delay_us);
         }
     }
-    Ok(WaveformSource::new(frames, metrology, state.bank())?)
+    let source = WaveformSource::new(frames, metrology, state.bank())?;
+    Ok(Source::Waveform(Box::new(source)))
 }
 
 /// The time zone's current UTC offset, s (habits follow local time; the offset is taken at

@@ -36,6 +36,18 @@ pub struct MeterConfig {
     /// `[modbus]`: the read-only Modbus TCP server.
     #[serde(default)]
     pub modbus: ModbusConfig,
+    /// `[display]`: the local display's socket.
+    #[serde(default)]
+    pub display: DisplayConfig,
+}
+
+/// `[display]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisplayConfig {
+    /// Where `joule meter display --connect` finds the running meter (keep it on
+    /// loopback: a client can press the local button); absent: no socket.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[modbus]`.
@@ -86,8 +98,12 @@ fn default_interval_s() -> u32 {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UplinkConfig {
-    /// The broker, `mqtt://host:port`.
+    /// The broker, `mqtt://host[:port]` or, with TLS, `mqtts://host[:port]`.
     pub broker: String,
+    /// PEM file of the certificate authorities a TLS broker's certificate must chain to;
+    /// absent: the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// The device token the hub issued (`joule meters add`).
     pub token: String,
     /// Topic prefix.
@@ -170,6 +186,59 @@ pub enum SourceConfig {
         #[serde(default = "default_frequency")]
         nominal_freq_hz: f64,
     },
+    /// An Eastron SDM120 or SDM630 polled over Modbus; the device keeps the registers.
+    Modbus {
+        /// `tcp://host[:port]` or `rtu:PATH[?baud=N&parity=none|even]`.
+        link: String,
+        /// Which meter.
+        model: SdmModelConfig,
+        /// Modbus unit (slave) id.
+        #[serde(default = "one_u8")]
+        unit_id: u8,
+        /// Time between polls, ms.
+        #[serde(default = "default_poll_interval_ms")]
+        poll_interval_ms: u32,
+        /// Time to wait for a connection or an answer, ms.
+        #[serde(default = "default_poll_timeout_ms")]
+        timeout_ms: u32,
+    },
+    /// DSMR P1 telegrams from a serial port or a TCP gateway; the device keeps the
+    /// registers.
+    Dsmr {
+        /// A serial device (`/dev/ttyUSB0`, with `?baud=9600` for DSMR 2.2/3) or
+        /// `tcp://host:port`.
+        port: String,
+    },
+}
+
+impl SourceConfig {
+    /// Whether the source is a device that keeps its own registers (no metrology chain,
+    /// no calibration, no TOU switching of its registers).
+    pub fn is_device(&self) -> bool {
+        matches!(self, Self::Modbus { .. } | Self::Dsmr { .. })
+    }
+}
+
+/// The Eastron models the `modbus` source reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SdmModelConfig {
+    /// Single phase.
+    Sdm120,
+    /// Three phase.
+    Sdm630,
+}
+
+fn one_u8() -> u8 {
+    1
+}
+
+fn default_poll_interval_ms() -> u32 {
+    1000
+}
+
+fn default_poll_timeout_ms() -> u32 {
+    1000
 }
 
 fn one_u64() -> u64 {
@@ -236,8 +305,9 @@ impl Default for OutboxConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayConfig {
-    /// The meter has a supply switch (device sources usually do not).
-    pub present: bool,
+    /// The meter has a supply switch; unset: it has one unless the source is a device
+    /// (see [`MeterConfig::relay_present`]).
+    pub present: Option<bool>,
     /// Import must stay above a load limit this long before the switch trips, s.
     pub load_limit_window_s: u32,
 }
@@ -245,7 +315,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
-            present: true,
+            present: None,
             load_limit_window_s: 30,
         }
     }
@@ -285,6 +355,12 @@ impl MeterConfig {
         MeterId::new(&self.meter.id).ok()
     }
 
+    /// Whether the meter has a supply switch: as `relay.present` says, or unless the
+    /// source is a device (which measures a supply Joule cannot switch).
+    pub fn relay_present(&self) -> bool {
+        self.relay.present.unwrap_or(!self.source.is_device())
+    }
+
     fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
         if self.meter_id().is_none() {
             return Err(origin.invalid("meter.id", "must be 1-64 letters, digits, `-`, `_` or `.`"));
@@ -300,8 +376,19 @@ impl MeterConfig {
         if jiff::tz::TimeZone::get(&self.meter.timezone).is_err() {
             return Err(origin.invalid("meter.timezone", "is not a known IANA time zone"));
         }
-        if broker_address(&self.uplink.broker).is_none() {
-            return Err(origin.invalid("uplink.broker", "must be mqtt://host:port"));
+        let Some(broker) = BrokerUrl::parse(&self.uplink.broker) else {
+            return Err(origin.invalid(
+                "uplink.broker",
+                "must be mqtt://host[:port] or mqtts://host[:port]",
+            ));
+        };
+        if let Some(ca_file) = &self.uplink.ca_file {
+            if !broker.tls {
+                return Err(origin.invalid("uplink.ca_file", "needs an mqtts:// broker"));
+            }
+            if let Err(error) = crate::tls::client_config(Some(ca_file)) {
+                return Err(origin.invalid("uplink.ca_file", error.to_string()));
+            }
         }
         if self.uplink.token.is_empty() {
             return Err(origin.invalid("uplink.token", "must not be empty"));
@@ -334,7 +421,30 @@ impl MeterConfig {
                     origin.invalid("source.v_scale", "v_scale and i_scale must be positive")
                 );
             }
+            SourceConfig::Modbus {
+                link,
+                poll_interval_ms,
+                ..
+            } => {
+                if let Err(error) = link.parse::<joule_modbus::Link>() {
+                    return Err(origin.invalid("source.link", error.reason));
+                }
+                if *poll_interval_ms < 100 {
+                    return Err(origin.invalid("source.poll_interval_ms", "must be at least 100"));
+                }
+            }
+            SourceConfig::Dsmr { port } => {
+                if let Err(error) = joule_dsmr::PortSpec::parse(port) {
+                    return Err(origin.invalid("source.port", error.to_string()));
+                }
+            }
             _ => {}
+        }
+        if self.source.is_device() && self.relay.present == Some(true) {
+            return Err(origin.invalid(
+                "relay.present",
+                "a modbus or dsmr source measures a supply Joule cannot switch",
+            ));
         }
         if let Some(tariff) = &self.tariff {
             let schedule = crate::state::Schedule {
@@ -350,7 +460,7 @@ impl MeterConfig {
     }
 }
 
-pub use joule_config::broker_address;
+pub use joule_config::BrokerUrl;
 
 #[cfg(test)]
 mod tests {

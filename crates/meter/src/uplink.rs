@@ -17,7 +17,9 @@ use joule_protocol::{
     decode_downlink, discovery_documents,
 };
 use rand::RngExt;
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, Event, LastWill, MqttOptions, Packet, QoS, TlsConfiguration, Transport,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
@@ -31,6 +33,8 @@ pub struct UplinkSettings {
     pub host: String,
     /// Broker port.
     pub port: u16,
+    /// TLS to the broker, when the URL is `mqtts://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Device token.
     pub token: String,
     /// Topic layout.
@@ -48,7 +52,7 @@ pub struct UplinkSettings {
 }
 
 /// The link as the display and the logs see it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinkState {
     /// Connected to the broker now.
     pub connected: bool,
@@ -99,6 +103,10 @@ pub async fn run(
         .set_credentials(meter.as_str(), settings.token.clone())
         .set_keep_alive(Duration::from_secs(u64::from(settings.keep_alive_s.max(5))))
         .set_clean_session(false)
+        .set_transport(match &settings.tls {
+            Some(config) => Transport::Tls(TlsConfiguration::Rustls(config.clone())),
+            None => Transport::Tcp,
+        })
         .set_max_packet_size(MAX_PAYLOAD_BYTES + 1024, 64 * 1024)
         .set_last_will(LastWill::new(
             topic(TopicKind::Status),

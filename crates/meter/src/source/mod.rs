@@ -5,16 +5,81 @@
 //! persists; device sources (a Modbus or DSMR meter people already own) report values and
 //! registers that the device keeps. Either way the agent sees one [`Observation`] per tick.
 
+pub mod device;
+pub mod dsmr;
+pub mod modbus;
 pub mod wav;
 pub mod waveform;
 
+use device::DeviceSource;
+use joule_metrology::{Calibration, RegisterBank};
 use joule_protocol::{EventKind, EventState, PhaseReading, Registers, TariffRegisters};
+use waveform::{WaveformError, WaveformSource};
+
+/// The meter's source: its own metrology chain or a device that keeps the registers.
+#[derive(Debug)]
+pub enum Source {
+    /// ADC frames through Joule's metrology chain.
+    Waveform(Box<WaveformSource>),
+    /// A Modbus or DSMR meter read by a task of its own.
+    Device(Box<DeviceSource>),
+}
+
+impl Source {
+    /// The registers the meter holds.
+    pub fn registers(&self) -> &RegisterBank {
+        match self {
+            Self::Waveform(source) => source.registers(),
+            Self::Device(source) => source.registers(),
+        }
+    }
+
+    /// Routes energy to tariff register `tariff`; false when nothing changed (a device
+    /// switches its own tariffs).
+    pub fn select_tariff(&mut self, tariff: usize) -> bool {
+        match self {
+            Self::Waveform(source) => source.select_tariff(tariff),
+            Self::Device(_) => false,
+        }
+    }
+
+    /// Replaces one phase's calibration (0-based), keeping the registers.
+    pub fn calibrate(&mut self, phase: usize, calibration: Calibration) -> Result<(), String> {
+        match self {
+            Self::Waveform(source) => source
+                .calibrate(phase, calibration)
+                .map_err(|error| error.to_string()),
+            Self::Device(source) => Err(format!("{} calibrates itself", source.name())),
+        }
+    }
+
+    /// What was measured since the last tick, with the supply switch closed or open;
+    /// `None` when a device has no fresh reading.
+    pub fn observe(
+        &mut self,
+        now_ms: i64,
+        supply: bool,
+    ) -> Result<Option<Observation>, WaveformError> {
+        match self {
+            Self::Waveform(source) => source.observe(now_ms, supply).map(Some),
+            Self::Device(source) => Ok(source.observe(now_ms)),
+        }
+    }
+
+    /// A device becoming unavailable (`Started`) or available again (`Ended`), with why.
+    pub fn availability_change(&mut self, now_ms: i64) -> Option<(EventState, String)> {
+        match self {
+            Self::Waveform(_) => None,
+            Self::Device(source) => source.availability_change(now_ms),
+        }
+    }
+}
 
 /// Electrical values of one phase (or the totals) over a tick.
 pub type PhaseValues = PhaseReading;
 
 /// What a source measured over one tick.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Observation {
     /// End of the tick, Unix ms.
     pub ts_ms: i64,
@@ -37,8 +102,21 @@ pub struct Observation {
     pub events: Vec<SourceEvent>,
 }
 
+/// Lowest and highest of the phases' voltages, V, for a device that reports one voltage
+/// per phase and tick; `None` without any.
+pub fn voltage_range_v(phases: &[PhaseValues]) -> Option<(f64, f64)> {
+    phases
+        .iter()
+        .map(|p| p.voltage_v)
+        .filter(|v| *v > 0.0)
+        .fold(None, |range, v| {
+            let (low, high) = range.unwrap_or((v, v));
+            Some((low.min(v), high.max(v)))
+        })
+}
+
 /// An event a source raised.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceEvent {
     /// What happened.
     pub kind: EventKind,
