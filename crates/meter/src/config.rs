@@ -498,8 +498,26 @@ mod tests {
             .to_string();
         assert_eq!(
             error,
-            "environment JOULE_METER_BROKER: `uplink.broker` must be mqtt://host:port"
+            "environment JOULE_METER_BROKER: `uplink.broker` must be mqtt://host[:port] or mqtts://host[:port]"
         );
+        let error =
+            load(MINIMAL, &[("JOULE_METER_BROKER", "mqtt://x")]).map(|config| config.uplink.broker);
+        assert_eq!(
+            error.ok().as_deref(),
+            Some("mqtt://x"),
+            "port 1883 by default"
+        );
+        let plain_with_ca = MINIMAL.replace("[uplink]", "[uplink]\nca_file = \"/etc/ssl/ca.pem\"");
+        let error = load(&plain_with_ca, &[]).unwrap_err().to_string();
+        assert!(
+            error.ends_with("`uplink.ca_file` needs an mqtts:// broker"),
+            "{error}"
+        );
+        let relay_on_a_device = format!(
+            "{MINIMAL}[source]\nkind = \"dsmr\"\nport = \"/dev/ttyUSB0\"\n[relay]\npresent = true\n"
+        );
+        let error = load(&relay_on_a_device, &[]).unwrap_err().to_string();
+        assert!(error.contains("`relay.present`"), "{error}");
         let bad_source = format!("{MINIMAL}[source]\nkind = \"simulated\"\nsample_rate_hz = 10\n");
         let error = load(&bad_source, &[]).unwrap_err().to_string();
         assert!(
