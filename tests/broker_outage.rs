@@ -1,0 +1,148 @@
+//! A broker outage on its own: `joule meter` and `joule hub` both talk to Debian's
+//! Mosquitto (configured by `joule hub export-mosquitto-auth`), the broker is stopped for
+//! `JOULE_OUTAGE_S` seconds (20 by default; the benchmark script runs minutes) while the
+//! meter keeps measuring, then started again. Every message the meter issued is stored,
+//! each once, and the meter's outbox drains.
+
+mod common;
+
+use common::{HubProcess, start_meter, wait_until};
+use joule_testkit::{Mosquitto, Process};
+use rusqlite::Connection;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn joule(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_joule"))
+        .args(args)
+        .output()
+        .expect("run joule");
+    assert!(
+        output.status.success(),
+        "joule {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn outbox(dir: &Path, sql: &str) -> i64 {
+    let db = Connection::open(dir.join("meter-data/outbox.sqlite")).expect("outbox");
+    db.query_row(sql, [], |row| row.get(0)).expect(sql)
+}
+
+/// Debian's Mosquitto on `port` enforcing the exported registry.
+fn broker(dir: &Path, port: u16) -> Mosquitto {
+    Mosquitto::start_on(
+        dir,
+        port,
+        &format!(
+            "user root\nallow_anonymous false\npassword_file {}\nacl_file {}",
+            dir.join("passwords").display(),
+            dir.join("acl").display()
+        ),
+    )
+}
+
+#[test]
+fn a_broker_outage_loses_nothing_and_stores_nothing_twice() {
+    let outage = Duration::from_secs(
+        std::env::var("JOULE_OUTAGE_S")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = joule_testkit::free_port();
+    let hub = HubProcess {
+        store: dir.path().join("hub.sqlite"),
+        port,
+    };
+    let config = dir.path().join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[broker]\nurl = \"mqtt://127.0.0.1:{port}\"\nusername = \"joule-hub\"\npassword = \"hub-secret\"\n\
+             [storage]\nsqlite = \"{}\"\n",
+            hub.store.display()
+        ),
+    )
+    .expect("hub.toml");
+    let config = config.to_string_lossy().into_owned();
+    let token =
+        common::printed_token(joule(&["meters", "add", "m-1", "--config", &config]).as_bytes());
+    let passwords = dir.path().join("passwords").to_string_lossy().into_owned();
+    let acl = dir.path().join("acl").to_string_lossy().into_owned();
+    joule(&[
+        "hub",
+        "export-mosquitto-auth",
+        "--config",
+        &config,
+        "--password-file",
+        &passwords,
+        "--acl-file",
+        &acl,
+    ]);
+    let mosquitto = broker(dir.path(), port);
+    let _hub = Process(
+        Command::new(env!("CARGO_BIN_EXE_joule"))
+            .args(["hub", "--config", &config])
+            .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start joule hub"),
+    );
+    let meter_config = dir.path().join("meter.toml");
+    std::fs::write(
+        &meter_config,
+        format!(
+            "[meter]\nid = \"m-1\"\ndata_dir = \"{}\"\ninterval_s = 5\n\
+             [uplink]\nbroker = \"mqtt://127.0.0.1:{port}\"\ntoken = \"{token}\"\nack_timeout_s = 5\n\
+             [source]\nkind = \"simulated\"\nseed = 4\n",
+            dir.path().join("meter-data").display()
+        ),
+    )
+    .expect("meter.toml");
+    let mut meter = Process(start_meter(&meter_config));
+    wait_until(
+        "readings through Mosquitto",
+        Duration::from_secs(30),
+        || hub.query("SELECT COUNT(*) FROM live") >= 3,
+    );
+
+    drop(mosquitto);
+    std::thread::sleep(outage);
+    let waiting = outbox(dir.path(), "SELECT COUNT(*) FROM outbox");
+    assert!(
+        waiting as u64 >= outage.as_secs() / 2,
+        "the outbox holds the outage: {waiting}"
+    );
+    let _mosquitto = broker(dir.path(), port);
+
+    wait_until(
+        "the outbox to drain",
+        outage + Duration::from_secs(60),
+        || outbox(dir.path(), "SELECT COUNT(*) FROM outbox") == 0,
+    );
+    // A clean stop, and its last messages stored too.
+    let _ = Command::new("kill").arg(meter.0.id().to_string()).status();
+    let _ = meter.0.wait();
+    wait_until("the power_down event", Duration::from_secs(30), || {
+        hub.query("SELECT COUNT(*) FROM events WHERE kind = 'power_down'") == 1
+    });
+    let issued = outbox(
+        dir.path(),
+        "SELECT value - 1 FROM meta WHERE key = 'next_seq'",
+    );
+    wait_until(
+        "every issued message stored",
+        Duration::from_secs(30),
+        || hub.query("SELECT contiguous FROM progress WHERE meter_id = 'm-1'") == issued,
+    );
+    let stored = hub.query("SELECT COUNT(*) FROM live")
+        + hub.query("SELECT COUNT(*) FROM intervals")
+        + hub.query("SELECT COUNT(*) FROM events");
+    assert_eq!(stored, issued, "each message stored once");
+    assert!(hub.query("SELECT COUNT(*) FROM intervals") as u64 >= outage.as_secs() / 5 - 1);
+}
