@@ -19,6 +19,7 @@ use crate::source::waveform::{
     CaptureReplay, Frames, SimulatedMains, WaveformError, WaveformSource,
 };
 use crate::source::{Observation, Source};
+use crate::source::{dsmr, modbus};
 use crate::state::{LoadLimit, MeterState, PhaseCalibration, Schedule};
 use crate::tou::TouCalendar;
 use crate::uplink::{self, LinkState, UplinkChannels, UplinkSettings};
@@ -252,7 +253,7 @@ pub async fn run(
         tracing::info!(%listen, "display socket (joule meter display --connect)");
         tokio::spawn(crate::display::socket::serve(
             listener,
-            snapshots.subscribe(),
+            snapshots.clone(),
             button_tx,
             shutdown.clone(),
         ));
@@ -779,9 +780,6 @@ impl Agent {
 /// Builds the source the configuration names, with the saved registers and any
 /// calibration a command set.
 fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, AgentError> {
-    if let Some(device) = DeviceSource::start(&config.source, state.bank()) {
-        return Ok(Source::Device(Box::new(device)));
-    }
     let (frames, mut metrology) = match &config.source {
         SourceConfig::Simulated {
             seed,
@@ -826,10 +824,29 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, Agen
             metrology.nominal_frequency_hz = *nominal_freq_hz;
             (Frames::Capture(Box::new(capture)), metrology)
         }
-        SourceConfig::Modbus { .. } | SourceConfig::Dsmr { .. } => {
-            return Err(AgentError::Config(
-                "the device source's address is not valid".into(),
-            ));
+        SourceConfig::Modbus {
+            link,
+            model,
+            unit_id,
+            poll_interval_ms,
+            timeout_ms,
+        } => {
+            let poller = modbus::poller(link, *model, *unit_id, *timeout_ms)
+                .map_err(|error| AgentError::Config(format!("source.link: {error}")))?;
+            let every = Duration::from_millis((*poll_interval_ms).into());
+            let device =
+                DeviceSource::start(format!("Modbus {link}"), state.bank(), |status, _| {
+                    tokio::spawn(modbus::run(poller, every, status))
+                });
+            return Ok(Source::Device(Box::new(device)));
+        }
+        SourceConfig::Dsmr { port } => {
+            let port = port.clone();
+            let device =
+                DeviceSource::start(format!("P1 {port}"), state.bank(), |status, events| {
+                    tokio::spawn(dsmr::run(port, status, events))
+                });
+            return Ok(Source::Device(Box::new(device)));
         }
     };
     for (phase, c) in &state.calibration {

@@ -10,10 +10,12 @@ use tokio::sync::{mpsc, watch};
 /// Longest line a client may send, bytes.
 const MAX_LINE_BYTES: usize = 64;
 
-/// Serves display clients on `listener` until `shutdown` turns true.
+/// Serves display clients on `listener` until `shutdown` turns true. Each client
+/// subscribes to `snapshots` while it is connected, so the meter builds snapshots only
+/// while someone watches.
 pub async fn serve(
     listener: TcpListener,
-    snapshots: watch::Receiver<Snapshot>,
+    snapshots: watch::Sender<Snapshot>,
     button: mpsc::Sender<()>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -22,7 +24,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::info!(%peer, "display client connected");
-                    tokio::spawn(client(stream, snapshots.clone(), button.clone()));
+                    tokio::spawn(client(stream, snapshots.subscribe(), button.clone()));
                 }
                 Err(error) => tracing::warn!(%error, "display socket accept failed"),
             },
@@ -113,10 +115,10 @@ mod tests {
     async fn a_client_sees_each_snapshot_and_its_button_presses_arrive() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
-        let (snapshots_tx, snapshots) = watch::channel(Snapshot::default());
+        let (snapshots_tx, _) = watch::channel(Snapshot::default());
         let (button_tx, mut presses) = mpsc::channel(8);
         let (_stop, stop) = watch::channel(false);
-        tokio::spawn(serve(listener, snapshots, button_tx, stop));
+        tokio::spawn(serve(listener, snapshots_tx.clone(), button_tx, stop));
 
         let (mut shown, button) = connect(&address).await.unwrap();
         let wait = Duration::from_secs(5);
@@ -151,7 +153,7 @@ mod tests {
     async fn an_overlong_line_disconnects_the_client() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let (_snapshots_tx, snapshots) = watch::channel(Snapshot::default());
+        let (snapshots, _) = watch::channel(Snapshot::default());
         let (button_tx, _presses) = mpsc::channel(8);
         let (_stop, stop) = watch::channel(false);
         tokio::spawn(serve(listener, snapshots, button_tx, stop));

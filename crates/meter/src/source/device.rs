@@ -6,12 +6,11 @@
 //! whose registers are below what it already holds (a glitch, or a swapped device), because
 //! the hub treats registers that go backwards as an error and the meter would stall.
 
-use super::{Observation, SourceEvent, dsmr, modbus};
-use crate::config::SourceConfig;
+use super::{Observation, SourceEvent};
 use joule_metrology::{EnergyRegister, MAX_TARIFFS, RegisterBank, RegisterSet};
 use joule_protocol::{EventState, Registers};
-use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 /// A reading older than this is stale: the device stopped answering, s.
 const STALE_AFTER_S: i64 = 30;
@@ -34,7 +33,7 @@ pub struct DeviceSource {
     name: String,
     status: watch::Receiver<DeviceStatus>,
     events: mpsc::Receiver<SourceEvent>,
-    task: tokio::task::JoinHandle<()>,
+    task: JoinHandle<()>,
     /// The registers the agent holds; readings below them are refused.
     bank: RegisterBank,
     last_ts_ms: Option<i64>,
@@ -49,39 +48,24 @@ impl Drop for DeviceSource {
 }
 
 impl DeviceSource {
-    /// Starts reading the device `config` names (on the current tokio runtime), holding
-    /// `registers` until the device reports at least as much.
-    pub fn start(config: &SourceConfig, registers: RegisterBank) -> Option<Self> {
+    /// Starts the device's reader task, which `spawn` makes from the channels it publishes
+    /// on, holding `registers` until the device reports at least as much.
+    pub fn start(
+        name: String,
+        registers: RegisterBank,
+        spawn: impl FnOnce(watch::Sender<DeviceStatus>, mpsc::Sender<SourceEvent>) -> JoinHandle<()>,
+    ) -> Self {
         let (status_tx, status) = watch::channel(DeviceStatus::Starting);
         let (events_tx, events) = mpsc::channel(256);
-        let (name, task) = match config {
-            SourceConfig::Modbus {
-                link,
-                model,
-                unit_id,
-                poll_interval_ms,
-                timeout_ms,
-            } => {
-                let poller = modbus::poller(link, *model, *unit_id, *timeout_ms)?;
-                let name = format!("Modbus {link}");
-                let every = Duration::from_millis((*poll_interval_ms).into());
-                (name, tokio::spawn(modbus::run(poller, every, status_tx)))
-            }
-            SourceConfig::Dsmr { port } => (
-                format!("P1 {port}"),
-                tokio::spawn(dsmr::run(port.clone(), status_tx, events_tx)),
-            ),
-            SourceConfig::Simulated { .. } | SourceConfig::Wav { .. } => return None,
-        };
-        Some(Self {
+        Self {
             name,
             status,
             events,
-            task,
+            task: spawn(status_tx, events_tx),
             bank: registers,
             last_ts_ms: None,
             unavailable: None,
-        })
+        }
     }
 
     /// The device's name in logs and events.

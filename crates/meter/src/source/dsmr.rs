@@ -7,7 +7,9 @@
 //! events when they go up. Reactive energy (+R, −R) goes to Q1 and Q4, as for Modbus.
 
 use super::device::DeviceStatus;
-use super::{Observation, PhaseValues, SourceEvent, voltage_range_v};
+use super::{
+    Observation, PhaseValues, SourceEvent, mean_voltage_current, power_factor, voltage_range_v,
+};
 use joule_dsmr::{ReadError, Telegram};
 use joule_protocol::{EventKind, EventState, Registers, TariffRegisters};
 use std::time::Duration;
@@ -84,7 +86,6 @@ pub fn observation(telegram: &Telegram, ts_ms: i64) -> Observation {
             }
         })
         .collect();
-    let n = present.len().max(1) as f64;
     let p_w = signed(telegram.import_power_w, telegram.export_power_w);
     let q_var = signed(
         telegram.reactive_import_power_var,
@@ -112,11 +113,12 @@ pub fn observation(telegram: &Telegram, ts_ms: i64) -> Observation {
     })
     .collect();
     let voltage_range_v = voltage_range_v(&present);
+    let (voltage_v, current_a) = mean_voltage_current(&present);
     Observation {
         ts_ms,
         total: PhaseValues {
-            voltage_v: present.iter().map(|p| p.voltage_v).sum::<f64>() / n,
-            current_a: present.iter().map(|p| p.current_a).sum::<f64>() / n,
+            voltage_v,
+            current_a,
             p_w,
             q_var,
             s_va,
@@ -146,14 +148,6 @@ pub fn observation(telegram: &Telegram, ts_ms: i64) -> Observation {
             .tariff
             .map(|t| u8::try_from(t.saturating_sub(1)).unwrap_or(u8::MAX)),
         events: Vec::new(),
-    }
-}
-
-fn power_factor(p_w: f64, s_va: f64) -> f64 {
-    if s_va > 0.0 {
-        (p_w / s_va).clamp(-1.0, 1.0)
-    } else {
-        1.0
     }
 }
 

@@ -102,6 +102,24 @@ pub struct Observation {
     pub events: Vec<SourceEvent>,
 }
 
+/// Mean voltage and mean current over the phases, V and A (zero without any).
+pub fn mean_voltage_current(phases: &[PhaseValues]) -> (f64, f64) {
+    let n = phases.len().max(1) as f64;
+    (
+        phases.iter().map(|p| p.voltage_v).sum::<f64>() / n,
+        phases.iter().map(|p| p.current_a).sum::<f64>() / n,
+    )
+}
+
+/// Power factor P/S, within ±1; 1 with no apparent power.
+pub fn power_factor(p_w: f64, s_va: f64) -> f64 {
+    if s_va > 0.0 {
+        (p_w / s_va).clamp(-1.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
 /// Lowest and highest of the phases' voltages, V, for a device that reports one voltage
 /// per phase and tick; `None` without any.
 pub fn voltage_range_v(phases: &[PhaseValues]) -> Option<(f64, f64)> {

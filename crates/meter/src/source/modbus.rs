@@ -6,17 +6,21 @@
 //! imports (the common case) and keeps the totals right for one that exports.
 
 use super::device::DeviceStatus;
-use super::{Observation, PhaseValues, voltage_range_v};
+use super::{Observation, PhaseValues, mean_voltage_current, voltage_range_v};
 use crate::config::SdmModelConfig;
-use joule_modbus::{Link, Phases, Poller, PollerConfig, SdmModel, Snapshot};
+use joule_modbus::{Link, LinkError, Phases, Poller, PollerConfig, SdmModel, Snapshot};
 use joule_protocol::Registers;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// A poller for the configured device, or `None` if the link does not parse (the
-/// configuration check refuses that earlier).
-pub fn poller(link: &str, model: SdmModelConfig, unit_id: u8, timeout_ms: u32) -> Option<Poller> {
-    let link: Link = link.parse().ok()?;
+/// A poller for the configured device.
+pub fn poller(
+    link: &str,
+    model: SdmModelConfig,
+    unit_id: u8,
+    timeout_ms: u32,
+) -> Result<Poller, LinkError> {
+    let link: Link = link.parse()?;
     let model = match model {
         SdmModelConfig::Sdm120 => SdmModel::Sdm120,
         SdmModelConfig::Sdm630 => SdmModel::Sdm630,
@@ -24,7 +28,7 @@ pub fn poller(link: &str, model: SdmModelConfig, unit_id: u8, timeout_ms: u32) -
     let mut config = PollerConfig::new(format!("{link}"), model, link);
     config.unit_id = unit_id;
     config.timeout = Duration::from_millis(timeout_ms.into());
-    Some(Poller::new(config))
+    Ok(Poller::new(config))
 }
 
 /// Polls every `every` until the receiver is gone, publishing each reading or failure.
@@ -71,10 +75,10 @@ pub fn observation(snapshot: &Snapshot, ts_ms: i64) -> Observation {
         pf: p.pf,
     };
     let phases: Vec<PhaseValues> = snapshot.active_phases().iter().map(values).collect();
-    let n = phases.len().max(1) as f64;
+    let (voltage_v, current_a) = mean_voltage_current(&phases);
     let total = PhaseValues {
-        voltage_v: phases.iter().map(|p| p.voltage_v).sum::<f64>() / n,
-        current_a: phases.iter().map(|p| p.current_a).sum::<f64>() / n,
+        voltage_v,
+        current_a,
         p_w: snapshot.p_w,
         q_var: snapshot.q_var,
         s_va: snapshot.s_va,

@@ -8,7 +8,7 @@
 //! current channels are held at their DC offset.
 
 use super::wav::{WavError, WavSource};
-use super::{Observation, PhaseValues, SourceEvent};
+use super::{Observation, PhaseValues, SourceEvent, mean_voltage_current, power_factor};
 use joule_metrology::{
     Calibration, EventKind as MetrologyEvent, Frame, IntervalAccumulator, MAX_PHASES, Meter,
     MeterConfig, RegisterBank, RegisterSet, Transition,
@@ -322,20 +322,16 @@ impl WaveformSource {
                     })
             })
             .collect();
-        let n = phases.len().max(1) as f64;
+        let (voltage_v, current_a) = mean_voltage_current(&phases);
         let p_w: f64 = phases.iter().map(|p| p.p_w).sum();
         let s_va: f64 = phases.iter().map(|p| p.s_va).sum();
         let total = PhaseValues {
-            voltage_v: phases.iter().map(|p| p.voltage_v).sum::<f64>() / n,
-            current_a: phases.iter().map(|p| p.current_a).sum::<f64>() / n,
+            voltage_v,
+            current_a,
             p_w,
             q_var: phases.iter().map(|p| p.q_var).sum(),
             s_va,
-            pf: if s_va > 0.0 {
-                (p_w / s_va).clamp(-1.0, 1.0)
-            } else {
-                1.0
-            },
+            pf: power_factor(p_w, s_va),
         };
         let voltage_range_v = summaries.iter().flatten().fold(None, |range, s| {
             let (low, high) = range.unwrap_or((f64::MAX, f64::MIN));
