@@ -6,25 +6,12 @@
 
 mod common;
 
-use common::{HubProcess, start_meter, wait_until};
+use common::{HubProcess, joule_ok, start_meter, wait_until};
 use joule_testkit::{Mosquitto, Process};
 use rusqlite::Connection;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn joule(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_joule"))
-        .args(args)
-        .output()
-        .expect("run joule");
-    assert!(
-        output.status.success(),
-        "joule {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn outbox(dir: &Path, sql: &str) -> i64 {
     let db = Connection::open(dir.join("meter-data/outbox.sqlite")).expect("outbox");
@@ -70,10 +57,10 @@ fn a_broker_outage_loses_nothing_and_stores_nothing_twice() {
     .expect("hub.toml");
     let config = config.to_string_lossy().into_owned();
     let token =
-        common::printed_token(joule(&["meters", "add", "m-1", "--config", &config]).as_bytes());
+        common::printed_token(joule_ok(&["meters", "add", "m-1", "--config", &config]).as_bytes());
     let passwords = dir.path().join("passwords").to_string_lossy().into_owned();
     let acl = dir.path().join("acl").to_string_lossy().into_owned();
-    joule(&[
+    joule_ok(&[
         "hub",
         "export-mosquitto-auth",
         "--config",

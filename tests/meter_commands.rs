@@ -10,40 +10,12 @@ use common::{HubProcess, start_meter, wait_until};
 use joule_testkit::Process;
 use joule_testkit::http::request;
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::Duration;
-
-/// The hub with a fixed HTTP port.
-fn start_hub(hub: &HubProcess, http: u16) -> Process {
-    let child = hub
-        .command()
-        .env("JOULE_HUB_HTTP_LISTEN", format!("127.0.0.1:{http}"))
-        .arg("hub")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start joule hub");
-    joule_testkit::wait_for_port(hub.port);
-    joule_testkit::wait_for_port(http);
-    Process(child)
-}
 
 /// An operator's session headers.
 async fn operator(hub: &HubProcess, http: u16) -> Vec<(String, String)> {
-    let added = hub
-        .command()
-        .args(["users", "add", "olivia", "--role", "operator"])
-        .output()
-        .expect("users add");
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-    let password = String::from_utf8_lossy(&added.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("password: ").map(str::to_owned))
-        .expect("password printed");
+    let password = "olivia-operates-the-fleet";
+    hub.add_user("olivia", "operator", password);
     let body = serde_json::json!({"username": "olivia", "password": password}).to_string();
     let response = request(http, "POST", "/api/v1/auth/login", &[], Some(&body)).await;
     assert_eq!(response.status, 200, "{}", response.body);
@@ -114,7 +86,7 @@ async fn operator_commands_reach_the_meter_and_come_back_acknowledged() {
     };
     let http = joule_testkit::free_port();
     let token = hub.add_meter("m-1");
-    let _hub = start_hub(&hub, http);
+    let _hub = Process(hub.start_serving(http));
     let headers = operator(&hub, http).await;
     let config = dir.path().join("meter.toml");
     std::fs::write(

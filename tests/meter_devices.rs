@@ -14,14 +14,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The newest live reading the hub stored: import and export mWh, power W, tariff.
-fn latest(hub: &HubProcess) -> Option<(i64, i64, f64, i64)> {
+/// The newest live reading the hub stored for m-1.
+#[derive(Debug)]
+struct Latest {
+    import_mwh: i64,
+    export_mwh: i64,
+    p_w: f64,
+    tariff: i64,
+    voltage_v: f64,
+}
+
+fn latest(hub: &HubProcess) -> Option<Latest> {
     let db = rusqlite::Connection::open(&hub.store).expect("open hub store");
     db.query_row(
-        "SELECT import_mwh, export_mwh, p_w, tariff FROM live WHERE meter_id = 'm-1'
+        "SELECT import_mwh, export_mwh, p_w, tariff, voltage_v FROM live WHERE meter_id = 'm-1'
          ORDER BY ts_ms DESC LIMIT 1",
         [],
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        |row| {
+            Ok(Latest {
+                import_mwh: row.get(0)?,
+                export_mwh: row.get(1)?,
+                p_w: row.get(2)?,
+                tariff: row.get(3)?,
+                voltage_v: row.get(4)?,
+            })
+        },
     )
     .ok()
 }
@@ -74,7 +91,12 @@ fn a_pymodbus_sdm630_reaches_the_hub_through_the_meter() {
         latest(&hub).is_some()
     });
     // The impersonated SDM630 holds 4321.5 kWh import, 765.25 kWh export, 1520 W total.
-    let (import_mwh, export_mwh, p_w, _) = latest(&hub).expect("reading");
+    let Latest {
+        import_mwh,
+        export_mwh,
+        p_w,
+        ..
+    } = latest(&hub).expect("reading");
     assert_eq!(
         (import_mwh, export_mwh, p_w),
         (4_321_500_000, 765_250_000, 1520.0)
@@ -111,22 +133,17 @@ fn a_dsmr5_p1_port_over_tcp_reaches_the_hub_through_the_meter() {
     });
     // Import 4512.671 + 3987.014 kWh, export 1203.330 + 2876.905 kWh, 3.412 kW exported,
     // DSMR tariff 2 (Joule tariff 1).
-    let (import_mwh, export_mwh, p_w, tariff) = latest(&hub).expect("reading");
+    let Latest {
+        import_mwh,
+        export_mwh,
+        p_w,
+        tariff,
+        ..
+    } = latest(&hub).expect("reading");
     assert_eq!(
         (import_mwh, export_mwh, p_w, tariff),
         (8_499_685_000, 4_080_235_000, -3412.0, 1)
     );
-}
-
-/// The newest live reading's voltage and power at the hub.
-fn latest_values(hub: &HubProcess) -> Option<(f64, f64)> {
-    let db = rusqlite::Connection::open(&hub.store).expect("open hub store");
-    db.query_row(
-        "SELECT voltage_v, p_w FROM live WHERE meter_id = 'm-1' ORDER BY ts_ms DESC LIMIT 1",
-        [],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
-    .ok()
 }
 
 #[test]
@@ -164,8 +181,8 @@ fn a_wav_capture_is_metered_and_reaches_the_hub() {
         "metered 230 V and 2300 W at the hub",
         Duration::from_secs(40),
         || {
-            latest_values(&hub).is_some_and(|(volts, watts)| {
-                (volts - 230.0).abs() < 0.5 && (watts - 2300.0).abs() < 5.0
+            latest(&hub).is_some_and(|reading| {
+                (reading.voltage_v - 230.0).abs() < 0.5 && (reading.p_w - 2300.0).abs() < 5.0
             })
         },
     );

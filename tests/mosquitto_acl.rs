@@ -12,21 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn joule(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_joule"))
-        .args(args)
-        .output()
-        .expect("run joule");
-    assert!(
-        output.status.success(),
-        "joule {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn add_meter(config: &Path, id: &str) -> String {
-    let printed = joule(&["meters", "add", id, "--config", &config.to_string_lossy()]);
+    let printed = common::joule_ok(&["meters", "add", id, "--config", &config.to_string_lossy()]);
     common::printed_token(printed.as_bytes())
 }
 
@@ -47,7 +34,7 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
     let token = add_meter(&config, "m-1");
     add_meter(&config, "m-2");
     let (passwords, acl) = (dir.path().join("passwords"), dir.path().join("acl"));
-    let printed = joule(&[
+    let printed = common::joule_ok(&[
         "hub",
         "export-mosquitto-auth",
         "--config",

@@ -40,6 +40,22 @@ impl HubProcess {
             .expect("start joule hub")
     }
 
+    /// Starts `joule hub` with its API on `http_port`, and waits until the broker and the
+    /// API listen.
+    pub(crate) fn start_serving(&self, http_port: u16) -> Child {
+        let child = self
+            .command()
+            .env("JOULE_HUB_HTTP_LISTEN", format!("127.0.0.1:{http_port}"))
+            .arg("hub")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start joule hub");
+        joule_testkit::wait_for_port(self.port);
+        joule_testkit::wait_for_port(http_port);
+        child
+    }
+
     /// Starts `joule hub` and waits until its broker listens.
     pub(crate) fn start(&self) -> Child {
         let child = self.spawn();
@@ -93,6 +109,20 @@ impl HubProcess {
             "users add {username}"
         );
     }
+}
+
+/// Runs `joule ARGS` to completion, asserts it succeeded, and returns what it printed.
+pub(crate) fn joule_ok(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_joule"))
+        .args(args)
+        .output()
+        .expect("run joule");
+    assert!(
+        output.status.success(),
+        "joule {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `joule meter --config CONFIG`, quiet.

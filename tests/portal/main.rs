@@ -14,7 +14,6 @@ use browser::Browser;
 use common::HubProcess;
 use joule_testkit::Process;
 use std::path::Path;
-use std::process::Stdio;
 
 const ALICE: (&str, &str) = ("alice", "alice-password-1");
 const BOB: (&str, &str) = ("bob", "bob-password-12");
@@ -91,17 +90,7 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         ],
     );
     let http_port = joule_testkit::free_port();
-    let _hub = Process(
-        hub.command()
-            .env("JOULE_HUB_HTTP_LISTEN", format!("127.0.0.1:{http_port}"))
-            .arg("hub")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start joule hub"),
-    );
-    joule_testkit::wait_for_port(http_port);
-    joule_testkit::wait_for_port(hub.port);
+    let _hub = Process(hub.start_serving(http_port));
     let _meters = [
         start_meter(dir.path(), hub.port, "a-1", &alice_token, 7),
         start_meter(dir.path(), hub.port, "b-1", &bob_token, 8),
