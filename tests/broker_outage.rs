@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{HubProcess, joule_ok, start_meter, wait_until};
+use common::{HubProcess, MeterToml, joule_ok, start_meter, wait_until};
 use joule_testkit::{Mosquitto, Process};
 use rusqlite::Connection;
 use std::path::Path;
@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn outbox(dir: &Path, sql: &str) -> i64 {
-    let db = Connection::open(dir.join("meter-data/outbox.sqlite")).expect("outbox");
+    let db = Connection::open(dir.join("m-1-data/outbox.sqlite")).expect("outbox");
     db.query_row(sql, [], |row| row.get(0)).expect(sql)
 }
 
@@ -80,17 +80,17 @@ fn a_broker_outage_loses_nothing_and_stores_nothing_twice() {
             .spawn()
             .expect("start joule hub"),
     );
-    let meter_config = dir.path().join("meter.toml");
-    std::fs::write(
-        &meter_config,
-        format!(
-            "[meter]\nid = \"m-1\"\ndata_dir = \"{}\"\ninterval_s = 5\n\
-             [uplink]\nbroker = \"mqtt://127.0.0.1:{port}\"\ntoken = \"{token}\"\nack_timeout_s = 5\n\
-             [source]\nkind = \"simulated\"\nseed = 4\n",
-            dir.path().join("meter-data").display()
-        ),
-    )
-    .expect("meter.toml");
+    let meter_config = MeterToml {
+        meter: "interval_s = 5",
+        uplink: "ack_timeout_s = 5",
+        source: "kind = \"simulated\"\nseed = 4",
+    }
+    .write(
+        dir.path(),
+        "m-1",
+        &format!("mqtt://127.0.0.1:{port}"),
+        &token,
+    );
     let mut meter = Process(start_meter(&meter_config));
     wait_until(
         "readings through Mosquitto",

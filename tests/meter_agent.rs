@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{HubProcess, start_meter, wait_until};
+use common::{HubProcess, MeterToml, start_meter, wait_until};
 use rusqlite::Connection;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -18,15 +18,12 @@ fn joule() -> Command {
 
 /// Writes a meter configuration; returns its path.
 fn meter_config(dir: &Path, port: u16, token: &str) -> PathBuf {
-    let path = dir.join("meter.toml");
-    let text = format!(
-        "[meter]\nid = \"m-1\"\ndata_dir = \"{}\"\ninterval_s = 5\n\
-         [uplink]\nbroker = \"mqtt://127.0.0.1:{port}\"\ntoken = \"{token}\"\nack_timeout_s = 5\n\
-         [source]\nkind = \"simulated\"\nseed = 11\nheat_pump_w = 2500\nev_charger_w = 7400\n",
-        dir.join("meter-data").display()
-    );
-    std::fs::write(&path, text).expect("write meter.toml");
-    path
+    MeterToml {
+        meter: "interval_s = 5",
+        uplink: "ack_timeout_s = 5",
+        source: "kind = \"simulated\"\nseed = 11\nheat_pump_w = 2500\nev_charger_w = 7400",
+    }
+    .write(dir, "m-1", &format!("mqtt://127.0.0.1:{port}"), token)
 }
 
 fn saved_registers(config: &Path) -> Value {
@@ -44,7 +41,7 @@ fn saved_registers(config: &Path) -> Value {
 }
 
 fn outbox_count(dir: &Path, sql: &str) -> i64 {
-    let db = Connection::open(dir.join("meter-data/outbox.sqlite")).expect("open outbox");
+    let db = Connection::open(dir.join("m-1-data/outbox.sqlite")).expect("open outbox");
     db.query_row(sql, [], |row| row.get(0)).expect(sql)
 }
 
@@ -176,7 +173,7 @@ fn kill_minus_nine_at_random_instants_never_moves_registers_back() {
         );
         previous_import = import;
         // What was registered last before the kill: the newest live reading in the outbox.
-        let db = Connection::open(dir.path().join("meter-data/outbox.sqlite")).expect("outbox");
+        let db = Connection::open(dir.path().join("m-1-data/outbox.sqlite")).expect("outbox");
         let last: Option<(Vec<u8>,)> = db
             .query_row(
                 "SELECT body FROM outbox WHERE kind = 'live' ORDER BY id DESC LIMIT 1",

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{HubProcess, start_meter, wait_until};
+use common::{HubProcess, MeterToml, start_meter, wait_until};
 use joule_testkit::Process;
 use joule_testkit::http::request;
 use serde_json::Value;
@@ -88,18 +88,16 @@ async fn operator_commands_reach_the_meter_and_come_back_acknowledged() {
     let token = hub.add_meter("m-1");
     let _hub = Process(hub.start_serving(http));
     let headers = operator(&hub, http).await;
-    let config = dir.path().join("meter.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[meter]\nid = \"m-1\"\ndata_dir = \"{}\"\n\
-             [uplink]\nbroker = \"mqtt://127.0.0.1:{}\"\ntoken = \"{token}\"\n\
-             [source]\nkind = \"simulated\"\nseed = 5\nheat_pump_w = 2000\n",
-            dir.path().join("meter-data").display(),
-            hub.port
-        ),
-    )
-    .expect("meter.toml");
+    let config = MeterToml {
+        source: "kind = \"simulated\"\nseed = 5\nheat_pump_w = 2000",
+        ..MeterToml::default()
+    }
+    .write(
+        dir.path(),
+        "m-1",
+        &format!("mqtt://127.0.0.1:{}", hub.port),
+        &token,
+    );
     let _meter = Process(start_meter(&config));
     wait_until("the first reading", Duration::from_secs(30), || {
         latest(&hub).is_some()

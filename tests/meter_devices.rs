@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{HubProcess, start_meter, wait_until};
+use common::{HubProcess, MeterToml, start_meter, wait_until};
 use joule_testkit::Process;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -50,15 +50,16 @@ fn hub_and_meter(dir: &Path, source: &str) -> (HubProcess, Process, PathBuf) {
         port: joule_testkit::free_port(),
     };
     let token = hub.add_meter("m-1");
-    let config = dir.join("meter.toml");
-    let text = format!(
-        "[meter]\nid = \"m-1\"\ndata_dir = \"{}\"\n\
-         [uplink]\nbroker = \"mqtt://127.0.0.1:{}\"\ntoken = \"{token}\"\n\
-         [source]\n{source}\n",
-        dir.join("meter-data").display(),
-        hub.port
+    let config = MeterToml {
+        source,
+        ..MeterToml::default()
+    }
+    .write(
+        dir,
+        "m-1",
+        &format!("mqtt://127.0.0.1:{}", hub.port),
+        &token,
     );
-    std::fs::write(&config, text).expect("write meter.toml");
     let process = Process(hub.start());
     (hub, process, config)
 }

@@ -5,92 +5,18 @@
 
 mod common;
 
-use common::start_meter;
+use common::{MeterToml, certificates, start_meter};
 use joule_testkit::{Mosquitto, Process};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl (scripts/test.sh installs it)");
-    assert!(status.success(), "openssl {args:?}");
-}
-
-/// A CA, and a broker certificate for 127.0.0.1 signed by it, in `dir`.
-fn certificates(dir: &Path) {
-    std::fs::write(dir.join("san.ext"), "subjectAltName = IP:127.0.0.1\n").expect("san");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Joule test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "broker.key",
-            "-out",
-            "broker.csr",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "broker.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "broker.pem",
-        ],
-    );
-}
-
 fn meter_config(dir: &Path, port: u16, ca_file: &Path) -> std::path::PathBuf {
-    let path = dir.join("meter.toml");
-    let text = format!(
-        "[meter]\nid = \"m-1\"\ndata_dir = \"{}\"\n\
-         [uplink]\nbroker = \"mqtts://127.0.0.1:{port}\"\ntoken = \"t\"\nca_file = \"{}\"\n\
-         [source]\nkind = \"simulated\"\n",
-        dir.join("meter-data").display(),
-        ca_file.display()
-    );
-    std::fs::write(&path, text).expect("meter.toml");
-    path
+    MeterToml {
+        uplink: &format!("ca_file = \"{}\"", ca_file.display()),
+        ..MeterToml::default()
+    }
+    .write(dir, "m-1", &format!("mqtts://127.0.0.1:{port}"), "t")
 }
 
 /// One live reading through the TLS listener, or `None` within `wait`.
@@ -119,8 +45,8 @@ fn a_meter_reports_over_tls_to_mosquitto_and_refuses_an_untrusted_broker() {
             // its own user otherwise, and the temp dir is not theirs (ignored when not root).
             "user root\nallow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}\n",
             ca.display(),
-            dir.path().join("broker.pem").display(),
-            dir.path().join("broker.key").display()
+            dir.path().join("server.pem").display(),
+            dir.path().join("server.key").display()
         ),
     );
 

@@ -152,3 +152,109 @@ pub(crate) fn printed_token(stdout: &[u8]) -> String {
         .find_map(|line| line.strip_prefix("token: ").map(str::to_owned))
         .expect("the token is printed")
 }
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (scripts/test.sh installs it)");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A CA (`ca.pem`), and a server certificate for 127.0.0.1 signed by it (`server.pem`,
+/// `server.key`), in `dir`, made by the `openssl` command.
+pub(crate) fn certificates(dir: &Path) {
+    std::fs::write(dir.join("san.ext"), "subjectAltName = IP:127.0.0.1\n").expect("san");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Joule test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+/// A meter's configuration file beyond its id, broker and token: extra lines for its
+/// `[meter]` and `[uplink]` sections, and its `[source]` (a simulated household unless
+/// given).
+#[derive(Debug, Default)]
+pub(crate) struct MeterToml<'a> {
+    /// Extra `[meter]` lines.
+    pub(crate) meter: &'a str,
+    /// Extra `[uplink]` lines.
+    pub(crate) uplink: &'a str,
+    /// The `[source]` lines, `kind` included; empty: `kind = "simulated"`.
+    pub(crate) source: &'a str,
+}
+
+impl MeterToml<'_> {
+    /// Writes `DIR/ID.toml` for meter `id` reporting to `broker` (a URL) with `token`, its
+    /// data in `DIR/ID-data`; returns the file's path.
+    pub(crate) fn write(&self, dir: &Path, id: &str, broker: &str, token: &str) -> PathBuf {
+        let path = dir.join(format!("{id}.toml"));
+        let source = if self.source.is_empty() {
+            "kind = \"simulated\""
+        } else {
+            self.source
+        };
+        let text = format!(
+            "[meter]\nid = \"{id}\"\ndata_dir = \"{}\"\n{}\n\
+             [uplink]\nbroker = \"{broker}\"\ntoken = \"{token}\"\n{}\n\
+             [source]\n{source}\n",
+            dir.join(format!("{id}-data")).display(),
+            self.meter,
+            self.uplink,
+        );
+        std::fs::write(&path, text).expect("write the meter configuration");
+        path
+    }
+}

@@ -26,14 +26,11 @@ const SHOW_CHART: &str =
 
 /// Starts `joule meter` for meter `id` with its token, metering a simulated household.
 fn start_meter(dir: &Path, broker_port: u16, id: &str, token: &str, seed: u32) -> Process {
-    let config = dir.join(format!("{id}.toml"));
-    let text = format!(
-        "[meter]\nid = \"{id}\"\ndata_dir = \"{}\"\n\
-         [uplink]\nbroker = \"mqtt://127.0.0.1:{broker_port}\"\ntoken = \"{token}\"\n\
-         [source]\nkind = \"simulated\"\nseed = {seed}\n",
-        dir.join(format!("{id}-data")).display()
-    );
-    std::fs::write(&config, text).expect("write the meter configuration");
+    let config = common::MeterToml {
+        source: &format!("kind = \"simulated\"\nseed = {seed}"),
+        ..common::MeterToml::default()
+    }
+    .write(dir, id, &format!("mqtt://127.0.0.1:{broker_port}"), token);
     Process(common::start_meter(&config))
 }
 

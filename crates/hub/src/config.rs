@@ -37,8 +37,28 @@ pub struct HttpConfig {
     pub listen: std::net::SocketAddr,
     /// How long a browser session lasts, hours.
     pub session_hours: u32,
-    /// Mark session cookies `Secure` (set when the hub is served over HTTPS).
+    /// Mark session cookies `Secure` (set when a proxy in front serves the hub over
+    /// HTTPS; with `tls` they always are).
     pub secure_cookies: bool,
+    /// Serve HTTPS on `listen` with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+impl HttpConfig {
+    /// Whether session cookies are marked `Secure`.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies || self.tls.is_some()
+    }
+}
+
+/// A server's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own certificate first.
+    pub certificate: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for HttpConfig {
@@ -47,6 +67,7 @@ impl Default for HttpConfig {
             listen: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
             session_hours: 12,
             secure_cookies: false,
+            tls: None,
         }
     }
 }
@@ -70,11 +91,19 @@ impl Default for CommandsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerConfig {
-    /// An external broker, `mqtt://host:port` (TLS, `mqtts://`, is not available yet);
-    /// absent, the hub runs its embedded broker on `listen`.
+    /// An external broker, `mqtt://host[:port]` or `mqtts://host[:port]` (TLS); absent,
+    /// the hub runs its embedded broker on `listen`.
     pub url: Option<String>,
-    /// Where the embedded broker listens for meters.
+    /// With an `mqtts://` url: the CAs the external broker's certificate must chain to
+    /// (PEM); absent, the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Where the embedded broker listens for meters (plain MQTT).
     pub listen: std::net::SocketAddr,
+    /// Where the embedded broker also listens for meters over TLS (MQTT over TLS, usually
+    /// port 8883), with `tls`.
+    pub tls_listen: Option<std::net::SocketAddr>,
+    /// The certificate and key the embedded broker's TLS listener presents.
+    pub tls: Option<TlsFiles>,
     /// MQTT client id of the hub (its persistent session is kept under it).
     pub client_id: String,
     /// Username at the broker, if it asks for one.
@@ -87,7 +116,10 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         Self {
             url: None,
+            ca_file: None,
             listen: std::net::SocketAddr::from(([0, 0, 0, 0], 1883)),
+            tls_listen: None,
+            tls: None,
             client_id: "joule-hub".into(),
             username: None,
             password: None,
@@ -187,15 +219,28 @@ impl HubConfig {
 
     fn validate(&self, origin: &joule_config::Origin) -> Result<(), ConfigError> {
         let invalid = |key: &str, reason: &str| origin.invalid(key, reason);
-        if self
-            .broker
-            .url
-            .as_deref()
-            .is_some_and(|url| broker_address(url).is_none())
-        {
+        let external = match self.broker.url.as_deref() {
+            Some(url) => Some(BrokerUrl::parse(url).ok_or_else(|| {
+                invalid(
+                    "broker.url",
+                    "must be mqtt://host[:port] or mqtts://host[:port]",
+                )
+            })?),
+            None => None,
+        };
+        if self.broker.ca_file.is_some() && !external.as_ref().is_some_and(|url| url.tls) {
+            return Err(invalid("broker.ca_file", "needs an mqtts:// broker.url"));
+        }
+        if self.broker.tls_listen.is_some() != self.broker.tls.is_some() {
             return Err(invalid(
-                "broker.url",
-                "must be mqtt://host:port (mqtts is not available yet)",
+                "broker.tls_listen",
+                "and broker.tls (certificate and key) go together",
+            ));
+        }
+        if external.is_some() && self.broker.tls_listen.is_some() {
+            return Err(invalid(
+                "broker.tls_listen",
+                "is for the embedded broker; with broker.url the external broker does TLS",
             ));
         }
         if self.broker.client_id.is_empty() {
@@ -226,7 +271,7 @@ impl HubConfig {
     }
 }
 
-pub use joule_config::broker_address;
+pub use joule_config::{BrokerUrl, broker_address};
 
 #[cfg(test)]
 mod tests {
@@ -256,6 +301,16 @@ mod tests {
             config.broker.url.as_deref().and_then(broker_address),
             Some(("::1".into(), 1884))
         );
+        std::fs::write(
+            &path,
+            "[broker]\ntls_listen = \"0.0.0.0:8883\"\n\
+             tls = { certificate = \"hub.pem\", key = \"hub.key\" }\n\
+             [http]\ntls = { certificate = \"hub.pem\", key = \"hub.key\" }\n",
+        )
+        .expect("write");
+        let tls = HubConfig::load(Some(&path), no_env).expect("TLS listeners");
+        assert!(tls.http.cookies_secure());
+        assert_eq!(tls.broker.tls_listen.map(|a| a.port()), Some(8883));
         assert_eq!(config.ingest.batch_max, 10);
         assert_eq!(config.storage.sqlite, PathBuf::from("/tmp/x.sqlite"));
     }
@@ -272,6 +327,22 @@ mod tests {
             error.contains("hub.toml") && error.contains("broker.url"),
             "{error}"
         );
+        for (text, key) in [
+            (
+                "[broker]\ntls_listen = \"0.0.0.0:8883\"\n",
+                "broker.tls_listen",
+            ),
+            (
+                "[broker]\nurl = \"mqtt://h\"\nca_file = \"ca.pem\"\n",
+                "broker.ca_file",
+            ),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let error = HubConfig::load(Some(&path), no_env)
+                .expect_err(key)
+                .to_string();
+            assert!(error.contains(key), "{error}");
+        }
         std::fs::write(&path, "[brokr]\nurl = 1\n").expect("write");
         let error = HubConfig::load(Some(&path), no_env)
             .expect_err("unknown key")

@@ -10,5 +10,6 @@ pub mod mosquitto;
 pub mod passwords;
 pub mod service;
 pub mod store;
+pub mod tls;
 pub mod tokens;
 pub mod web;

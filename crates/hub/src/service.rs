@@ -9,14 +9,16 @@
 //! sequence number everything is stored. Only then may the meter drop those messages.
 
 use crate::broker::{EmbeddedBroker, RegistryCredentials};
-use crate::config::{HubConfig, broker_address};
+use crate::config::{BrokerUrl, HubConfig, TlsFiles};
 use crate::ingest::{Ingest, Outcome};
 use crate::store::{Batch, CommandRecord, CommandStatus, Store, StoreError};
 use crate::tokens;
 use joule_protocol::{
     Command, LiveReading, MeterId, PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode,
 };
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport,
+};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -33,6 +35,14 @@ pub enum ServiceError {
     /// The HTTP server failed.
     #[error("http: {0}")]
     Http(String),
+    /// A certificate, key or CA file named by `key` could not be used.
+    #[error("{key}: {source}")]
+    Tls {
+        /// The configuration key naming the file.
+        key: &'static str,
+        /// Why.
+        source: joule_tls::TlsError,
+    },
 }
 
 /// The current time in Unix ms (the hub's only clock).
@@ -45,7 +55,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// How the hub reaches its broker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BrokerConnection {
     /// Host.
     pub host: String,
@@ -53,23 +63,49 @@ pub struct BrokerConnection {
     pub port: u16,
     /// Username and password, when the broker asks for them.
     pub credentials: Option<(String, String)>,
+    /// TLS settings, for an `mqtts://` broker.
+    pub tls: Option<Arc<joule_tls::ClientConfig>>,
 }
 
 impl BrokerConnection {
-    /// The external broker named by `[broker] url`, if there is one.
-    pub fn external(config: &HubConfig) -> Option<Self> {
-        let (host, port) = broker_address(config.broker.url.as_deref()?)?;
+    /// The external broker named by `[broker] url`, if there is one (a url that does not
+    /// parse is refused when the configuration loads).
+    pub fn external(config: &HubConfig) -> Result<Option<Self>, ServiceError> {
+        let Some(url) = config.broker.url.as_deref().and_then(BrokerUrl::parse) else {
+            return Ok(None);
+        };
+        let tls = if url.tls {
+            let ca_file = config.broker.ca_file.as_deref();
+            let tls = joule_tls::client_config(ca_file).map_err(|source| ServiceError::Tls {
+                key: "broker.ca_file",
+                source,
+            })?;
+            Some(tls)
+        } else {
+            None
+        };
         let credentials = config
             .broker
             .username
             .clone()
             .map(|username| (username, config.broker.password.clone().unwrap_or_default()));
-        Some(Self {
-            host,
-            port,
+        Ok(Some(Self {
+            host: url.host,
+            port: url.port,
             credentials,
-        })
+            tls,
+        }))
     }
+}
+
+/// A TLS server configuration from the files `key` names.
+fn server_tls(
+    files: &TlsFiles,
+    key: &'static str,
+    alpn: &[&[u8]],
+) -> Result<Arc<joule_tls::ServerConfig>, ServiceError> {
+    joule_tls::server_config(&files.certificate, &files.key, alpn)
+        .map_err(|source| ServiceError::Tls { key, source })
 }
 
 /// What the hub's parts share: the API reads, asks for commands and streams live
@@ -122,10 +158,24 @@ impl Hub {
         http: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ServiceError> {
-        let (stop, stopped) = watch::channel(false);
-        let api = tokio::spawn(crate::api::serve(http, self.shared(), stopped));
         let config = Arc::clone(&self.shared.config);
-        let result = if let Some(external) = BrokerConnection::external(&config) {
+        let external = BrokerConnection::external(&config)?;
+        let broker_tls = match &config.broker.tls {
+            Some(files) => Some(server_tls(files, "broker.tls", &[])?),
+            None => None,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let api = match &config.http.tls {
+            Some(files) => {
+                // HTTP/1.1 only: the API and the portal's server-sent events need no more.
+                let tls = server_tls(files, "http.tls", &[b"http/1.1"])?;
+                let http = crate::tls::TlsListener::new(http, tls)
+                    .map_err(|error| ServiceError::Http(error.to_string()))?;
+                tokio::spawn(crate::api::serve(http, self.shared(), stopped))
+            }
+            None => tokio::spawn(crate::api::serve(http, self.shared(), stopped)),
+        };
+        let result = if let Some(external) = external {
             self.ingest(&external, shutdown).await
         } else {
             // The hub's own login: a fresh secret every start, never stored.
@@ -143,17 +193,35 @@ impl Hub {
             .await
             .map_err(|error| ServiceError::Broker(error.to_string()))?;
             let address = broker.local_addr();
-            let host = if address.ip().is_unspecified() {
-                "127.0.0.1".to_owned()
+            let loopback = if address.ip().is_unspecified() {
+                std::net::SocketAddr::new([127, 0, 0, 1].into(), address.port())
             } else {
-                address.ip().to_string()
+                address
+            };
+            let forwarder = match (config.broker.tls_listen, broker_tls) {
+                (Some(listen), Some(tls)) => {
+                    let tcp = tokio::net::TcpListener::bind(listen)
+                        .await
+                        .map_err(|error| {
+                            ServiceError::Broker(format!("cannot listen on {listen}: {error}"))
+                        })?;
+                    let listener = crate::tls::TlsListener::new(tcp, tls)
+                        .map_err(|error| ServiceError::Broker(error.to_string()))?;
+                    tracing::info!(listen = %listener.local_addr(), "MQTT over TLS listening");
+                    Some(crate::tls::forward_to_broker(listener, loopback))
+                }
+                _ => None,
             };
             let connection = BrokerConnection {
-                host,
-                port: address.port(),
+                host: loopback.ip().to_string(),
+                port: loopback.port(),
                 credentials: Some((config.broker.client_id.clone(), secret)),
+                tls: None,
             };
             let result = self.ingest(&connection, shutdown).await;
+            if let Some(forwarder) = forwarder {
+                forwarder.abort();
+            }
             drop(broker);
             result
         };
@@ -183,6 +251,9 @@ impl Hub {
             .set_max_packet_size(joule_protocol::MAX_PAYLOAD_BYTES + 1024, 64 * 1024);
         if let Some((username, password)) = &broker.credentials {
             options.set_credentials(username, password);
+        }
+        if let Some(tls) = &broker.tls {
+            options.set_transport(Transport::Tls(TlsConfiguration::Rustls(Arc::clone(tls))));
         }
         // Room for a batch's storage acks (one per meter in it) and the MQTT acks beside them.
         let (client, eventloop) = AsyncClient::new(options, 2 * config.ingest.batch_max + 1024);

@@ -377,7 +377,7 @@ impl Agent {
         let invalid = |key: &str| AgentError::Config(format!("`{key}` is not valid"));
         let broker = BrokerUrl::parse(&uplink.broker).ok_or_else(|| invalid("uplink.broker"))?;
         let tls = if broker.tls {
-            let config = crate::tls::client_config(uplink.ca_file.as_deref())
+            let config = joule_tls::client_config(uplink.ca_file.as_deref())
                 .map_err(|error| AgentError::Config(format!("uplink.ca_file: {error}")))?;
             Some(config)
         } else {

@@ -386,7 +386,7 @@ impl MeterConfig {
             if !broker.tls {
                 return Err(origin.invalid("uplink.ca_file", "needs an mqtts:// broker"));
             }
-            if let Err(error) = crate::tls::client_config(Some(ca_file)) {
+            if let Err(error) = joule_tls::client_config(Some(ca_file)) {
                 return Err(origin.invalid("uplink.ca_file", error.to_string()));
             }
         }

@@ -20,6 +20,5 @@ pub mod register_store;
 pub mod relay;
 pub mod source;
 pub mod state;
-pub mod tls;
 pub mod tou;
 pub mod uplink;

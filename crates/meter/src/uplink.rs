@@ -34,7 +34,7 @@ pub struct UplinkSettings {
     /// Broker port.
     pub port: u16,
     /// TLS to the broker, when the URL is `mqtts://`.
-    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub tls: Option<Arc<joule_tls::ClientConfig>>,
     /// Device token.
     pub token: String,
     /// Topic layout.

@@ -195,7 +195,7 @@ pub async fn login(
             expires_ms: now + i64::from(hours) * 3_600_000,
         })
         .await?;
-    let secure = if state.shared.config.http.secure_cookies {
+    let secure = if state.shared.config.http.cookies_secure() {
         "; Secure"
     } else {
         ""

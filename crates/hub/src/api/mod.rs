@@ -214,11 +214,15 @@ pub fn state(shared: Shared, stop: watch::Receiver<bool>) -> AppState {
 }
 
 /// Serves the API and the web portal (`crate::web`) on `listener` until `stop` turns true.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L>(
+    listener: L,
     shared: Shared,
     stop: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), String>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     metrics_handle();
     let state = state(shared, stop.clone());
     // Keep the fleet view's latest power current.
