@@ -781,6 +781,7 @@ async fn presence_and_audit(store: Arc<dyn Store>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_the_store_suite() {
     let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let newer = dir.path().join("newer.sqlite");
     let open = move |name: &str| -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> {
         let path = dir.path().join(format!("{name}.sqlite"));
         Box::pin(async move {
@@ -788,6 +789,16 @@ async fn sqlite_passes_the_store_suite() {
         })
     };
     run_suite(&open).await;
+    // A database a newer hub migrated is refused, not written to.
+    drop(SqliteStore::open(&newer).expect("create"));
+    rusqlite::Connection::open(&newer)
+        .expect("open")
+        .pragma_update(None, "user_version", 999)
+        .expect("pretend a newer hub migrated it");
+    assert!(matches!(
+        SqliteStore::open(&newer),
+        Err(StoreError::NewerSchema { found: 999, .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -824,4 +835,17 @@ async fn postgres_passes_the_store_suite() {
         .await
         .expect("write");
     assert_eq!(second.contiguous_seq(&m).await.expect("mark"), 1);
+    // A database a newer hub migrated is refused, not written to.
+    let (client, connection) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .execute("INSERT INTO schema_migrations (version) VALUES (999)", &[])
+        .await
+        .expect("pretend a newer hub migrated it");
+    assert!(matches!(
+        PostgresStore::connect(&conninfo).await,
+        Err(StoreError::NewerSchema { found: 999, .. })
+    ));
 }

@@ -108,7 +108,9 @@ impl From<StoreError> for ApiError {
             StoreError::NoMeter(_) | StoreError::NoUser(_) | StoreError::NoCommand(_) => {
                 Self::not_found(error.to_string())
             }
-            StoreError::Database(_) | StoreError::Corrupt { .. } => Self::internal(error),
+            StoreError::Database(_)
+            | StoreError::Corrupt { .. }
+            | StoreError::NewerSchema { .. } => Self::internal(error),
         }
     }
 }

@@ -40,6 +40,16 @@ pub enum StoreError {
     /// No such command.
     #[error("no command {0}")]
     NoCommand(u64),
+    /// The database was migrated by a newer hub: this one must not write to it.
+    #[error(
+        "the database's schema is at version {found}, newer than this hub's {known}: run the newer joule (or restore a backup made before the upgrade)"
+    )]
+    NewerSchema {
+        /// The schema version the database records.
+        found: i64,
+        /// The newest version this hub knows.
+        known: usize,
+    },
     /// Stored data could not be read back (a damaged row).
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {

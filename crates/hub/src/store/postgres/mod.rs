@@ -295,6 +295,12 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         )
         .await?
         .try_get(0)?;
+    if applied > MIGRATIONS.len() as i64 {
+        return Err(StoreError::NewerSchema {
+            found: applied,
+            known: MIGRATIONS.len(),
+        });
+    }
     for (version, migration) in (1i64..).zip(MIGRATIONS) {
         if version <= applied {
             continue;
