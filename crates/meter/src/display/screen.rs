@@ -108,8 +108,10 @@ fn energy(frame: &mut Frame<'_>, snapshot: &Snapshot, area: Rect) {
         Some((price, currency)) => format!("   price {price:.4} {currency}/kWh"),
         None => String::new(),
     };
+    // People count tariffs from 1, as utility meters and DSMR do (the wire counts from 0);
+    // the portal shows the same.
     frame.render_widget(
-        Paragraph::new(format!("Tariff T{}{price}", snapshot.tariff)),
+        Paragraph::new(format!("Tariff T{}{price}", u16::from(snapshot.tariff) + 1)),
         tariff,
     );
 }
@@ -261,7 +263,7 @@ mod tests {
         let snapshot = snapshot();
         let energy = rendered(&snapshot, Page::Energy);
         assert!(energy.contains("Import kWh") && energy.contains("Export kWh"));
-        assert!(energy.contains("Tariff T1   price 0.2512 EUR/kWh"));
+        assert!(energy.contains("Tariff T2   price 0.2512 EUR/kWh"));
         assert!(energy.contains("ALARM (1)"), "alarms flagged on every page");
         let power = rendered(&snapshot, Page::Power);
         assert!(power.contains("W (exporting)"));
