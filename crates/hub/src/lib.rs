@@ -2,10 +2,12 @@
 //!
 //! It stores what meters send, so that no reading is lost and none is stored twice, and
 //! keeps the registry of meters allowed to report.
+pub mod alerts;
 pub mod api;
 pub mod broker;
 pub mod config;
 pub mod ingest;
+pub mod market;
 pub mod mosquitto;
 pub mod passwords;
 pub mod service;
