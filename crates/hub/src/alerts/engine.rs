@@ -147,7 +147,13 @@ impl Engine {
             .rules
             .iter()
             .filter(|r| r.meters.contains(meter))
-            .map(|r| (r.rule.id, r.rule.spec.condition.clone(), r.rule.spec.cooldown_s))
+            .map(|r| {
+                (
+                    r.rule.id,
+                    r.rule.spec.condition.clone(),
+                    r.rule.spec.cooldown_s,
+                )
+            })
             .collect();
         for (rule_id, condition, cooldown_s) in rules {
             let update = match (&condition, observation) {
@@ -155,13 +161,7 @@ impl Engine {
                 | (Condition::Offline { .. }, Observation::Presence(true, _)) => {
                     ("offline".to_owned(), None)
                 }
-                (
-                    Condition::PowerAbove {
-                        threshold_w,
-                        for_s,
-                    },
-                    Observation::Reading(reading),
-                ) => {
+                (Condition::PowerAbove { threshold_w, for_s }, Observation::Reading(reading)) => {
                     let above = reading.p_w > *threshold_w;
                     let held = self.sustained(rule_id, meter, above, ts_ms, *for_s);
                     let holding = held.then(|| {
@@ -185,7 +185,8 @@ impl Engine {
                     let outside = !(*min_v..=*max_v).contains(&voltage_v);
                     let held = self.sustained(rule_id, meter, outside, ts_ms, *for_s);
                     let holding = held.then(|| {
-                        let text = format!("voltage {voltage_v:.1} V outside {min_v:.0}–{max_v:.0} V");
+                        let text =
+                            format!("voltage {voltage_v:.1} V outside {min_v:.0}–{max_v:.0} V");
                         (text, Some(voltage_v))
                     });
                     ("voltage_out_of_range".to_owned(), holding)

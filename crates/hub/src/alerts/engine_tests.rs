@@ -215,7 +215,11 @@ fn offline_is_silence_longer_than_the_rule_allows() {
     let none = crate::market::Unpriced;
     assert!(engine.tick(T0, &none).is_empty(), "never heard: unknown");
     engine.heard(&meter(), T0);
-    assert!(engine.observe(&meter(), Observation::Presence(false, T0 + 1_000)).is_empty());
+    assert!(
+        engine
+            .observe(&meter(), Observation::Presence(false, T0 + 1_000))
+            .is_empty()
+    );
     assert!(engine.tick(T0 + 59_000, &none).is_empty());
     let raised = engine.tick(T0 + 60_000, &none);
     assert_eq!(kinds(&raised), ["raise"]);
@@ -296,7 +300,10 @@ fn bill_forecast_and_price_rules_read_the_market_inputs() {
         kinds(&price.tick(T0, &figures(None, Some(0.52)))),
         ["raise"]
     );
-    assert!(price.tick(T0 + 1, &figures(None, None)).is_empty(), "unknown: no change");
+    assert!(
+        price.tick(T0 + 1, &figures(None, None)).is_empty(),
+        "unknown: no change"
+    );
     assert_eq!(
         kinds(&price.tick(T0 + 2, &figures(None, Some(0.1)))),
         ["clear"]
@@ -314,13 +321,24 @@ fn rules_apply_only_to_their_meters_and_keep_state_while_unchanged() {
     );
     let other = MeterId::new("m-2").expect("id");
     let high = reading(T0, 10.0, 230.0, 0);
-    assert!(engine.observe(&other, Observation::Reading(&high)).is_empty());
+    assert!(
+        engine
+            .observe(&other, Observation::Reading(&high))
+            .is_empty()
+    );
     assert_eq!(power(&mut engine, 0, 10.0), ["raise"]);
     let rules = engine.rules.clone();
     engine.set_rules(rules.clone());
-    assert!(power(&mut engine, 1, 10.0).is_empty(), "same rule: latch kept");
+    assert!(
+        power(&mut engine, 1, 10.0).is_empty(),
+        "same rule: latch kept"
+    );
     let mut changed = rules;
     changed[0].rule.updated_ms = 1;
     engine.set_rules(changed);
-    assert_eq!(power(&mut engine, 2, 10.0), ["raise"], "replaced rule: fresh");
+    assert_eq!(
+        power(&mut engine, 2, 10.0),
+        ["raise"],
+        "replaced rule: fresh"
+    );
 }

@@ -8,10 +8,14 @@
 //! events, gaps and dead letters; the API keeps users, sessions, commands and the audit
 //! log here too. Two backends: SQLite (the default, one file) and PostgreSQL (fleets).
 
+pub mod alerting;
 mod model;
 mod postgres;
 mod sqlite;
 
+pub use alerting::{
+    ActionOutcome, AlertFilter, AlertKey, AlertStore, AutomationRun, Document, DocumentKind,
+};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -40,6 +44,9 @@ pub enum StoreError {
     /// No such command.
     #[error("no command {0}")]
     NoCommand(u64),
+    /// No such document (an alert rule, automation, DR event) of this kind.
+    #[error("no {0} {1}")]
+    NoDocument(&'static str, u64),
     /// Stored data could not be read back (a damaged row).
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {
@@ -52,7 +59,7 @@ pub enum StoreError {
 
 /// The hub's storage. Every backend passes the same suite (`crates/hub/tests/store.rs`).
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: AlertStore + Send + Sync + std::fmt::Debug {
     /// Registers a meter.
     async fn add_meter(&self, meter: NewMeter, now_ms: i64) -> Result<(), StoreError>;
     /// Revokes a meter's token: it can no longer authenticate.
