@@ -4,6 +4,7 @@
 //! keeps the registry of meters allowed to report.
 pub mod alerts;
 pub mod api;
+pub mod automation;
 pub mod broker;
 pub mod config;
 pub mod ingest;
