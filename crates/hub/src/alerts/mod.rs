@@ -6,6 +6,8 @@
 //! condition is raised or cleared; `service` runs the engine in the hub (feeding it,
 //! storing alerts, resolving them) and `deliver` sends each new alert once per channel.
 
+pub mod config;
+pub mod deliver;
 pub mod engine;
 pub mod rules;
 

@@ -6,6 +6,7 @@
 //! `runner` carries out (or, in a dry run, only records) its actions.
 
 pub mod rules;
+pub mod runner;
 pub mod triggers;
 
 pub use rules::*;

@@ -240,8 +240,8 @@ fn stored_meter_id(id: &str) -> Result<MeterId, StoreError> {
     })
 }
 
-/// A JSON column could not be read back.
-fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+/// A JSON column or document could not be read back.
+pub fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
     move |error| StoreError::Corrupt {
         what,
         detail: error.to_string(),
