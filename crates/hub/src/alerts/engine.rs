@@ -72,6 +72,8 @@ struct Latch {
     raised: bool,
     /// When the last raised occurrence cleared.
     cleared_ms: Option<i64>,
+    /// Raised by a momentary event, which never clears by itself.
+    momentary: bool,
 }
 
 /// The alert engine: rules, their latches, and what each meter's conditions need to
@@ -126,10 +128,14 @@ impl Engine {
         *last = (*last).max(ts_ms);
     }
 
-    /// Forgets a key whose alert a user resolved: the next occurrence raises anew.
+    /// A user resolved the key's alert. A momentary event's key is forgotten, so the next
+    /// such event raises anew; a lasting condition raises again only after it clears and
+    /// recurs.
     pub fn forget(&mut self, rule_id: u64, meter: &MeterId, condition: &str) {
-        self.latches
-            .remove(&(rule_id, meter.clone(), condition.to_owned()));
+        let key = (rule_id, meter.clone(), condition.to_owned());
+        if self.latches.get(&key).is_some_and(|latch| latch.momentary) {
+            self.latches.remove(&key);
+        }
     }
 
     /// Evaluates what `meter` reported.
@@ -212,6 +218,12 @@ impl Engine {
                     let name = event_name(event.kind);
                     let holding = (event.state != EventState::Ended)
                         .then(|| (format!("tamper: {name}"), event.extreme));
+                    if event.state == EventState::Instant {
+                        self.latches
+                            .entry((rule_id, meter.clone(), name.clone()))
+                            .or_default()
+                            .momentary = true;
+                    }
                     (name, holding)
                 }
                 (Condition::Outage, observation) => {

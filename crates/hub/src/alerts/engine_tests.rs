@@ -97,6 +97,11 @@ fn power_above_raises_once_after_its_duration_and_clears() {
     assert!(power(&mut engine, 9, 3500.0).is_empty(), "not yet 10 s");
     assert_eq!(power(&mut engine, 10, 3600.0), ["raise"]);
     assert!(power(&mut engine, 11, 3700.0).is_empty(), "deduplicated");
+    engine.forget(7, &meter(), "power_above");
+    assert!(
+        power(&mut engine, 11, 3700.0).is_empty(),
+        "resolved by a user: not again while it holds"
+    );
     assert_eq!(power(&mut engine, 12, 100.0), ["clear"]);
     assert!(power(&mut engine, 13, 100.0).is_empty());
     // A dip below the threshold restarts the duration.

@@ -28,7 +28,7 @@ pub struct CommandRequest {
 }
 
 /// Refuses actions that cannot be right whatever the meter's state.
-fn check(action: &Action) -> Result<(), ApiError> {
+pub(crate) fn check(action: &Action) -> Result<(), ApiError> {
     match action {
         Action::Disconnect { reason }
         | Action::Reconnect { reason }
