@@ -6,7 +6,7 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{MeterDetails, NewMeter, Role, SqliteStore, Store, UserRecord};
+use joule_hub::store::{AlertStore, MeterDetails, NewMeter, Role, SqliteStore, Store, UserRecord};
 use joule_hub::{passwords, tokens};
 use joule_protocol::{
     AckStatus, Command, CommandAck, MeterId, PAYLOAD_VERSION, RelayState, TopicKind, Topics, encode,
@@ -63,6 +63,7 @@ struct Fixture {
     token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     hub: Option<tokio::task::JoinHandle<Result<(), joule_hub::service::ServiceError>>>,
+    store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -119,7 +120,7 @@ impl Fixture {
             .expect("bind");
         let http = listener.local_addr().expect("addr").port();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let hub = tokio::spawn(Hub::new(config, store).serve(listener, async {
+        let hub = tokio::spawn(Hub::new(config, store.clone()).serve(listener, async {
             let _ = stopped.await;
         }));
         tokio::task::spawn_blocking(move || wait_for_port(mqtt))
@@ -131,6 +132,7 @@ impl Fixture {
             token,
             stop: Some(stop),
             hub: Some(hub),
+            store,
             _dir: dir,
         }
     }
@@ -508,6 +510,8 @@ enum Access {
     Operator,
     /// Admins.
     Admin,
+    /// The owner only (alice's rules and alerts); anyone else's is not found.
+    Own,
 }
 
 /// The matrix: every route's access, and a body that an allowed caller's request succeeds
@@ -564,15 +568,42 @@ fn route(method: &str, path: &str, n: u32) -> Option<(Access, Option<String>)> {
             Access::Admin,
             Some(r#"{"password":"another long pw"}"#.into()),
         ),
+        ("get", "/api/v1/alert-rules" | "/api/v1/alerts" | "/api/v1/automations")
+        | ("get" | "put", "/api/v1/notification-settings") => (Access::User, Some("{}".into())),
+        ("post", "/api/v1/alert-rules") => (Access::User, Some(ALERT_RULE.into())),
+        ("get" | "delete", "/api/v1/alert-rules/{rule_id}") => (Access::Own, None),
+        ("put", "/api/v1/alert-rules/{rule_id}") => (Access::Own, Some(ALERT_RULE.into())),
+        ("post", "/api/v1/alerts/{alert_id}/ack" | "/api/v1/alerts/{alert_id}/resolve")
+        | ("get", "/api/v1/alerts/{alert_id}/deliveries") => (Access::Own, None),
+        ("post", "/api/v1/automations") => (Access::User, Some(AUTOMATION.into())),
+        ("get" | "delete", "/api/v1/automations/{rule_id}")
+        | ("post", "/api/v1/automations/{rule_id}/dry-run")
+        | ("get", "/api/v1/automations/{rule_id}/runs") => (Access::Own, None),
+        ("put", "/api/v1/automations/{rule_id}") => (Access::Own, Some(AUTOMATION.into())),
+        ("get", "/api/v1/dr-events") | ("delete", "/api/v1/dr-events/{event_id}") => {
+            (Access::Operator, None)
+        }
+        ("post", "/api/v1/dr-events") => (Access::Operator, Some(DR_EVENT.into())),
         _ => return None,
     })
 }
+
+/// An alert rule any user may create.
+const ALERT_RULE: &str = r#"{"name":"offline","condition":{"type":"offline","for_s":600}}"#;
+/// An automation rule any user may create (a webhook reaches no device).
+const AUTOMATION: &str = r#"{"name":"tell me","trigger":{"type":"schedule","at":"07:00"},
+    "actions":[{"type":"webhook","url":"http://127.0.0.1:9/hook"}],"dry_run":true}"#;
+/// A demand-response event.
+const DR_EVENT: &str =
+    r#"{"name":"peak","start_ms":4102444800000,"end_ms":4102448400000,"feeder":"F1"}"#;
 
 fn expected(access: Access, caller: Caller) -> u16 {
     use Caller::*;
     match (access, caller) {
         (Access::Public, _) => 200,
         (_, Anonymous | Device) => 401,
+        (Access::Own, ConsumerA) => 200,
+        (Access::Own, _) => 404,
         (Access::User | Access::MeterReader, ConsumerA) => 200,
         (Access::User, ConsumerB) => 200,
         (Access::MeterReader, ConsumerB) => 404,
@@ -599,6 +630,39 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
         .json()["id"]
         .as_u64()
         .expect("command id");
+    // Alice's alert rules and automations (one kept, one to delete) and an alert.
+    let alice = hub.login("alice").await;
+    let mut created = Vec::new();
+    for path in ["/api/v1/alert-rules", "/api/v1/automations"] {
+        let body = if path.ends_with("rules") {
+            ALERT_RULE
+        } else {
+            AUTOMATION
+        };
+        for _ in 0..2 {
+            let response = hub.call(&alice, "POST", path, Some(body)).await;
+            assert_eq!(response.status, 201, "{path}: {}", response.body);
+            created.push(response.json()["id"].as_u64().expect("id").to_string());
+        }
+    }
+    let [alert_rule, doomed_alert_rule, automation, doomed_automation] =
+        <[String; 4]>::try_from(created).expect("four ids");
+    let alert = hub
+        .store
+        .open_alert(&joule_hub::alerts::NewAlert {
+            rule_id: alert_rule.parse().expect("id"),
+            owner: "alice".into(),
+            meter: "a-1".into(),
+            condition: "offline".into(),
+            message: "nothing heard".into(),
+            value: None,
+            opened_ms: recent_ms(),
+        })
+        .await
+        .expect("store")
+        .expect("alert")
+        .id
+        .to_string();
     let document = request(hub.http, "GET", "/api/v1/openapi.json", &[], None)
         .await
         .json();
@@ -627,11 +691,31 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
             } else {
                 "a-1"
             };
+            let rule = match (path.starts_with("/api/v1/alert-rules"), method) {
+                (true, "delete") => &doomed_alert_rule,
+                (true, _) => &alert_rule,
+                (false, "delete") => &doomed_automation,
+                (false, _) => &automation,
+            };
             let concrete = path
                 .replace("{id}", meter)
                 .replace("{command_id}", &command.to_string())
-                .replace("{username}", "carol");
+                .replace("{username}", "carol")
+                .replace("{rule_id}", rule)
+                .replace("{alert_id}", &alert);
             for caller in CALLERS {
+                // Each caller cancels a DR event of its own.
+                let concrete = if path == "/api/v1/dr-events/{event_id}" {
+                    // A fresh login: changing a password ends the user's sessions.
+                    let olivia = hub.login("olivia").await;
+                    let fresh = hub
+                        .call(&olivia, "POST", "/api/v1/dr-events", Some(DR_EVENT))
+                        .await;
+                    let id = fresh.json()["id"].as_u64().expect("event id");
+                    concrete.replace("{event_id}", &id.to_string())
+                } else {
+                    concrete.clone()
+                };
                 let headers = hub.headers(caller).await;
                 let body = match (path.as_str(), caller.username()) {
                     // Each user's own password, changed to itself.
