@@ -246,3 +246,25 @@ async fn send_email(smtp: &SmtpConfig, to: &str, alert: &Alert) -> Result<String
         response.message().collect::<Vec<_>>().join(" ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/PROTOCOL.md's alert example is what the hub publishes: its topic, and a body
+    /// that reads as an alert and writes back the same.
+    #[test]
+    fn the_documented_alert_message_matches() {
+        let document = include_str!("../../../../docs/PROTOCOL.md");
+        let (_, rest) = document
+            .split_once("```json hub-topic=")
+            .expect("an alert example");
+        let (topic, rest) = rest.split_once('\n').expect("the example's first line");
+        let (body, _) = rest.split_once("```").expect("the example's end");
+        let alert: Alert = serde_json::from_str(body).expect("an alert");
+        assert_eq!(topic, alert_topic("joule", &alert.owner));
+        let again: Alert =
+            serde_json::from_slice(&serde_json::to_vec(&alert).expect("json")).expect("back");
+        assert_eq!(again, alert);
+    }
+}
