@@ -205,6 +205,50 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
     browser.screenshot("consumer-bills").await;
     browser.assert_no_console_errors("the bills page").await;
 
+    // Alerts: where to send them, a rule with its thresholds in volts, the alert it raises
+    // (the meter's ~230 V is outside 0–1 V) acknowledged from the list.
+    browser.click("#nav a[href='/portal/alerts']").await;
+    browser.wait_text("h1", |t| t == "Alerts").await;
+    browser
+        .type_into("#settings-email", "alice@example.org")
+        .await;
+    browser
+        .click("#notification-settings button[type=submit]")
+        .await;
+    browser
+        .wait_text("#settings-message", |t| t == "Saved.")
+        .await;
+    browser.click("#add-rule summary").await;
+    browser.type_into("#rule-name", "Voltage check").await;
+    browser
+        .run(
+            "const s = document.querySelector('#rule-condition'); \
+              s.value = 'voltage_out_of_range'; s.dispatchEvent(new Event('change'));",
+        )
+        .await;
+    browser.type_into("#rule-min_v", "0").await;
+    browser.type_into("#rule-max_v", "1").await;
+    browser.click("#rule-form button[type=submit]").await;
+    browser
+        .wait_text("#rule-list tbody", |t| t.contains("Voltage outside 0–1 V"))
+        .await;
+    browser
+        .wait_until("the rule's alert", || async {
+            browser.click("main .sub button").await;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            browser
+                .text("#alert-list tbody")
+                .await
+                .filter(|t| t.contains("Voltage out of range") && t.contains("Open"))
+        })
+        .await;
+    browser.click("#alert-list [data-ack]").await;
+    browser
+        .wait_text("#alert-list tbody", |t| t.contains("Acknowledged"))
+        .await;
+    browser.screenshot("consumer-alerts").await;
+    browser.assert_no_console_errors("the alerts page").await;
+
     // 2. Another consumer's meter: not found by link, 404 from the API.
     browser.open("/portal/meters/b-1").await;
     browser.wait_text("h1", |t| t == "Meter not found").await;
@@ -344,6 +388,45 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         .await;
     browser.screenshot("operator-events").await;
     browser.assert_no_console_errors("the events page").await;
+
+    // An operator's rule watches the fleet; its alarms are acknowledged in the events view.
+    browser.click("#nav a[href='/portal/alerts']").await;
+    browser.click("#add-rule summary").await;
+    browser.type_into("#rule-name", "Fleet voltage").await;
+    browser
+        .run(
+            "const s = document.querySelector('#rule-condition'); \
+              s.value = 'voltage_out_of_range'; s.dispatchEvent(new Event('change'));",
+        )
+        .await;
+    browser.type_into("#rule-min_v", "0").await;
+    browser.type_into("#rule-max_v", "1").await;
+    browser.click("#rule-form button[type=submit]").await;
+    browser
+        .wait_text("#rule-list tbody", |t| t.contains("All of yours"))
+        .await;
+    browser.click("#nav a[href='/portal/events']").await;
+    browser
+        .wait_until("both meters' alarms", || async {
+            browser.click("main .sub button").await;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            browser
+                .text("#alarm-list tbody")
+                .await
+                .filter(|t| t.contains("a-1") && t.contains("b-1"))
+        })
+        .await;
+    browser.click("#alarm-list [data-ack]").await;
+    browser
+        .wait_text("#alarm-message", |t| t.contains("acknowledged"))
+        .await;
+    browser
+        .wait_text("#alarm-list tbody", |t| t.contains("Acknowledged"))
+        .await;
+    browser.screenshot("operator-alarms").await;
+    browser
+        .assert_no_console_errors("the events page with alarms")
+        .await;
     browser.logout().await;
 
     // An admin: the audit log has both reasons; users can be listed.
