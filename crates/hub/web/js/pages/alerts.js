@@ -98,7 +98,7 @@ function ruleForm(added) {
   const fields = h('div', { id: 'rule-fields' });
   const kind = h('select', { id: 'rule-condition', name: 'condition' },
     Object.entries(CONDITIONS).map(([value, { label }]) => h('option', { value }, label)));
-  const drawFields = () => fields.replaceChildren(...CONDITIONS[kind.value].fields.map(([name, label, unit]) => [
+  const drawFields = () => fields.replaceChildren(...CONDITIONS[kind.value].fields.flatMap(([name, label, unit]) => [
     h('label', { for: `rule-${name}` }, `${label} (${unit})`),
     h('input', { id: `rule-${name}`, name, type: 'number', step: 'any', min: '0', required: name !== 'for_s', value: name === 'for_s' ? '0' : null }),
   ]));

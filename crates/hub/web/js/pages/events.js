@@ -61,7 +61,7 @@ export async function render(container, { signal }) {
   container.replaceChildren(heading('Events and alarms'),
     h('p', { class: 'sub' }, 'Your open alarms, then the 200 newest events of every meter; alarms are marked. ',
       h('button', { type: 'button', class: 'secondary', onclick: load }, 'Refresh')),
-    card('Open alarms', message, alarms),
+    card('Unresolved alarms', message, alarms),
     card('Events', list));
   await load();
 }
