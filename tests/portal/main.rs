@@ -46,6 +46,33 @@ async fn live_watts(browser: &Browser) -> Option<f64> {
         .ok()
 }
 
+/// Adds an alert rule on the alerts page: voltage outside 0–1 V, which a meter's mains
+/// voltage always is.
+async fn add_voltage_rule(browser: &Browser, name: &str) {
+    browser.click("#add-rule summary").await;
+    browser.type_into("#rule-name", name).await;
+    browser
+        .run(
+            "const s = document.querySelector('#rule-condition'); \
+              s.value = 'voltage_out_of_range'; s.dispatchEvent(new Event('change'));",
+        )
+        .await;
+    browser.type_into("#rule-min_v", "0").await;
+    browser.type_into("#rule-max_v", "1").await;
+    browser.click("#rule-form button[type=submit]").await;
+}
+
+/// Presses the page's Refresh button until the text of `css` passes `test`.
+async fn refresh_until(browser: &Browser, css: &str, test: impl Fn(&str) -> bool) {
+    browser
+        .wait_until(css, || async {
+            browser.click("main .sub button").await;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            browser.text(css).await.filter(|t| test(t))
+        })
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -218,30 +245,14 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
     browser
         .wait_text("#settings-message", |t| t == "Saved.")
         .await;
-    browser.click("#add-rule summary").await;
-    browser.type_into("#rule-name", "Voltage check").await;
-    browser
-        .run(
-            "const s = document.querySelector('#rule-condition'); \
-              s.value = 'voltage_out_of_range'; s.dispatchEvent(new Event('change'));",
-        )
-        .await;
-    browser.type_into("#rule-min_v", "0").await;
-    browser.type_into("#rule-max_v", "1").await;
-    browser.click("#rule-form button[type=submit]").await;
+    add_voltage_rule(&browser, "Voltage check").await;
     browser
         .wait_text("#rule-list tbody", |t| t.contains("Voltage outside 0–1 V"))
         .await;
-    browser
-        .wait_until("the rule's alert", || async {
-            browser.click("main .sub button").await;
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            browser
-                .text("#alert-list tbody")
-                .await
-                .filter(|t| t.contains("Voltage out of range") && t.contains("Open"))
-        })
-        .await;
+    refresh_until(&browser, "#alert-list tbody", |t| {
+        t.contains("Voltage out of range") && t.contains("Open")
+    })
+    .await;
     browser.click("#alert-list [data-ack]").await;
     browser
         .wait_text("#alert-list tbody", |t| t.contains("Acknowledged"))
@@ -391,31 +402,15 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
 
     // An operator's rule watches the fleet; its alarms are acknowledged in the events view.
     browser.click("#nav a[href='/portal/alerts']").await;
-    browser.click("#add-rule summary").await;
-    browser.type_into("#rule-name", "Fleet voltage").await;
-    browser
-        .run(
-            "const s = document.querySelector('#rule-condition'); \
-              s.value = 'voltage_out_of_range'; s.dispatchEvent(new Event('change'));",
-        )
-        .await;
-    browser.type_into("#rule-min_v", "0").await;
-    browser.type_into("#rule-max_v", "1").await;
-    browser.click("#rule-form button[type=submit]").await;
+    add_voltage_rule(&browser, "Fleet voltage").await;
     browser
         .wait_text("#rule-list tbody", |t| t.contains("All of yours"))
         .await;
     browser.click("#nav a[href='/portal/events']").await;
-    browser
-        .wait_until("both meters' alarms", || async {
-            browser.click("main .sub button").await;
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            browser
-                .text("#alarm-list tbody")
-                .await
-                .filter(|t| t.contains("a-1") && t.contains("b-1"))
-        })
-        .await;
+    refresh_until(&browser, "#alarm-list tbody", |t| {
+        t.contains("a-1") && t.contains("b-1")
+    })
+    .await;
     browser.click("#alarm-list [data-ack]").await;
     browser
         .wait_text("#alarm-message", |t| t.contains("acknowledged"))

@@ -11,8 +11,22 @@ fn decode<T: DeserializeOwned>(document: &Document, what: &'static str) -> Resul
     serde_json::from_str(&document.body).map_err(corrupt(what))
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(corrupt("document"))
+/// Stores `value` as a document of `kind` (new when `id` is `None`); returns its id.
+async fn put<T: serde::Serialize>(
+    store: &dyn Store,
+    kind: DocumentKind,
+    id: Option<u64>,
+    owner: &str,
+    value: &T,
+    now_ms: i64,
+) -> Result<u64, StoreError> {
+    let document = Document {
+        id: id.unwrap_or(0),
+        owner: owner.to_owned(),
+        body: serde_json::to_string(value).map_err(corrupt("document"))?,
+        updated_ms: now_ms,
+    };
+    store.put_document(kind, &document).await
 }
 
 /// Alert rules of `owner`, or of everyone.
@@ -42,10 +56,7 @@ pub async fn put_alert_rule(
     spec: &AlertRuleSpec,
     now_ms: i64,
 ) -> Result<AlertRule, StoreError> {
-    let body = encode(spec)?;
-    let id = store
-        .put_document(DocumentKind::AlertRule, id, owner, &body, now_ms)
-        .await?;
+    let id = put(store, DocumentKind::AlertRule, id, owner, spec, now_ms).await?;
     Ok(AlertRule {
         id,
         owner: owner.to_owned(),
@@ -92,16 +103,8 @@ pub async fn put_settings(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let (id, _) = self::settings(store, username).await?;
-    let body = encode(settings)?;
-    store
-        .put_document(
-            DocumentKind::NotificationSettings,
-            id,
-            username,
-            &body,
-            now_ms,
-        )
-        .await?;
+    let kind = DocumentKind::NotificationSettings;
+    put(store, kind, id, username, settings, now_ms).await?;
     Ok(())
 }
 
@@ -132,10 +135,7 @@ pub async fn put_automation(
     spec: &AutomationSpec,
     now_ms: i64,
 ) -> Result<AutomationRule, StoreError> {
-    let body = encode(spec)?;
-    let id = store
-        .put_document(DocumentKind::Automation, id, owner, &body, now_ms)
-        .await?;
+    let id = put(store, DocumentKind::Automation, id, owner, spec, now_ms).await?;
     Ok(AutomationRule {
         id,
         owner: owner.to_owned(),
@@ -166,10 +166,7 @@ pub async fn add_dr_event(
     spec: &DrEventSpec,
     now_ms: i64,
 ) -> Result<DrEvent, StoreError> {
-    let body = encode(spec)?;
-    let id = store
-        .put_document(DocumentKind::DrEvent, None, created_by, &body, now_ms)
-        .await?;
+    let id = put(store, DocumentKind::DrEvent, None, created_by, spec, now_ms).await?;
     Ok(DrEvent {
         id,
         created_by: created_by.to_owned(),

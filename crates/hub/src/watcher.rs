@@ -286,8 +286,8 @@ impl Watcher {
                             tracing::info!(
                                 alert = opened.id,
                                 rule = rule.id,
-                                meter = opened.meter,
-                                condition = opened.condition,
+                                meter = opened.raised.meter,
+                                condition = opened.raised.condition,
                                 "alert opened"
                             );
                             let settings =

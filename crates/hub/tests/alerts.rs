@@ -8,10 +8,9 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{MeterDetails, NewMeter, Role, SqliteStore, Store, UserRecord};
-use joule_hub::{passwords, tokens};
+use joule_hub::store::{MeterDetails, NewMeter, Role, SqliteStore, Store};
+use joule_hub::tokens;
 use joule_protocol::{Command, LiveReading, MeterId, TopicKind, Topics, encode};
-use joule_testkit::http::{Response, request};
 use joule_testkit::{Mosquitto, Process, free_port, reading, recent_ms, wait_for_port};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::path::Path;
@@ -20,20 +19,19 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-fn password(username: &str) -> String {
-    format!("password-of-{username}")
-}
+#[path = "common/accounts.rs"]
+mod accounts;
+use accounts::password;
 
 /// A hub on Mosquitto with an SMTP server and a webhook receiver beside it.
 struct Fixture {
-    http: u16,
     broker: Mosquitto,
     store: Arc<SqliteStore>,
     maildir: std::path::PathBuf,
     webhook: u16,
     hooks: mpsc::UnboundedReceiver<serde_json::Value>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    hub: Option<tokio::task::JoinHandle<Result<(), joule_hub::service::ServiceError>>>,
+    api: joule_testkit::http::Api,
+    hub: joule_testkit::Stoppable<joule_hub::service::ServiceError>,
     _smtp: Process,
     _dir: tempfile::TempDir,
 }
@@ -158,21 +156,15 @@ impl Fixture {
         let (smtp, smtp_port) = start_smtp(&maildir);
         let (webhook, hooks) = start_webhook().await;
         let store = Arc::new(SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store"));
-        for (username, role) in [
-            ("alice", Role::Consumer),
-            ("olivia", Role::Operator),
-            ("adam", Role::Admin),
-        ] {
-            store
-                .add_user(UserRecord {
-                    username: username.into(),
-                    role,
-                    password_hash: passwords::hash(&password(username)).expect("hash"),
-                    created_ms: 0,
-                })
-                .await
-                .expect("user");
-        }
+        accounts::add_users(
+            store.as_ref(),
+            &[
+                ("alice", Role::Consumer),
+                ("olivia", Role::Operator),
+                ("adam", Role::Admin),
+            ],
+        )
+        .await;
         store
             .add_meter(
                 NewMeter {
@@ -206,70 +198,28 @@ impl Fixture {
             .await
             .expect("bind");
         let http = listener.local_addr().expect("addr").port();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let hub = tokio::spawn(
-            Hub::new(config, Arc::clone(&store) as Arc<dyn Store>).serve(listener, async {
-                let _ = stopped.await;
-            }),
-        );
+        let hub = joule_testkit::Stoppable::spawn(|stopped| {
+            Hub::new(config, Arc::clone(&store) as Arc<dyn Store>).serve(listener, stopped)
+        });
         Self {
-            http,
             broker,
             store,
             maildir,
             webhook,
             hooks,
-            stop: Some(stop),
-            hub: Some(hub),
+            api: joule_testkit::http::Api { port: http },
+            hub,
             _smtp: smtp,
             _dir: dir,
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(hub) = self.hub.take() {
-            hub.await.expect("hub task").expect("hub stopped cleanly");
-        }
+    async fn stop(self) {
+        self.hub.stop().await;
     }
 
     async fn login(&self, username: &str) -> Vec<(String, String)> {
-        let body = serde_json::json!({"username": username, "password": password(username)});
-        let response = request(
-            self.http,
-            "POST",
-            "/api/v1/auth/login",
-            &[],
-            Some(&body.to_string()),
-        )
-        .await;
-        assert_eq!(response.status, 200, "login {username}: {}", response.body);
-        let session = response
-            .header("set-cookie")
-            .and_then(|cookie| cookie.split(';').next())
-            .expect("session cookie")
-            .to_owned();
-        let csrf = response.json()["csrf_token"]
-            .as_str()
-            .expect("csrf")
-            .to_owned();
-        vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
-    }
-
-    async fn call(
-        &self,
-        headers: &[(String, String)],
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Response {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        request(self.http, method, path, &headers, body).await
+        self.api.login(username, &password(username)).await
     }
 
     /// Meter a-1 on the broker, listening on its command topic.
@@ -327,6 +277,7 @@ async fn an_alert_fires_once_reaches_every_channel_and_resolves() {
         "email": "alice@joule.test",
     });
     let put = hub
+        .api
         .call(
             &alice,
             "PUT",
@@ -343,6 +294,7 @@ async fn an_alert_fires_once_reaches_every_channel_and_resolves() {
         "cooldown_s": 0,
     });
     let created = hub
+        .api
         .call(
             &alice,
             "POST",
@@ -367,7 +319,11 @@ async fn an_alert_fires_once_reaches_every_channel_and_resolves() {
         publish(&meter, seq, base_ms, 3500.0).await;
     }
     let alert = eventually("an open alert", || async {
-        let list = hub.call(&alice, "GET", "/api/v1/alerts", None).await.json();
+        let list = hub
+            .api
+            .call(&alice, "GET", "/api/v1/alerts", None)
+            .await
+            .json();
         list.as_array()?.first().cloned()
     })
     .await;
@@ -391,7 +347,7 @@ async fn an_alert_fires_once_reaches_every_channel_and_resolves() {
     assert_eq!(on_mqtt["id"], id);
     let path = format!("/api/v1/alerts/{id}/deliveries");
     let attempts = eventually("four delivery attempts", || async {
-        let list = hub.call(&alice, "GET", &path, None).await.json();
+        let list = hub.api.call(&alice, "GET", &path, None).await.json();
         let list = list.as_array()?.clone();
         (list.len() >= 4).then_some(list)
     })
@@ -420,7 +376,11 @@ async fn an_alert_fires_once_reaches_every_channel_and_resolves() {
     }
     publish(&meter, 11, base_ms, 200.0).await;
     let resolved = eventually("the alert resolved", || async {
-        let list = hub.call(&alice, "GET", "/api/v1/alerts", None).await.json();
+        let list = hub
+            .api
+            .call(&alice, "GET", "/api/v1/alerts", None)
+            .await
+            .json();
         let first = list.as_array()?.first()?.clone();
         (first["state"] == "resolved").then_some(list)
     })
@@ -453,6 +413,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
         "dry_run": true,
     });
     let dry = hub
+        .api
         .call(
             &olivia,
             "POST",
@@ -469,6 +430,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
         "actions": [{"type": "mqtt_publish", "topic": "home/x", "payload": "1"}],
     });
     let refused = hub
+        .api
         .call(
             &alice,
             "POST",
@@ -480,6 +442,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
 
     // Asked for by hand, and fired by the meter's load: recorded, nothing done.
     let asked = hub
+        .api
         .call(
             &olivia,
             "POST",
@@ -495,7 +458,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
     }
     let runs_path = format!("/api/v1/automations/{dry_id}/runs");
     let runs = eventually("the triggered dry run", || async {
-        let runs = hub.call(&olivia, "GET", &runs_path, None).await.json();
+        let runs = hub.api.call(&olivia, "GET", &runs_path, None).await.json();
         (runs.as_array()?.len() == 2).then_some(runs)
     })
     .await;
@@ -518,6 +481,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
         ],
     });
     let live = hub
+        .api
         .call(
             &olivia,
             "POST",
@@ -538,6 +502,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
         "feeder": "F1", "target_kw": 40,
     });
     let created = hub
+        .api
         .call(
             &olivia,
             "POST",
@@ -575,7 +540,11 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
 
     let adam = hub.login("adam").await;
     let audit = eventually("the automation's audit entries", || async {
-        let log = hub.call(&adam, "GET", "/api/v1/audit", None).await.json();
+        let log = hub
+            .api
+            .call(&adam, "GET", "/api/v1/audit", None)
+            .await
+            .json();
         let entries = log.as_array()?.clone();
         let by_automation: Vec<String> = entries
             .iter()

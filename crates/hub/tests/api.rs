@@ -6,18 +6,22 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{AlertStore, MeterDetails, NewMeter, Role, SqliteStore, Store, UserRecord};
-use joule_hub::{passwords, tokens};
+use joule_hub::store::{AlertStore, MeterDetails, NewMeter, Role, SqliteStore, Store};
+use joule_hub::tokens;
 use joule_protocol::{
     AckStatus, Command, CommandAck, MeterId, PAYLOAD_VERSION, RelayState, TopicKind, Topics, encode,
 };
-use joule_testkit::http::{Response, request};
+use joule_testkit::http::request;
 use joule_testkit::{client, free_port, reading, recent_ms, wait_for_port};
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "common/accounts.rs"]
+mod accounts;
+use accounts::password;
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,17 +56,13 @@ impl Caller {
     }
 }
 
-fn password(username: &str) -> String {
-    format!("password-of-{username}")
-}
-
 struct Fixture {
     http: u16,
     mqtt: u16,
     /// Device token of meter a-1 (alice's).
     token: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    hub: Option<tokio::task::JoinHandle<Result<(), joule_hub::service::ServiceError>>>,
+    api: joule_testkit::http::Api,
+    hub: joule_testkit::Stoppable<joule_hub::service::ServiceError>,
     store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
 }
@@ -71,23 +71,17 @@ impl Fixture {
     async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store"));
-        for (username, role) in [
-            ("alice", Role::Consumer),
-            ("bob", Role::Consumer),
-            ("carol", Role::Consumer),
-            ("olivia", Role::Operator),
-            ("adam", Role::Admin),
-        ] {
-            store
-                .add_user(UserRecord {
-                    username: username.into(),
-                    role,
-                    password_hash: passwords::hash(&password(username)).expect("hash"),
-                    created_ms: 0,
-                })
-                .await
-                .expect("user");
-        }
+        accounts::add_users(
+            store.as_ref(),
+            &[
+                ("alice", Role::Consumer),
+                ("bob", Role::Consumer),
+                ("carol", Role::Consumer),
+                ("olivia", Role::Operator),
+                ("adam", Role::Admin),
+            ],
+        )
+        .await;
         let token = tokens::generate();
         for (id, owner) in [("a-1", "alice"), ("a-2", "alice"), ("b-1", "bob")] {
             store
@@ -119,10 +113,9 @@ impl Fixture {
             .await
             .expect("bind");
         let http = listener.local_addr().expect("addr").port();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let hub = tokio::spawn(Hub::new(config, store.clone()).serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let hub = joule_testkit::Stoppable::spawn(|stopped| {
+            Hub::new(config, store.clone()).serve(listener, stopped)
+        });
         tokio::task::spawn_blocking(move || wait_for_port(mqtt))
             .await
             .expect("broker up");
@@ -130,42 +123,20 @@ impl Fixture {
             http,
             mqtt,
             token,
-            stop: Some(stop),
-            hub: Some(hub),
+            api: joule_testkit::http::Api { port: http },
+            hub,
             store,
             _dir: dir,
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(hub) = self.hub.take() {
-            hub.await.expect("hub task").expect("hub stopped cleanly");
-        }
+    async fn stop(self) {
+        self.hub.stop().await;
     }
 
     /// Logs `username` in; returns the headers that authenticate its requests.
     async fn login(&self, username: &str) -> Vec<(String, String)> {
-        let body = serde_json::json!({"username": username, "password": password(username)});
-        let response = request(
-            self.http,
-            "POST",
-            "/api/v1/auth/login",
-            &[],
-            Some(&body.to_string()),
-        )
-        .await;
-        assert_eq!(response.status, 200, "login {username}: {}", response.body);
-        let cookie = response.header("set-cookie").expect("session cookie");
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-        let session = cookie.split(';').next().expect("cookie pair").to_owned();
-        let csrf = response.json()["csrf_token"]
-            .as_str()
-            .expect("csrf token")
-            .to_owned();
-        vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+        self.api.login(username, &password(username)).await
     }
 
     async fn headers(&self, caller: Caller) -> Vec<(String, String)> {
@@ -174,20 +145,6 @@ impl Fixture {
             Caller::Device => vec![("Authorization".into(), format!("Bearer {}", self.token))],
             user => self.login(user.username().expect("a user")).await,
         }
-    }
-
-    async fn call(
-        &self,
-        headers: &[(String, String)],
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Response {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        request(self.http, method, path, &headers, body).await
     }
 
     /// A meter connection of a-1, subscribed to its command and storage-ack topics.
@@ -278,6 +235,7 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
     let alice = hub.login("alice").await;
 
     let latest = hub
+        .api
         .call(&alice, "GET", "/api/v1/meters/a-1/latest", None)
         .await;
     assert_eq!(latest.status, 200, "{}", latest.body);
@@ -285,6 +243,7 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
     let from = base_ms;
     let to = base_ms + 60_000;
     let series = hub
+        .api
         .call(
             &alice,
             "GET",
@@ -297,6 +256,7 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
     assert_eq!(series["resolution"], "raw");
     assert_eq!(series["points"].as_array().expect("points").len(), 5);
     let minutes = hub
+        .api
         .call(
             &alice,
             "GET",
@@ -313,11 +273,13 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
         .sum();
     assert_eq!(counted, 5, "the minute rollups hold every reading once");
     let gaps = hub
+        .api
         .call(&alice, "GET", "/api/v1/meters/a-1/gaps", None)
         .await
         .json();
     assert_eq!(gaps["contiguous_seq"], 5);
     let csv = hub
+        .api
         .call(
             &alice,
             "GET",
@@ -337,6 +299,7 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
         csv.body
     );
     let errors = hub
+        .api
         .call(
             &alice,
             "GET",
@@ -391,6 +354,7 @@ async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
 
     // A session without its CSRF token cannot act; neither can a consumer; no reason, no switch.
     let no_csrf = hub
+        .api
         .call(
             &olivia[..1],
             "POST",
@@ -404,23 +368,26 @@ async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
     );
     let alice = hub.login("alice").await;
     let consumer = hub
+        .api
         .call(&alice, "POST", "/api/v1/meters/a-1/commands", Some(body))
         .await;
     assert_eq!(consumer.status, 403);
     let reasonless = r#"{"action": {"type": "disconnect", "reason": " "}}"#;
     assert_eq!(
-        hub.call(
-            &olivia,
-            "POST",
-            "/api/v1/meters/a-1/commands",
-            Some(reasonless)
-        )
-        .await
-        .status,
+        hub.api
+            .call(
+                &olivia,
+                "POST",
+                "/api/v1/meters/a-1/commands",
+                Some(reasonless)
+            )
+            .await
+            .status,
         400
     );
 
     let created = hub
+        .api
         .call(&olivia, "POST", "/api/v1/meters/a-1/commands", Some(body))
         .await;
     assert_eq!(created.status, 202, "{}", created.body);
@@ -467,7 +434,7 @@ async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
     let mut status = String::new();
     for _ in 0..100 {
         let _ = tokio::time::timeout(Duration::from_millis(50), events.poll()).await;
-        status = hub.call(&olivia, "GET", &path, None).await.json()["status"]
+        status = hub.api.call(&olivia, "GET", &path, None).await.json()["status"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
@@ -477,7 +444,11 @@ async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
     }
     assert_eq!(status, "done");
     let adam = hub.login("adam").await;
-    let audit = hub.call(&adam, "GET", "/api/v1/audit", None).await.json();
+    let audit = hub
+        .api
+        .call(&adam, "GET", "/api/v1/audit", None)
+        .await
+        .json();
     let entry = audit
         .as_array()
         .expect("entries")
@@ -620,6 +591,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
     publish(&meter, &mut events, 1..=3, recent_ms()).await;
     let olivia = hub.login("olivia").await;
     let command = hub
+        .api
         .call(
             &olivia,
             "POST",
@@ -640,7 +612,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
             AUTOMATION
         };
         for _ in 0..2 {
-            let response = hub.call(&alice, "POST", path, Some(body)).await;
+            let response = hub.api.call(&alice, "POST", path, Some(body)).await;
             assert_eq!(response.status, 201, "{path}: {}", response.body);
             created.push(response.json()["id"].as_u64().expect("id").to_string());
         }
@@ -709,6 +681,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                     // A fresh login: changing a password ends the user's sessions.
                     let olivia = hub.login("olivia").await;
                     let fresh = hub
+                        .api
                         .call(&olivia, "POST", "/api/v1/dr-events", Some(DR_EVENT))
                         .await;
                     let id = fresh.json()["id"].as_u64().expect("event id");
@@ -730,6 +703,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                     _ => body.clone(),
                 };
                 let response = hub
+                    .api
                     .call(&headers, &method.to_uppercase(), &concrete, body.as_deref())
                     .await;
                 checked += 1;

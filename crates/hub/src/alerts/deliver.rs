@@ -103,11 +103,11 @@ impl Deliverer {
                 post_json(&self.shared, url, &serde_json::json!({ "alert": alert })).await
             }
             Channel::Mqtt => {
-                let topic = alert_topic(&self.shared.config.topics.prefix, &alert.owner);
-                if alert.owner.contains(['+', '#', '/']) {
+                let topic = alert_topic(&self.shared.config.topics.prefix, &alert.raised.owner);
+                if alert.raised.owner.contains(['+', '#', '/']) {
                     return Err(Failure::Final(format!(
                         "no topic for user `{}`",
-                        alert.owner
+                        alert.raised.owner
                     )));
                 }
                 let payload = serde_json::to_vec(alert).unwrap_or_default();
@@ -212,11 +212,15 @@ async fn send_email(smtp: &SmtpConfig, to: &str, alert: &Alert) -> Result<String
         .to(to)
         .subject(format!(
             "Joule alert: {} on {}",
-            alert.condition, alert.meter
+            alert.raised.condition, alert.raised.meter
         ))
         .body(format!(
             "{}\n\nMeter: {}\nCondition: {}\nOpened: {} (Unix ms)\nAlert id: {}\n",
-            alert.message, alert.meter, alert.condition, alert.opened_ms, alert.id
+            alert.raised.message,
+            alert.raised.meter,
+            alert.raised.condition,
+            alert.raised.opened_ms,
+            alert.id
         ))
         .map_err(|error| Failure::Final(format!("building the email: {error}")))?;
     let builder = match smtp.security {
@@ -262,7 +266,7 @@ mod tests {
         let (topic, rest) = rest.split_once('\n').expect("the example's first line");
         let (body, _) = rest.split_once("```").expect("the example's end");
         let alert: Alert = serde_json::from_str(body).expect("an alert");
-        assert_eq!(topic, alert_topic("joule", &alert.owner));
+        assert_eq!(topic, alert_topic("joule", &alert.raised.owner));
         let again: Alert =
             serde_json::from_slice(&serde_json::to_vec(&alert).expect("json")).expect("back");
         assert_eq!(again, alert);

@@ -1,6 +1,6 @@
 use super::*;
 use crate::alerts::rules::AlertRuleSpec;
-use joule_protocol::{PAYLOAD_VERSION, Registers, RelayState};
+use joule_protocol::Registers;
 
 /// 2026-11-23 00:00:00 UTC.
 const T0: i64 = 1_795_392_000_000;
@@ -32,39 +32,22 @@ fn engine(condition: Condition, cooldown_s: u32) -> Engine {
 
 fn reading(ts_ms: i64, p_w: f64, voltage_v: f64, import_mwh: u64) -> LiveReading {
     LiveReading {
-        v: PAYLOAD_VERSION,
-        seq: 1,
         ts_ms,
-        voltage_v,
-        current_a: 1.0,
         p_w,
-        q_var: 0.0,
-        s_va: p_w,
-        pf: 1.0,
-        freq_hz: Some(50.0),
-        phases: Vec::new(),
+        voltage_v,
         registers: Registers {
             import_mwh,
             ..Registers::default()
         },
-        tariff: 0,
-        relay: RelayState::Connected,
+        ..joule_testkit::reading(1, 0)
     }
 }
 
 fn event(ts_ms: i64, kind: EventKind, state: EventState) -> EventMessage {
-    EventMessage {
-        v: PAYLOAD_VERSION,
-        seq: 1,
-        ts_ms,
-        kind,
-        state,
-        phase: None,
-        started_ms: None,
-        duration_s: None,
-        extreme: None,
-        detail: None,
-    }
+    serde_json::from_value(serde_json::json!({
+        "v": 1, "seq": 1, "ts_ms": ts_ms, "kind": kind, "state": state,
+    }))
+    .expect("an event")
 }
 
 fn kinds(changes: &[Change]) -> Vec<&'static str> {

@@ -222,7 +222,7 @@ impl AlertState {
 }
 
 /// An alert to store: one rule's condition raised on one meter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewAlert {
     /// The rule that raised it.
     pub rule_id: u64,
@@ -245,22 +245,11 @@ pub struct NewAlert {
 pub struct Alert {
     /// Its id.
     pub id: u64,
-    /// The rule that raised it.
-    pub rule_id: u64,
-    /// Who sees it.
-    pub owner: String,
-    /// The meter.
-    pub meter: String,
-    /// Which condition (e.g. `power_above`, `cover_open`, `outage`).
-    pub condition: String,
-    /// What happened.
-    pub message: String,
-    /// The value that raised it, if any.
-    pub value: Option<f64>,
+    /// What raised it (flattened into the JSON).
+    #[serde(flatten)]
+    pub raised: NewAlert,
     /// Where it is.
     pub state: AlertState,
-    /// When it opened, Unix ms.
-    pub opened_ms: i64,
     /// When someone acknowledged it, Unix ms.
     pub acknowledged_ms: Option<i64>,
     /// When it resolved, Unix ms.

@@ -235,9 +235,9 @@ async fn move_alert(
         })?;
     if to == AlertState::Resolved {
         let _ = state.shared.watch.try_send(Input::Resolved {
-            rule_id: moved.rule_id,
-            meter: moved.meter.clone(),
-            condition: moved.condition.clone(),
+            rule_id: moved.raised.rule_id,
+            meter: moved.raised.meter.clone(),
+            condition: moved.raised.condition.clone(),
         });
     }
     Ok(Json(moved))

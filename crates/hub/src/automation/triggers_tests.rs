@@ -1,7 +1,6 @@
 use super::*;
 use crate::automation::rules::{AutomationAction, DrEventSpec};
 use crate::market::Unpriced;
-use joule_protocol::{PAYLOAD_VERSION, Registers, RelayState};
 
 /// 2026-11-23 00:00:00 UTC, a Monday.
 const T0: i64 = 1_795_392_000_000;
@@ -33,20 +32,9 @@ fn triggers(rules: Vec<AutomationRule>) -> Triggers {
 
 fn reading(ts_ms: i64, p_w: f64) -> LiveReading {
     LiveReading {
-        v: PAYLOAD_VERSION,
-        seq: 1,
         ts_ms,
-        voltage_v: 230.0,
-        current_a: 1.0,
         p_w,
-        q_var: 0.0,
-        s_va: p_w,
-        pf: 1.0,
-        freq_hz: None,
-        phases: Vec::new(),
-        registers: Registers::default(),
-        tariff: 0,
-        relay: RelayState::Connected,
+        ..joule_testkit::reading(1, 0)
     }
 }
 

@@ -40,7 +40,7 @@ impl DocumentKind {
 /// A stored JSON document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
-    /// Its id (shared by all kinds).
+    /// Its id (shared by all kinds; 0 before it is stored).
     pub id: u64,
     /// Whose it is (a username).
     pub owner: String,
@@ -106,14 +106,12 @@ pub struct ActionOutcome {
 /// Storage for alerts and automation; part of every [`super::Store`].
 #[async_trait]
 pub trait AlertStore: Send + Sync {
-    /// Stores a new document (`id` `None`) or replaces one of the same kind; returns its id.
+    /// Stores a new document (its `id` 0) or replaces the one of that id and kind (its
+    /// owner stays); returns its id.
     async fn put_document(
         &self,
         kind: DocumentKind,
-        id: Option<u64>,
-        owner: &str,
-        body: &str,
-        now_ms: i64,
+        document: &Document,
     ) -> Result<u64, StoreError>;
     /// Documents of a kind, of one owner or all, by id.
     async fn documents(
@@ -213,14 +211,16 @@ impl AlertRow {
         })?;
         Ok(Alert {
             id: super::to_u64(self.id),
-            rule_id: super::to_u64(self.rule_id),
-            owner: self.owner,
-            meter: self.meter,
-            condition: self.condition,
-            message: self.message,
-            value: self.value,
+            raised: NewAlert {
+                rule_id: super::to_u64(self.rule_id),
+                owner: self.owner,
+                meter: self.meter,
+                condition: self.condition,
+                message: self.message,
+                value: self.value,
+                opened_ms: self.opened_ms,
+            },
             state,
-            opened_ms: self.opened_ms,
             acknowledged_ms: self.acknowledged_ms,
             resolved_ms: self.resolved_ms,
             resolved_by: self.resolved_by,

@@ -4,9 +4,18 @@
 
 use joule_hub::alerts::{AlertState, Channel, DeliveryAttempt, NewAlert};
 use joule_hub::store::{
-    ActionOutcome, AlertFilter, AlertKey, AutomationRun, DocumentKind, Store, StoreError,
+    ActionOutcome, AlertFilter, AlertKey, AutomationRun, Document, DocumentKind, Store, StoreError,
 };
 use std::sync::Arc;
+
+fn doc(id: u64, owner: &str, body: &str, updated_ms: i64) -> Document {
+    Document {
+        id,
+        owner: owner.into(),
+        body: body.into(),
+        updated_ms,
+    }
+}
 
 fn new_alert(rule_id: u64, meter: &str, condition: &str, opened_ms: i64) -> NewAlert {
     NewAlert {
@@ -22,25 +31,22 @@ fn new_alert(rule_id: u64, meter: &str, condition: &str, opened_ms: i64) -> NewA
 
 pub(crate) async fn documents_by_kind_and_owner(store: Arc<dyn Store>) {
     let rule = store
-        .put_document(DocumentKind::AlertRule, None, "alice", r#"{"a":1}"#, 10)
+        .put_document(DocumentKind::AlertRule, &doc(0, "alice", r#"{"a":1}"#, 10))
         .await
         .expect("insert");
     let other = store
-        .put_document(DocumentKind::AlertRule, None, "bob", r#"{"b":1}"#, 11)
+        .put_document(DocumentKind::AlertRule, &doc(0, "bob", r#"{"b":1}"#, 11))
         .await
         .expect("insert");
     store
-        .put_document(DocumentKind::DrEvent, None, "olivia", "{}", 12)
+        .put_document(DocumentKind::DrEvent, &doc(0, "olivia", "{}", 12))
         .await
         .expect("insert");
     assert_ne!(rule, other);
     let replaced = store
         .put_document(
             DocumentKind::AlertRule,
-            Some(rule),
-            "alice",
-            r#"{"a":2}"#,
-            20,
+            &doc(rule, "alice", r#"{"a":2}"#, 20),
         )
         .await
         .expect("replace");
@@ -62,7 +68,7 @@ pub(crate) async fn documents_by_kind_and_owner(store: Arc<dyn Store>) {
     // A document of another kind is not replaced or deleted through this kind.
     assert!(matches!(
         store
-            .put_document(DocumentKind::Automation, Some(rule), "alice", "{}", 30)
+            .put_document(DocumentKind::Automation, &doc(rule, "alice", "{}", 30))
             .await,
         Err(StoreError::NoDocument("automation", _))
     ));
@@ -95,7 +101,7 @@ pub(crate) async fn one_unresolved_alert_per_key_moving_forward_only(store: Arc<
         .expect("open")
         .expect("a new alert");
     assert_eq!(first.state, AlertState::Open);
-    assert_eq!(first.value, Some(3500.5));
+    assert_eq!(first.raised.value, Some(3500.5));
     assert!(
         store
             .open_alert(&new_alert(1, "m-1", "power_above", 101))

@@ -42,34 +42,41 @@ impl AlertStore for PostgresStore {
     async fn put_document(
         &self,
         kind: DocumentKind,
-        id: Option<u64>,
-        owner: &str,
-        body: &str,
-        now_ms: i64,
+        document: &Document,
     ) -> Result<u64, StoreError> {
         let writer = self.writer.lock().await;
         let client = writer.client();
-        let Some(id) = id else {
+        if document.id == 0 {
             let row = client
                 .query_one(
                     "INSERT INTO alerting_documents (kind, owner, body, updated_ms)
                      VALUES ($1, $2, $3, $4) RETURNING id",
-                    &[&kind.as_str(), &owner, &body, &now_ms],
+                    &[
+                        &kind.as_str(),
+                        &document.owner,
+                        &document.body,
+                        &document.updated_ms,
+                    ],
                 )
                 .await?;
             return Ok(to_u64(row.try_get(0)?));
-        };
+        }
         let changed = client
             .execute(
                 "UPDATE alerting_documents SET body = $3, updated_ms = $4
                  WHERE id = $1 AND kind = $2",
-                &[&to_i64(id), &kind.as_str(), &body, &now_ms],
+                &[
+                    &to_i64(document.id),
+                    &kind.as_str(),
+                    &document.body,
+                    &document.updated_ms,
+                ],
             )
             .await?;
         if changed == 0 {
-            return Err(StoreError::NoDocument(kind.as_str(), id));
+            return Err(StoreError::NoDocument(kind.as_str(), document.id));
         }
-        Ok(id)
+        Ok(document.id)
     }
 
     async fn documents(

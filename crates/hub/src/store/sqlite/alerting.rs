@@ -124,27 +124,34 @@ fn resolve_alerts(
 fn put_document(
     connection: &Connection,
     kind: DocumentKind,
-    id: Option<u64>,
-    owner: &str,
-    body: &str,
-    now_ms: i64,
+    document: &Document,
 ) -> Result<u64, StoreError> {
-    let Some(id) = id else {
+    if document.id == 0 {
         connection.execute(
             "INSERT INTO alerting_documents (kind, owner, body, updated_ms)
              VALUES (?1, ?2, ?3, ?4)",
-            params![kind.as_str(), owner, body, now_ms],
+            params![
+                kind.as_str(),
+                document.owner,
+                document.body,
+                document.updated_ms
+            ],
         )?;
         return Ok(to_u64(connection.last_insert_rowid()));
-    };
+    }
     let changed = connection.execute(
         "UPDATE alerting_documents SET body = ?3, updated_ms = ?4 WHERE id = ?1 AND kind = ?2",
-        params![to_i64(id), kind.as_str(), body, now_ms],
+        params![
+            to_i64(document.id),
+            kind.as_str(),
+            document.body,
+            document.updated_ms
+        ],
     )?;
     if changed == 0 {
-        return Err(StoreError::NoDocument(kind.as_str(), id));
+        return Err(StoreError::NoDocument(kind.as_str(), document.id));
     }
-    Ok(id)
+    Ok(document.id)
 }
 
 fn documents(
@@ -220,13 +227,10 @@ impl AlertStore for SqliteStore {
     async fn put_document(
         &self,
         kind: DocumentKind,
-        id: Option<u64>,
-        owner: &str,
-        body: &str,
-        now_ms: i64,
+        document: &Document,
     ) -> Result<u64, StoreError> {
-        let (owner, body) = (owner.to_owned(), body.to_owned());
-        self.blocking(move |db| put_document(&db.writer(), kind, id, &owner, &body, now_ms))
+        let document = document.clone();
+        self.blocking(move |db| put_document(&db.writer(), kind, &document))
             .await
     }
 
