@@ -99,26 +99,21 @@ pub async fn run(shared: Shared, mut inputs: mpsc::Receiver<Input>, market: Arc<
         settings: HashMap::new(),
         dr_events: Vec::new(),
         feeders: HashMap::new(),
+        reloaded_ms: 0,
     };
     watcher.reload_logged().await;
     watcher.seed().await;
     let mut tick =
         tokio::time::interval(Duration::from_millis(watcher.shared.config.alerts.tick_ms));
-    let mut last_reload_ms = now_ms();
     loop {
         tokio::select! {
             input = inputs.recv() => match input {
                 None => return,
-                Some(Input::RulesChanged) => {
-                    watcher.reload_logged().await;
-                    last_reload_ms = now_ms();
-                }
                 Some(input) => watcher.handle(input).await,
             },
             _ = tick.tick() => {
-                if now_ms() - last_reload_ms >= 60_000 {
+                if now_ms() - watcher.reloaded_ms >= 60_000 {
                     watcher.reload_logged().await;
-                    last_reload_ms = now_ms();
                 }
                 watcher.tick().await;
             }
@@ -140,10 +135,13 @@ struct Watcher {
     dr_events: Vec<DrEvent>,
     /// Each meter's feeder (DR scopes).
     feeders: HashMap<String, String>,
+    /// When everything was last loaded, Unix ms.
+    reloaded_ms: i64,
 }
 
 impl Watcher {
     async fn reload_logged(&mut self) {
+        self.reloaded_ms = now_ms();
         if let Err(error) = self.reload().await {
             tracing::error!(%error, "loading alert and automation rules failed");
         }
@@ -246,7 +244,7 @@ impl Watcher {
                     self.engine.forget(rule_id, &meter, &condition);
                 }
             }
-            Input::RulesChanged => {}
+            Input::RulesChanged => self.reload_logged().await,
         }
     }
 
