@@ -9,14 +9,16 @@
 
 use crate::alerts::deliver::Deliverer;
 use crate::alerts::engine::{Change, ChangeKind, Engine, Observation, ScopedRule};
-use crate::alerts::{AlertRule, NewAlert, NotificationSettings};
+use crate::alerts::{AlertRule, AlertState, NewAlert, NotificationSettings};
 use crate::automation::runner;
 use crate::automation::triggers::{Firing, Triggers};
 use crate::automation::{AutomationRule, DrEvent};
 use crate::market::MarketInputs;
 use crate::rulebook;
 use crate::service::{Shared, now_ms};
-use crate::store::{AlertKey, Batch, BatchOutcome, MeterFilter, Role, StoreError, Stored};
+use crate::store::{
+    AlertFilter, AlertKey, Batch, BatchOutcome, MeterFilter, Role, StoreError, Stored,
+};
 use joule_protocol::{EventMessage, LiveReading, MeterId, Status};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -198,15 +200,36 @@ impl Watcher {
     }
 
     /// After a start: when each meter was last heard from, so silence that began before
-    /// the start still counts.
+    /// the start still counts; and the alerts left unresolved, so they are not raised
+    /// again and resolve when their condition is seen clear.
     async fn seed(&mut self) {
-        match self.shared.store.latest_registers().await {
+        let store = &self.shared.store;
+        match store.latest_registers().await {
             Ok(latest) => {
                 for (meter, ts_ms, _) in latest {
                     self.engine.heard(&meter, ts_ms);
                 }
             }
             Err(error) => tracing::error!(%error, "reading when meters were last heard failed"),
+        }
+        for state in [AlertState::Open, AlertState::Acknowledged] {
+            let filter = AlertFilter {
+                state: Some(state),
+                limit: usize::MAX,
+                ..AlertFilter::default()
+            };
+            match store.alerts(&filter).await {
+                Ok(alerts) => {
+                    for alert in alerts {
+                        let raised = &alert.raised;
+                        if let Ok(meter) = MeterId::new(&raised.meter) {
+                            self.engine
+                                .restore(raised.rule_id, &meter, &raised.condition);
+                        }
+                    }
+                }
+                Err(error) => tracing::error!(%error, "reading unresolved alerts failed"),
+            }
         }
     }
 

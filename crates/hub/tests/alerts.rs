@@ -32,6 +32,7 @@ struct Fixture {
     hooks: mpsc::UnboundedReceiver<serde_json::Value>,
     api: joule_testkit::http::Api,
     hub: joule_testkit::Stoppable<joule_hub::service::ServiceError>,
+    config: HubConfig,
     _smtp: Process,
     _dir: tempfile::TempDir,
 }
@@ -148,6 +149,24 @@ async fn listen(
     (client, received)
 }
 
+/// A hub with `config` on `store`, serving its API on a free port.
+async fn serve(
+    config: HubConfig,
+    store: &Arc<SqliteStore>,
+) -> (
+    joule_testkit::http::Api,
+    joule_testkit::Stoppable<joule_hub::service::ServiceError>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let store = Arc::clone(store) as Arc<dyn Store>;
+    let hub =
+        joule_testkit::Stoppable::spawn(|stopped| Hub::new(config, store).serve(listener, stopped));
+    (joule_testkit::http::Api { port }, hub)
+}
+
 impl Fixture {
     async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -194,21 +213,16 @@ impl Fixture {
         )
         .expect("config");
         let config = HubConfig::load(Some(&config_path), |_| None).expect("config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let http = listener.local_addr().expect("addr").port();
-        let hub = joule_testkit::Stoppable::spawn(|stopped| {
-            Hub::new(config, Arc::clone(&store) as Arc<dyn Store>).serve(listener, stopped)
-        });
+        let (api, hub) = serve(config.clone(), &store).await;
         Self {
             broker,
             store,
             maildir,
             webhook,
             hooks,
-            api: joule_testkit::http::Api { port: http },
+            api,
             hub,
+            config,
             _smtp: smtp,
             _dir: dir,
         }
@@ -216,6 +230,13 @@ impl Fixture {
 
     async fn stop(self) {
         self.hub.stop().await;
+    }
+
+    /// Stops the hub and starts another on the same store and broker (a new API port).
+    async fn restart(&mut self) {
+        let (api, hub) = serve(self.config.clone(), &self.store).await;
+        std::mem::replace(&mut self.hub, hub).stop().await;
+        self.api = api;
     }
 
     async fn login(&self, username: &str) -> Vec<(String, String)> {
@@ -395,6 +416,56 @@ async fn an_alert_fires_once_reaches_every_channel_and_resolves() {
     assert!(hub.hooks.try_recv().is_err(), "one webhook delivery");
     assert!(alerts_topic.try_recv().is_err(), "one MQTT delivery");
     assert_eq!(mails(&hub.maildir).len(), 1, "one email");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_open_across_a_restart_resolves_when_its_condition_clears_after_it() {
+    let mut hub = Fixture::start().await;
+    let alice = hub.login("alice").await;
+    let rule = serde_json::json!({
+        "name": "high load",
+        "condition": {"type": "power_above", "threshold_w": 3000},
+        "cooldown_s": 0,
+    });
+    let created = hub
+        .api
+        .call(
+            &alice,
+            "POST",
+            "/api/v1/alert-rules",
+            Some(&rule.to_string()),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let (meter, _commands) = hub.meter().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let base_ms = recent_ms();
+    publish(&meter, 1, base_ms, 3500.0).await;
+    let open = |alice: Vec<(String, String)>, api: joule_testkit::http::Api| async move {
+        let list = api.call(&alice, "GET", "/api/v1/alerts", None).await.json();
+        list.as_array().cloned().unwrap_or_default()
+    };
+    eventually("an open alert", || async {
+        let alerts = open(alice.clone(), hub.api).await;
+        (alerts.len() == 1 && alerts[0]["state"] == "open").then_some(())
+    })
+    .await;
+
+    hub.restart().await;
+    let alice = hub.login("alice").await;
+    // The new hub never saw the power high, yet knows the alert is raised: low resolves it.
+    publish(&meter, 2, base_ms, 100.0).await;
+    let alerts = eventually("the alert resolved", || async {
+        let alerts = open(alice.clone(), hub.api).await;
+        alerts
+            .iter()
+            .any(|a| a["state"] == "resolved")
+            .then_some(alerts)
+    })
+    .await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["resolved_by"], "condition cleared");
     hub.stop().await;
 }
 

@@ -128,6 +128,13 @@ impl Engine {
         *last = (*last).max(ts_ms);
     }
 
+    /// Marks a key raised (an alert the store holds unresolved from before a restart), so
+    /// it is not raised twice and resolves when its condition is seen clear.
+    pub fn restore(&mut self, rule_id: u64, meter: &MeterId, condition: &str) {
+        let key = (rule_id, meter.clone(), condition.to_owned());
+        self.latches.entry(key).or_default().raised = true;
+    }
+
     /// A user resolved the key's alert. A momentary event's key is forgotten, so the next
     /// such event raises anew; a lasting condition raises again only after it clears and
     /// recurs.

@@ -330,3 +330,17 @@ fn rules_apply_only_to_their_meters_and_keep_state_while_unchanged() {
         "replaced rule: fresh"
     );
 }
+
+#[test]
+fn an_alert_restored_after_a_restart_resolves_when_its_condition_clears() {
+    let mut engine = engine(
+        Condition::PowerAbove {
+            threshold_w: 3000.0,
+            for_s: 0,
+        },
+        0,
+    );
+    engine.restore(7, &meter(), "power_above");
+    assert!(power(&mut engine, 0, 3500.0).is_empty(), "raised already");
+    assert_eq!(power(&mut engine, 1, 100.0), ["clear"]);
+}

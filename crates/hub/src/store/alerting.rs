@@ -59,7 +59,7 @@ pub struct AlertFilter {
     pub state: Option<AlertState>,
     /// Only this id.
     pub id: Option<u64>,
-    /// At most this many.
+    /// At most this many (`usize::MAX`: all).
     pub limit: usize,
 }
 
@@ -181,7 +181,8 @@ pub(super) fn alerts_query(
         // The id is a number we formatted: safe to inline, and avoids a typed parameter.
         sql.push_str(&format!(" AND id = {id}"));
     }
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", filter.limit.max(1)));
+    let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX).max(1);
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
     (sql, values)
 }
 

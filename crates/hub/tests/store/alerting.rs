@@ -192,7 +192,7 @@ pub(crate) async fn one_unresolved_alert_per_key_moving_forward_only(store: Arc<
     assert_eq!(open.iter().map(|a| a.id).collect::<Vec<_>>(), [reopened.id]);
     let all = store
         .alerts(&AlertFilter {
-            limit: 10,
+            limit: usize::MAX,
             ..AlertFilter::default()
         })
         .await
