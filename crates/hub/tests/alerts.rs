@@ -232,6 +232,21 @@ impl Fixture {
         self.hub.stop().await;
     }
 
+    /// POSTs `body` to `path` as the user of `headers`; it must be created (201).
+    async fn create(
+        &self,
+        headers: &[(String, String)],
+        path: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let response = self
+            .api
+            .call(headers, "POST", path, Some(&body.to_string()))
+            .await;
+        assert_eq!(response.status, 201, "{path}: {}", response.body);
+        response.json()
+    }
+
     /// Stops the hub and starts another on the same store and broker (a new API port).
     async fn restart(&mut self) {
         let (api, hub) = serve(self.config.clone(), &self.store).await;
@@ -314,16 +329,7 @@ async fn an_alert_fires_once_reaches_every_channel_and_resolves() {
         "channels": ["webhook", "mqtt", "email"],
         "cooldown_s": 0,
     });
-    let created = hub
-        .api
-        .call(
-            &alice,
-            "POST",
-            "/api/v1/alert-rules",
-            Some(&rule.to_string()),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
+    hub.create(&alice, "/api/v1/alert-rules", &rule).await;
     let (_subscriber, mut alerts_topic) = listen(
         hub.broker.port,
         "alerts-reader",
@@ -428,16 +434,7 @@ async fn an_alert_open_across_a_restart_resolves_when_its_condition_clears_after
         "condition": {"type": "power_above", "threshold_w": 3000},
         "cooldown_s": 0,
     });
-    let created = hub
-        .api
-        .call(
-            &alice,
-            "POST",
-            "/api/v1/alert-rules",
-            Some(&rule.to_string()),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
+    hub.create(&alice, "/api/v1/alert-rules", &rule).await;
     let (meter, _commands) = hub.meter().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let base_ms = recent_ms();
@@ -483,17 +480,8 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
         "actions": [{"type": "mqtt_publish", "topic": "home/boiler/set", "payload": "OFF"}],
         "dry_run": true,
     });
-    let dry = hub
-        .api
-        .call(
-            &olivia,
-            "POST",
-            "/api/v1/automations",
-            Some(&dry.to_string()),
-        )
-        .await;
-    assert_eq!(dry.status, 201, "{}", dry.body);
-    let dry_id = dry.json()["id"].as_u64().expect("id");
+    let dry = hub.create(&olivia, "/api/v1/automations", &dry).await;
+    let dry_id = dry["id"].as_u64().expect("id");
     // A consumer may not reach devices.
     let alice = hub.login("alice").await;
     let body = serde_json::json!({
@@ -551,16 +539,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
              "action": {"type": "load_limit", "limit_w": 2000}},
         ],
     });
-    let live = hub
-        .api
-        .call(
-            &olivia,
-            "POST",
-            "/api/v1/automations",
-            Some(&live.to_string()),
-        )
-        .await;
-    assert_eq!(live.status, 201, "{}", live.body);
+    hub.create(&olivia, "/api/v1/automations", &live).await;
     let now_ms = i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -572,16 +551,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
         "name": "evening peak", "start_ms": now_ms + 1500, "end_ms": now_ms + 3_600_000,
         "feeder": "F1", "target_kw": 40,
     });
-    let created = hub
-        .api
-        .call(
-            &olivia,
-            "POST",
-            "/api/v1/dr-events",
-            Some(&event.to_string()),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
+    hub.create(&olivia, "/api/v1/dr-events", &event).await;
 
     let (topic, payload) = tokio::time::timeout(Duration::from_secs(15), home.recv())
         .await
