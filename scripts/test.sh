@@ -27,11 +27,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# Python peers written by other people (pymodbus, dsmr-parser, paho-mqtt), in a venv outside
+# Python peers written by other people (pymodbus, dsmr-parser, paho-mqtt, aiosmtpd), in a venv outside
 # the clone so runs reuse it; the tests find its interpreter through JOULE_PYTHON.
 venv="${JOULE_PY_VENV:-${HOME:-/root}/.cache/joule-py}"
-python_peers=(pymodbus==3.8.6 dsmr-parser==1.4.3 paho-mqtt==2.1.0)
-if ! "$venv/bin/python" -c 'import pymodbus, dsmr_parser, paho.mqtt' 2>/dev/null; then
+python_peers=(pymodbus==3.8.6 dsmr-parser==1.4.3 paho-mqtt==2.1.0 aiosmtpd==1.4.6)
+if ! "$venv/bin/python" -c 'import pymodbus, dsmr_parser, paho.mqtt, aiosmtpd' 2>/dev/null; then
   step "installing the Python peers into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "${python_peers[@]}"

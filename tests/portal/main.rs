@@ -43,6 +43,33 @@ async fn live_watts(browser: &Browser) -> Option<f64> {
         .ok()
 }
 
+/// Adds an alert rule on the alerts page: voltage outside 0–1 V, which a meter's mains
+/// voltage always is.
+async fn add_voltage_rule(browser: &Browser, name: &str) {
+    browser.click("#add-rule summary").await;
+    browser.type_into("#rule-name", name).await;
+    browser
+        .run(
+            "const s = document.querySelector('#rule-condition'); \
+              s.value = 'voltage_out_of_range'; s.dispatchEvent(new Event('change'));",
+        )
+        .await;
+    browser.type_into("#rule-min_v", "0").await;
+    browser.type_into("#rule-max_v", "1").await;
+    browser.click("#rule-form button[type=submit]").await;
+}
+
+/// Presses the page's Refresh button until the text of `css` passes `test`.
+async fn refresh_until(browser: &Browser, css: &str, test: impl Fn(&str) -> bool) {
+    browser
+        .wait_until(css, || async {
+            browser.click("main .sub button").await;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            browser.text(css).await.filter(|t| test(t))
+        })
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -202,6 +229,34 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
     browser.screenshot("consumer-bills").await;
     browser.assert_no_console_errors("the bills page").await;
 
+    // Alerts: where to send them, a rule with its thresholds in volts, the alert it raises
+    // (the meter's ~230 V is outside 0–1 V) acknowledged from the list.
+    browser.click("#nav a[href='/portal/alerts']").await;
+    browser.wait_text("h1", |t| t == "Alerts").await;
+    browser
+        .type_into("#settings-email", "alice@example.org")
+        .await;
+    browser
+        .click("#notification-settings button[type=submit]")
+        .await;
+    browser
+        .wait_text("#settings-message", |t| t == "Saved.")
+        .await;
+    add_voltage_rule(&browser, "Voltage check").await;
+    browser
+        .wait_text("#rule-list tbody", |t| t.contains("Voltage outside 0–1 V"))
+        .await;
+    refresh_until(&browser, "#alert-list tbody", |t| {
+        t.contains("Voltage out of range") && t.contains("Open")
+    })
+    .await;
+    browser.click("#alert-list [data-ack]").await;
+    browser
+        .wait_text("#alert-list tbody", |t| t.contains("Acknowledged"))
+        .await;
+    browser.screenshot("consumer-alerts").await;
+    browser.assert_no_console_errors("the alerts page").await;
+
     // 2. Another consumer's meter: not found by link, 404 from the API.
     browser.open("/portal/meters/b-1").await;
     browser.wait_text("h1", |t| t == "Meter not found").await;
@@ -341,6 +396,29 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         .await;
     browser.screenshot("operator-events").await;
     browser.assert_no_console_errors("the events page").await;
+
+    // An operator's rule watches the fleet; its alarms are acknowledged in the events view.
+    browser.click("#nav a[href='/portal/alerts']").await;
+    add_voltage_rule(&browser, "Fleet voltage").await;
+    browser
+        .wait_text("#rule-list tbody", |t| t.contains("All of yours"))
+        .await;
+    browser.click("#nav a[href='/portal/events']").await;
+    refresh_until(&browser, "#alarm-list tbody", |t| {
+        t.contains("a-1") && t.contains("b-1")
+    })
+    .await;
+    browser.click("#alarm-list [data-ack]").await;
+    browser
+        .wait_text("#alarm-message", |t| t.contains("acknowledged"))
+        .await;
+    browser
+        .wait_text("#alarm-list tbody", |t| t.contains("Acknowledged"))
+        .await;
+    browser.screenshot("operator-alarms").await;
+    browser
+        .assert_no_console_errors("the events page with alarms")
+        .await;
     browser.logout().await;
 
     // An admin: the audit log has both reasons; users can be listed.

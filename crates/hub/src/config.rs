@@ -27,6 +27,9 @@ pub struct HubConfig {
     /// Commands to meters.
     #[serde(default)]
     pub commands: CommandsConfig,
+    /// Alert evaluation and delivery.
+    #[serde(default)]
+    pub alerts: crate::alerts::config::AlertsConfig,
 }
 
 /// `[http]`.
@@ -260,6 +263,9 @@ impl HubConfig {
         }
         if self.commands.expiry_s < 10 {
             return Err(invalid("commands.expiry_s", "must be at least 10"));
+        }
+        if let Some((key, reason)) = self.alerts.invalid() {
+            return Err(invalid(key, reason));
         }
         if self.topics.prefix.is_empty() || self.topics.prefix.contains(['+', '#']) {
             return Err(invalid(

@@ -2,14 +2,20 @@
 //!
 //! It stores what meters send, so that no reading is lost and none is stored twice, and
 //! keeps the registry of meters allowed to report.
+pub mod alerts;
 pub mod api;
+pub mod automation;
 pub mod broker;
 pub mod config;
+pub mod control;
 pub mod ingest;
+pub mod market;
 pub mod mosquitto;
 pub mod passwords;
+pub mod rulebook;
 pub mod service;
 pub mod store;
 pub mod tls;
 pub mod tokens;
+pub mod watcher;
 pub mod web;

@@ -11,6 +11,7 @@
 use crate::broker::{EmbeddedBroker, RegistryCredentials};
 use crate::config::{BrokerUrl, HubConfig, TlsFiles};
 use crate::ingest::{Ingest, Outcome};
+use crate::market::{MarketInputs, Unpriced};
 use crate::store::{Batch, CommandRecord, CommandStatus, Store, StoreError};
 use crate::tokens;
 use joule_protocol::{
@@ -120,19 +121,43 @@ pub struct Shared {
     pub live: broadcast::Sender<(MeterId, LiveReading)>,
     /// Commands to publish (stored already, status pending).
     pub commands: mpsc::Sender<CommandRecord>,
+    /// Messages for the hub's own MQTT connection to publish (alerts, automation).
+    pub outgoing: mpsc::Sender<Outgoing>,
+    /// What alert and automation rules watch: stored data, rule changes, resolutions.
+    pub watch: mpsc::Sender<crate::watcher::Input>,
+    /// The HTTP client for webhooks.
+    pub http: reqwest::Client,
 }
 
-/// A hub ready to run: what its parts share, and the receiving end of the command queue.
+/// A message for the hub's MQTT connection to publish, with where to say it was taken.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Topic.
+    pub topic: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+    /// Whether the broker retains it.
+    pub retain: bool,
+    /// Told `Ok` once the client has queued it (QoS 1), or why not.
+    pub done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// A hub ready to run: what its parts share, and the receiving ends of its queues.
 #[derive(Debug)]
 pub struct Hub {
     shared: Shared,
     commands: mpsc::Receiver<CommandRecord>,
+    outgoing: mpsc::Receiver<Outgoing>,
+    watch: mpsc::Receiver<crate::watcher::Input>,
+    market: Arc<dyn MarketInputs>,
 }
 
 impl Hub {
     /// A hub with `config` storing into `store`.
     pub fn new(config: HubConfig, store: Arc<dyn Store>) -> Self {
         let (commands_tx, commands) = mpsc::channel(1024);
+        let (outgoing_tx, outgoing) = mpsc::channel(1024);
+        let (watch_tx, watch) = mpsc::channel(crate::watcher::QUEUE);
         let (live, _) = broadcast::channel(4096);
         Self {
             shared: Shared {
@@ -140,9 +165,22 @@ impl Hub {
                 store,
                 live,
                 commands: commands_tx,
+                outgoing: outgoing_tx,
+                watch: watch_tx,
+                http: reqwest::Client::new(),
             },
             commands,
+            outgoing,
+            watch,
+            market: Arc::new(Unpriced),
         }
+    }
+
+    /// Uses `market` for the bill forecasts and prices that alert and automation rules
+    /// read (without it, none are known and such rules never fire).
+    pub fn with_market(mut self, market: Arc<dyn MarketInputs>) -> Self {
+        self.market = market;
+        self
     }
 
     /// What the parts share (for the API).
@@ -240,7 +278,13 @@ impl Hub {
         broker: &BrokerConnection,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ServiceError> {
-        let Self { shared, commands } = self;
+        let Self {
+            shared,
+            commands,
+            outgoing,
+            watch,
+            market,
+        } = self;
         let config = Arc::clone(&shared.config);
         let mut options =
             MqttOptions::new(&config.broker.client_id, broker.host.clone(), broker.port);
@@ -285,6 +329,8 @@ impl Hub {
             topics,
         ));
         let housekeeping = tokio::spawn(housekeeping(shared.clone()));
+        let publisher = tokio::spawn(publish_outgoing(outgoing, client.clone()));
+        let watcher = tokio::spawn(crate::watcher::run(shared.clone(), watch, market));
         let result = tokio::select! {
             () = shutdown => {
                 tracing::info!("shutting down");
@@ -300,6 +346,8 @@ impl Hub {
         };
         dispatcher.abort();
         housekeeping.abort();
+        publisher.abort();
+        watcher.abort();
         let _ = client.disconnect().await;
         result.map_err(|error| ServiceError::Broker(format!("writer task: {error}")))?
     }
@@ -382,6 +430,23 @@ async fn dispatch_commands(
         {
             tracing::error!(%error, id = command.id, "marking a command sent failed");
         }
+    }
+}
+
+/// Publishes what alerts and automation hand the hub's MQTT connection.
+async fn publish_outgoing(mut outgoing: mpsc::Receiver<Outgoing>, client: AsyncClient) {
+    while let Some(message) = outgoing.recv().await {
+        let result = client
+            .publish(
+                message.topic,
+                QoS::AtLeastOnce,
+                message.retain,
+                message.payload,
+            )
+            .await
+            .map_err(|error| error.to_string());
+        // The asker may have given up waiting.
+        let _ = message.done.send(result);
     }
 }
 
@@ -514,6 +579,7 @@ async fn write_batches(
         }
         let started = std::time::Instant::now();
         let outcome = shared.store.write_batch(&batch).await?;
+        crate::watcher::feed(&shared, &batch, &outcome);
         metrics::histogram!("joule_store_batch_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("joule_ingest_stored_total").increment(outcome.stored as u64);
         metrics::counter!("joule_ingest_duplicates_total").increment(outcome.duplicates as u64);

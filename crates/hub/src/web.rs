@@ -50,6 +50,7 @@ const ASSETS: &[Asset] = assets![
     "js/dom.js",
     "js/format.js",
     "js/main.js",
+    "js/pages/alerts.js",
     "js/pages/audit.js",
     "js/pages/commands.js",
     "js/pages/events.js",

@@ -6,18 +6,22 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{MeterDetails, NewMeter, Role, SqliteStore, Store, UserRecord};
-use joule_hub::{passwords, tokens};
+use joule_hub::store::{AlertStore, MeterDetails, NewMeter, Role, SqliteStore, Store};
+use joule_hub::tokens;
 use joule_protocol::{
     AckStatus, Command, CommandAck, MeterId, PAYLOAD_VERSION, RelayState, TopicKind, Topics, encode,
 };
-use joule_testkit::http::{Response, request};
+use joule_testkit::http::request;
 use joule_testkit::{client, free_port, reading, recent_ms, wait_for_port};
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "common/accounts.rs"]
+mod accounts;
+use accounts::password;
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,17 +56,14 @@ impl Caller {
     }
 }
 
-fn password(username: &str) -> String {
-    format!("password-of-{username}")
-}
-
 struct Fixture {
     http: u16,
     mqtt: u16,
     /// Device token of meter a-1 (alice's).
     token: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    hub: Option<tokio::task::JoinHandle<Result<(), joule_hub::service::ServiceError>>>,
+    api: joule_testkit::http::Api,
+    hub: joule_testkit::Stoppable<joule_hub::service::ServiceError>,
+    store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -70,23 +71,17 @@ impl Fixture {
     async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store"));
-        for (username, role) in [
-            ("alice", Role::Consumer),
-            ("bob", Role::Consumer),
-            ("carol", Role::Consumer),
-            ("olivia", Role::Operator),
-            ("adam", Role::Admin),
-        ] {
-            store
-                .add_user(UserRecord {
-                    username: username.into(),
-                    role,
-                    password_hash: passwords::hash(&password(username)).expect("hash"),
-                    created_ms: 0,
-                })
-                .await
-                .expect("user");
-        }
+        accounts::add_users(
+            store.as_ref(),
+            &[
+                ("alice", Role::Consumer),
+                ("bob", Role::Consumer),
+                ("carol", Role::Consumer),
+                ("olivia", Role::Operator),
+                ("adam", Role::Admin),
+            ],
+        )
+        .await;
         let token = tokens::generate();
         for (id, owner) in [("a-1", "alice"), ("a-2", "alice"), ("b-1", "bob")] {
             store
@@ -118,10 +113,9 @@ impl Fixture {
             .await
             .expect("bind");
         let http = listener.local_addr().expect("addr").port();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let hub = tokio::spawn(Hub::new(config, store).serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let hub = joule_testkit::Stoppable::spawn(|stopped| {
+            Hub::new(config, store.clone()).serve(listener, stopped)
+        });
         tokio::task::spawn_blocking(move || wait_for_port(mqtt))
             .await
             .expect("broker up");
@@ -129,41 +123,20 @@ impl Fixture {
             http,
             mqtt,
             token,
-            stop: Some(stop),
-            hub: Some(hub),
+            api: joule_testkit::http::Api { port: http },
+            hub,
+            store,
             _dir: dir,
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(hub) = self.hub.take() {
-            hub.await.expect("hub task").expect("hub stopped cleanly");
-        }
+    async fn stop(self) {
+        self.hub.stop().await;
     }
 
     /// Logs `username` in; returns the headers that authenticate its requests.
     async fn login(&self, username: &str) -> Vec<(String, String)> {
-        let body = serde_json::json!({"username": username, "password": password(username)});
-        let response = request(
-            self.http,
-            "POST",
-            "/api/v1/auth/login",
-            &[],
-            Some(&body.to_string()),
-        )
-        .await;
-        assert_eq!(response.status, 200, "login {username}: {}", response.body);
-        let cookie = response.header("set-cookie").expect("session cookie");
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-        let session = cookie.split(';').next().expect("cookie pair").to_owned();
-        let csrf = response.json()["csrf_token"]
-            .as_str()
-            .expect("csrf token")
-            .to_owned();
-        vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+        self.api.login(username, &password(username)).await
     }
 
     async fn headers(&self, caller: Caller) -> Vec<(String, String)> {
@@ -172,20 +145,6 @@ impl Fixture {
             Caller::Device => vec![("Authorization".into(), format!("Bearer {}", self.token))],
             user => self.login(user.username().expect("a user")).await,
         }
-    }
-
-    async fn call(
-        &self,
-        headers: &[(String, String)],
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Response {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        request(self.http, method, path, &headers, body).await
     }
 
     /// A meter connection of a-1, subscribed to its command and storage-ack topics.
@@ -276,6 +235,7 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
     let alice = hub.login("alice").await;
 
     let latest = hub
+        .api
         .call(&alice, "GET", "/api/v1/meters/a-1/latest", None)
         .await;
     assert_eq!(latest.status, 200, "{}", latest.body);
@@ -283,6 +243,7 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
     let from = base_ms;
     let to = base_ms + 60_000;
     let series = hub
+        .api
         .call(
             &alice,
             "GET",
@@ -295,6 +256,7 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
     assert_eq!(series["resolution"], "raw");
     assert_eq!(series["points"].as_array().expect("points").len(), 5);
     let minutes = hub
+        .api
         .call(
             &alice,
             "GET",
@@ -311,11 +273,13 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
         .sum();
     assert_eq!(counted, 5, "the minute rollups hold every reading once");
     let gaps = hub
+        .api
         .call(&alice, "GET", "/api/v1/meters/a-1/gaps", None)
         .await
         .json();
     assert_eq!(gaps["contiguous_seq"], 5);
     let csv = hub
+        .api
         .call(
             &alice,
             "GET",
@@ -335,6 +299,7 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
         csv.body
     );
     let errors = hub
+        .api
         .call(
             &alice,
             "GET",
@@ -389,6 +354,7 @@ async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
 
     // A session without its CSRF token cannot act; neither can a consumer; no reason, no switch.
     let no_csrf = hub
+        .api
         .call(
             &olivia[..1],
             "POST",
@@ -402,23 +368,26 @@ async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
     );
     let alice = hub.login("alice").await;
     let consumer = hub
+        .api
         .call(&alice, "POST", "/api/v1/meters/a-1/commands", Some(body))
         .await;
     assert_eq!(consumer.status, 403);
     let reasonless = r#"{"action": {"type": "disconnect", "reason": " "}}"#;
     assert_eq!(
-        hub.call(
-            &olivia,
-            "POST",
-            "/api/v1/meters/a-1/commands",
-            Some(reasonless)
-        )
-        .await
-        .status,
+        hub.api
+            .call(
+                &olivia,
+                "POST",
+                "/api/v1/meters/a-1/commands",
+                Some(reasonless)
+            )
+            .await
+            .status,
         400
     );
 
     let created = hub
+        .api
         .call(&olivia, "POST", "/api/v1/meters/a-1/commands", Some(body))
         .await;
     assert_eq!(created.status, 202, "{}", created.body);
@@ -465,7 +434,7 @@ async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
     let mut status = String::new();
     for _ in 0..100 {
         let _ = tokio::time::timeout(Duration::from_millis(50), events.poll()).await;
-        status = hub.call(&olivia, "GET", &path, None).await.json()["status"]
+        status = hub.api.call(&olivia, "GET", &path, None).await.json()["status"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
@@ -475,7 +444,11 @@ async fn an_operator_disconnects_a_meter_and_the_ack_closes_the_command() {
     }
     assert_eq!(status, "done");
     let adam = hub.login("adam").await;
-    let audit = hub.call(&adam, "GET", "/api/v1/audit", None).await.json();
+    let audit = hub
+        .api
+        .call(&adam, "GET", "/api/v1/audit", None)
+        .await
+        .json();
     let entry = audit
         .as_array()
         .expect("entries")
@@ -508,6 +481,8 @@ enum Access {
     Operator,
     /// Admins.
     Admin,
+    /// The owner only (alice's rules and alerts); anyone else's is not found.
+    Own,
 }
 
 /// The matrix: every route's access, and a body that an allowed caller's request succeeds
@@ -564,15 +539,42 @@ fn route(method: &str, path: &str, n: u32) -> Option<(Access, Option<String>)> {
             Access::Admin,
             Some(r#"{"password":"another long pw"}"#.into()),
         ),
+        ("get", "/api/v1/alert-rules" | "/api/v1/alerts" | "/api/v1/automations")
+        | ("get" | "put", "/api/v1/notification-settings") => (Access::User, Some("{}".into())),
+        ("post", "/api/v1/alert-rules") => (Access::User, Some(ALERT_RULE.into())),
+        ("get" | "delete", "/api/v1/alert-rules/{rule_id}") => (Access::Own, None),
+        ("put", "/api/v1/alert-rules/{rule_id}") => (Access::Own, Some(ALERT_RULE.into())),
+        ("post", "/api/v1/alerts/{alert_id}/ack" | "/api/v1/alerts/{alert_id}/resolve")
+        | ("get", "/api/v1/alerts/{alert_id}/deliveries") => (Access::Own, None),
+        ("post", "/api/v1/automations") => (Access::User, Some(AUTOMATION.into())),
+        ("get" | "delete", "/api/v1/automations/{rule_id}")
+        | ("post", "/api/v1/automations/{rule_id}/dry-run")
+        | ("get", "/api/v1/automations/{rule_id}/runs") => (Access::Own, None),
+        ("put", "/api/v1/automations/{rule_id}") => (Access::Own, Some(AUTOMATION.into())),
+        ("get", "/api/v1/dr-events") | ("delete", "/api/v1/dr-events/{event_id}") => {
+            (Access::Operator, None)
+        }
+        ("post", "/api/v1/dr-events") => (Access::Operator, Some(DR_EVENT.into())),
         _ => return None,
     })
 }
+
+/// An alert rule any user may create.
+const ALERT_RULE: &str = r#"{"name":"offline","condition":{"type":"offline","for_s":600}}"#;
+/// An automation rule any user may create (a webhook reaches no device).
+const AUTOMATION: &str = r#"{"name":"tell me","trigger":{"type":"schedule","at":"07:00"},
+    "actions":[{"type":"webhook","url":"http://127.0.0.1:9/hook"}],"dry_run":true}"#;
+/// A demand-response event.
+const DR_EVENT: &str =
+    r#"{"name":"peak","start_ms":4102444800000,"end_ms":4102448400000,"feeder":"F1"}"#;
 
 fn expected(access: Access, caller: Caller) -> u16 {
     use Caller::*;
     match (access, caller) {
         (Access::Public, _) => 200,
         (_, Anonymous | Device) => 401,
+        (Access::Own, ConsumerA) => 200,
+        (Access::Own, _) => 404,
         (Access::User | Access::MeterReader, ConsumerA) => 200,
         (Access::User, ConsumerB) => 200,
         (Access::MeterReader, ConsumerB) => 404,
@@ -589,6 +591,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
     publish(&meter, &mut events, 1..=3, recent_ms()).await;
     let olivia = hub.login("olivia").await;
     let command = hub
+        .api
         .call(
             &olivia,
             "POST",
@@ -599,6 +602,39 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
         .json()["id"]
         .as_u64()
         .expect("command id");
+    // Alice's alert rules and automations (one kept, one to delete) and an alert.
+    let alice = hub.login("alice").await;
+    let mut created = Vec::new();
+    for path in ["/api/v1/alert-rules", "/api/v1/automations"] {
+        let body = if path.ends_with("rules") {
+            ALERT_RULE
+        } else {
+            AUTOMATION
+        };
+        for _ in 0..2 {
+            let response = hub.api.call(&alice, "POST", path, Some(body)).await;
+            assert_eq!(response.status, 201, "{path}: {}", response.body);
+            created.push(response.json()["id"].as_u64().expect("id").to_string());
+        }
+    }
+    let [alert_rule, doomed_alert_rule, automation, doomed_automation] =
+        <[String; 4]>::try_from(created).expect("four ids");
+    let alert = hub
+        .store
+        .open_alert(&joule_hub::alerts::NewAlert {
+            rule_id: alert_rule.parse().expect("id"),
+            owner: "alice".into(),
+            meter: "a-1".into(),
+            condition: "offline".into(),
+            message: "nothing heard".into(),
+            value: None,
+            opened_ms: recent_ms(),
+        })
+        .await
+        .expect("store")
+        .expect("alert")
+        .id
+        .to_string();
     let document = request(hub.http, "GET", "/api/v1/openapi.json", &[], None)
         .await
         .json();
@@ -627,11 +663,32 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
             } else {
                 "a-1"
             };
+            let rule = match (path.starts_with("/api/v1/alert-rules"), method) {
+                (true, "delete") => &doomed_alert_rule,
+                (true, _) => &alert_rule,
+                (false, "delete") => &doomed_automation,
+                (false, _) => &automation,
+            };
             let concrete = path
                 .replace("{id}", meter)
                 .replace("{command_id}", &command.to_string())
-                .replace("{username}", "carol");
+                .replace("{username}", "carol")
+                .replace("{rule_id}", rule)
+                .replace("{alert_id}", &alert);
             for caller in CALLERS {
+                // Each caller cancels a DR event of its own.
+                let concrete = if path == "/api/v1/dr-events/{event_id}" {
+                    // A fresh login: changing a password ends the user's sessions.
+                    let olivia = hub.login("olivia").await;
+                    let fresh = hub
+                        .api
+                        .call(&olivia, "POST", "/api/v1/dr-events", Some(DR_EVENT))
+                        .await;
+                    let id = fresh.json()["id"].as_u64().expect("event id");
+                    concrete.replace("{event_id}", &id.to_string())
+                } else {
+                    concrete.clone()
+                };
                 let headers = hub.headers(caller).await;
                 let body = match (path.as_str(), caller.username()) {
                     // Each user's own password, changed to itself.
@@ -646,6 +703,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                     _ => body.clone(),
                 };
                 let response = hub
+                    .api
                     .call(&headers, &method.to_uppercase(), &concrete, body.as_deref())
                     .await;
                 checked += 1;

@@ -16,6 +16,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+#[path = "store/alerting.rs"]
+mod alerting;
+
 /// 2026-11-23 00:00:00 UTC: a day boundary, so rollup buckets are easy to reason about.
 const T0: i64 = 1_795_392_000_000;
 
@@ -97,6 +100,9 @@ pub async fn run_suite(open: &Open) {
     users_sessions_and_tokens(open("users").await).await;
     commands_move_forward_only(open("commands").await).await;
     presence_and_audit(open("audit").await).await;
+    alerting::documents_by_kind_and_owner(open("documents").await).await;
+    alerting::one_unresolved_alert_per_key_moving_forward_only(open("alerts").await).await;
+    alerting::deliveries_and_runs_are_recorded(open("deliveries").await).await;
 }
 
 async fn resends_are_stored_once_and_acknowledged(store: Arc<dyn Store>) {

@@ -112,3 +112,51 @@ fn dechunk(mut data: &[u8]) -> String {
     }
     String::from_utf8_lossy(&body).into_owned()
 }
+
+/// The hub's HTTP API on a port of 127.0.0.1.
+#[derive(Debug, Clone, Copy)]
+pub struct Api {
+    /// Its port.
+    pub port: u16,
+}
+
+impl Api {
+    /// Logs `username` in with `password`; returns the headers that authenticate its
+    /// requests: the session cookie (checked to be HttpOnly and SameSite=Strict) and the
+    /// CSRF token.
+    pub async fn login(&self, username: &str, password: &str) -> Vec<(String, String)> {
+        let body = serde_json::json!({"username": username, "password": password});
+        let response = request(
+            self.port,
+            "POST",
+            "/api/v1/auth/login",
+            &[],
+            Some(&body.to_string()),
+        )
+        .await;
+        assert_eq!(response.status, 200, "login {username}: {}", response.body);
+        let cookie = response.header("set-cookie").expect("session cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        let session = cookie.split(';').next().expect("cookie pair").to_owned();
+        let csrf = response.json()["csrf_token"]
+            .as_str()
+            .expect("csrf token")
+            .to_owned();
+        vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+    }
+
+    /// Sends one request with `headers` (e.g. from [`Api::login`]).
+    pub async fn call(
+        &self,
+        headers: &[(String, String)],
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Response {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        request(self.port, method, path, &headers, body).await
+    }
+}

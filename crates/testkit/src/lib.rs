@@ -164,3 +164,39 @@ pub fn python() -> std::path::PathBuf {
     );
     python
 }
+
+/// A task that runs until told to stop (e.g. a hub serving in the test's process).
+#[derive(Debug)]
+pub struct Stoppable<E> {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), E>>>,
+}
+
+impl<E: std::fmt::Debug + Send + 'static> Stoppable<E> {
+    /// Spawns what `start` makes of a future that resolves when the task should stop.
+    pub fn spawn<F>(
+        start: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> F,
+    ) -> Self
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(start(Box::pin(async {
+            let _ = stopped.await;
+        })));
+        Self {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Tells it to stop and waits; it must end cleanly.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("task").expect("stopped cleanly");
+        }
+    }
+}

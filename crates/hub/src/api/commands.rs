@@ -3,11 +3,11 @@
 //! reconnect follow DLMS disconnect control: disconnect opens the switch, reconnect closes
 //! it, arm_reconnect leaves it ready for the consumer to close; each needs a reason.
 
+use super::AppState;
 use super::LimitQuery;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::meters::visible_meter;
-use super::{AppState, now_ms};
 use crate::store::{CommandRecord, Role};
 use axum::Json;
 use axum::extract::State;
@@ -28,7 +28,7 @@ pub struct CommandRequest {
 }
 
 /// Refuses actions that cannot be right whatever the meter's state.
-fn check(action: &Action) -> Result<(), ApiError> {
+pub(crate) fn check(action: &Action) -> Result<(), ApiError> {
     match action {
         Action::Disconnect { reason }
         | Action::Reconnect { reason }
@@ -45,19 +45,6 @@ fn check(action: &Action) -> Result<(), ApiError> {
         }
         _ => Ok(()),
     }
-}
-
-/// The action's wire name, for the audit log.
-fn action_name(action: &Action) -> String {
-    serde_json::to_value(action)
-        .ok()
-        .and_then(|value| {
-            value
-                .get("type")
-                .and_then(|t| t.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Sends a command to a meter (operator).
@@ -77,42 +64,23 @@ pub async fn create(
         return Err(ApiError::conflict(format!("meter `{id}` is revoked")));
     }
     check(&request.action)?;
-    let now = now_ms();
     let expires_s = request
         .expires_in_s
         .unwrap_or(state.shared.config.commands.expiry_s)
         .clamp(10, 7 * 86_400);
-    let store = &state.shared.store;
-    let command = store
-        .add_command(
-            &meter.id,
-            &request.action,
-            &caller.user.username,
-            now,
-            now + i64::from(expires_s) * 1000,
-        )
-        .await?;
-    let detail = match &request.action {
-        Action::Disconnect { reason }
-        | Action::Reconnect { reason }
-        | Action::ArmReconnect { reason } => format!("command {}: {reason}", command.id),
-        other => format!(
-            "command {}: {}",
-            command.id,
-            serde_json::to_string(other).unwrap_or_default()
-        ),
-    };
-    store
-        .audit(caller.audit(
-            &format!("command.{}", action_name(&request.action)),
-            meter.id.as_str(),
-            detail,
-        ))
-        .await?;
-    // Stored as pending first: if the hub stops now, the next start sends it.
-    if state.shared.commands.send(command.clone()).await.is_err() {
-        return Err(ApiError::internal("the command dispatcher has stopped"));
-    }
+    let command = crate::control::issue(
+        &state.shared,
+        &meter.id,
+        &request.action,
+        &caller.user.username,
+        None,
+        expires_s,
+    )
+    .await
+    .map_err(|error| match error {
+        crate::control::ControlError::Store(error) => ApiError::from(error),
+        stopped => ApiError::internal(stopped),
+    })?;
     Ok((StatusCode::ACCEPTED, Json(command)))
 }
 

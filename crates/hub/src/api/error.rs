@@ -105,9 +105,10 @@ impl From<StoreError> for ApiError {
             StoreError::MeterExists(_) | StoreError::UserExists(_) => {
                 Self::conflict(error.to_string())
             }
-            StoreError::NoMeter(_) | StoreError::NoUser(_) | StoreError::NoCommand(_) => {
-                Self::not_found(error.to_string())
-            }
+            StoreError::NoMeter(_)
+            | StoreError::NoUser(_)
+            | StoreError::NoCommand(_)
+            | StoreError::NoDocument(..) => Self::not_found(error.to_string()),
             StoreError::Database(_)
             | StoreError::Corrupt { .. }
             | StoreError::NewerSchema { .. } => Self::internal(error),

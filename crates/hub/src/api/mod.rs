@@ -5,7 +5,9 @@
 //! the route list: the authorization test walks it, and a new route cannot escape.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
+pub mod automation;
 pub mod commands;
 pub mod error;
 pub mod fleet;
@@ -90,7 +92,7 @@ fn broadcast_stream(
 #[openapi(
     info(
         title = "Joule hub API",
-        description = "Meters, readings, commands, users and the fleet. Errors are JSON \
+        description = "Meters, readings, commands, users, the fleet, alerts and automation. Errors are JSON \
             `{code, message}`. Browsers log in for a session cookie and send `X-CSRF-Token` \
             on state-changing requests; scripts send `Authorization: Bearer <API token>`."
     ),
@@ -197,6 +199,27 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::user_password))
         .routes(routes!(admin::audit))
         .routes(routes!(admin::dead_letters))
+        .routes(routes!(alerts::list_rules, alerts::create_rule))
+        .routes(routes!(
+            alerts::get_rule,
+            alerts::replace_rule,
+            alerts::delete_rule
+        ))
+        .routes(routes!(alerts::get_settings, alerts::put_settings))
+        .routes(routes!(alerts::list_alerts))
+        .routes(routes!(alerts::ack))
+        .routes(routes!(alerts::resolve))
+        .routes(routes!(alerts::deliveries))
+        .routes(routes!(automation::list, automation::create))
+        .routes(routes!(
+            automation::get,
+            automation::replace,
+            automation::delete
+        ))
+        .routes(routes!(automation::dry_run))
+        .routes(routes!(automation::runs))
+        .routes(routes!(automation::dr_events, automation::add_dr_event))
+        .routes(routes!(automation::cancel_dr_event))
         .split_for_parts();
     let json = document.to_pretty_json().unwrap_or_default();
     let _ = state.openapi.set(json);

@@ -8,10 +8,14 @@
 //! events, gaps and dead letters; the API keeps users, sessions, commands and the audit
 //! log here too. Two backends: SQLite (the default, one file) and PostgreSQL (fleets).
 
+pub mod alerting;
 mod model;
 mod postgres;
 mod sqlite;
 
+pub use alerting::{
+    ActionOutcome, AlertFilter, AlertKey, AlertStore, AutomationRun, Document, DocumentKind,
+};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -50,6 +54,9 @@ pub enum StoreError {
         /// The newest version this hub knows.
         known: usize,
     },
+    /// No such document (an alert rule, automation, DR event) of this kind.
+    #[error("no {0} {1}")]
+    NoDocument(&'static str, u64),
     /// Stored data could not be read back (a damaged row).
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {
@@ -62,7 +69,7 @@ pub enum StoreError {
 
 /// The hub's storage. Every backend passes the same suite (`crates/hub/tests/store.rs`).
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: AlertStore + Send + Sync + std::fmt::Debug {
     /// Registers a meter.
     async fn add_meter(&self, meter: NewMeter, now_ms: i64) -> Result<(), StoreError>;
     /// Revokes a meter's token: it can no longer authenticate.
@@ -243,8 +250,8 @@ fn stored_meter_id(id: &str) -> Result<MeterId, StoreError> {
     })
 }
 
-/// A JSON column could not be read back.
-fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+/// A JSON column or document could not be read back.
+pub fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
     move |error| StoreError::Corrupt {
         what,
         detail: error.to_string(),

@@ -4,6 +4,7 @@
 
 import { api, setCsrf } from './api.js';
 import { h, heading, empty, failure, loading } from './dom.js';
+import * as alerts from './pages/alerts.js';
 import * as audit from './pages/audit.js';
 import * as events from './pages/events.js';
 import * as fleet from './pages/fleet.js';
@@ -22,7 +23,8 @@ const ROUTES = [
   { path: /^\/portal\/meters$/, page: meters },
   { path: /^\/portal\/meters\/([^/]+)$/, page: meter },
   { path: /^\/portal\/meters\/([^/]+)\/history$/, page: historyPage },
-  { path: /^\/portal\/(bills|insights|alerts)$/, page: planned },
+  { path: /^\/portal\/(bills|insights)$/, page: planned },
+  { path: /^\/portal\/alerts$/, page: alerts },
   { path: /^\/portal\/fleet$/, page: fleet, role: 'operator' },
   { path: /^\/portal\/events$/, page: events, role: 'operator' },
   { path: /^\/portal\/users$/, page: users, role: 'admin' },
@@ -37,7 +39,7 @@ const NAV = [
   { label: 'Events', path: '/portal/events', role: 'operator' },
   { label: 'Bills', path: '/portal/bills', role: 'consumer', consumers: true },
   { label: 'Insights', path: '/portal/insights', role: 'consumer', consumers: true },
-  { label: 'Alerts', path: '/portal/alerts', role: 'consumer', consumers: true },
+  { label: 'Alerts', path: '/portal/alerts', role: 'consumer' },
   { label: 'Users', path: '/portal/users', role: 'admin' },
   { label: 'Audit log', path: '/portal/audit', role: 'admin' },
 ];

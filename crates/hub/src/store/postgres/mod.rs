@@ -13,6 +13,7 @@
 //! available and loads, `live` is a hypertable instead.
 
 mod accounts;
+mod alerting;
 mod partitions;
 mod read;
 mod write;
@@ -31,12 +32,60 @@ use tokio_postgres::{Client, NoTls, Transaction};
 const LOCK_KEY: i64 = 0x006a_6f75_6c65;
 
 /// The schema, one migration per entry; `schema_migrations` records those applied.
-const MIGRATIONS: [Migration; 4] = [
+const MIGRATIONS: [Migration; 5] = [
     Migration::Sql(SCHEMA),
     Migration::LiveTable,
     Migration::Sql("ALTER TABLE dead_letters ADD COLUMN seq BIGINT"),
     Migration::Sql("CREATE INDEX events_recent ON events (ts_ms)"),
+    Migration::Sql(ALERTING),
 ];
+
+/// Alerts and automation (crates/hub/src/store/alerting.rs).
+const ALERTING: &str = r#"
+CREATE TABLE alerting_documents (
+    id BIGSERIAL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE INDEX alerting_documents_by_kind ON alerting_documents (kind, owner);
+CREATE TABLE alerts (
+    id BIGSERIAL PRIMARY KEY,
+    rule_id BIGINT NOT NULL,
+    owner TEXT NOT NULL,
+    meter_id TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    message TEXT NOT NULL,
+    value DOUBLE PRECISION,
+    state TEXT NOT NULL,
+    opened_ms BIGINT NOT NULL,
+    acknowledged_ms BIGINT,
+    resolved_ms BIGINT,
+    resolved_by TEXT
+);
+CREATE UNIQUE INDEX alerts_one_unresolved ON alerts (rule_id, meter_id, condition)
+    WHERE state <> 'resolved';
+CREATE INDEX alerts_by_owner ON alerts (owner, id);
+CREATE TABLE alert_deliveries (
+    alert_id BIGINT NOT NULL,
+    channel TEXT NOT NULL,
+    attempt BIGINT NOT NULL,
+    ts_ms BIGINT NOT NULL,
+    ok BOOLEAN NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (alert_id, channel, attempt)
+);
+CREATE TABLE automation_runs (
+    id BIGSERIAL PRIMARY KEY,
+    rule_id BIGINT NOT NULL,
+    ts_ms BIGINT NOT NULL,
+    dry_run BOOLEAN NOT NULL,
+    reason TEXT NOT NULL,
+    outcomes TEXT NOT NULL
+);
+CREATE INDEX automation_runs_by_rule ON automation_runs (rule_id, id);
+"#;
 
 /// One step of the schema.
 #[derive(Debug, Clone, Copy)]

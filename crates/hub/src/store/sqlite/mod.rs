@@ -7,6 +7,7 @@
 //! pool.
 
 mod accounts;
+mod alerting;
 mod read;
 mod write;
 
@@ -21,7 +22,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     r#"
 CREATE TABLE meters (
     id TEXT PRIMARY KEY,
@@ -168,6 +169,52 @@ ALTER TABLE dead_letters ADD COLUMN seq INTEGER;
 "#,
     r#"
 CREATE INDEX events_recent ON events (ts_ms);
+"#,
+    // Alerts and automation (crates/hub/src/store/alerting.rs).
+    r#"
+CREATE TABLE alerting_documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX alerting_documents_by_kind ON alerting_documents (kind, owner);
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule_id INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    meter_id TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    message TEXT NOT NULL,
+    value REAL,
+    state TEXT NOT NULL,
+    opened_ms INTEGER NOT NULL,
+    acknowledged_ms INTEGER,
+    resolved_ms INTEGER,
+    resolved_by TEXT
+);
+CREATE UNIQUE INDEX alerts_one_unresolved ON alerts (rule_id, meter_id, condition)
+    WHERE state <> 'resolved';
+CREATE INDEX alerts_by_owner ON alerts (owner, id);
+CREATE TABLE alert_deliveries (
+    alert_id INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (alert_id, channel, attempt)
+);
+CREATE TABLE automation_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule_id INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    dry_run INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    outcomes TEXT NOT NULL
+);
+CREATE INDEX automation_runs_by_rule ON automation_runs (rule_id, id);
 "#,
 ];
 

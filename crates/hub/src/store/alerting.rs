@@ -1,0 +1,245 @@
+//! What alerts and automation keep: rules, settings and demand-response events as JSON
+//! documents, alerts with their lifecycle, delivery attempts and automation runs.
+//!
+//! Rules, settings and DR events are read whole and written whole by their owners, and
+//! their shape grows with new condition and trigger kinds, so each is one JSON document
+//! (kind, owner, body) rather than columns per field: a new kind needs no migration.
+//! Alerts are rows, because the store itself guarantees that one rule, meter and condition
+//! has at most one alert that is not resolved (a partial unique index).
+
+use super::StoreError;
+use crate::alerts::{Alert, AlertState, DeliveryAttempt, NewAlert};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// The kinds of JSON documents kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// An alert rule (`alerts::AlertRuleSpec`).
+    AlertRule,
+    /// A user's notification settings (`alerts::NotificationSettings`).
+    NotificationSettings,
+    /// An automation rule (`automation::AutomationSpec`).
+    Automation,
+    /// A demand-response event (`automation::DrEventSpec`).
+    DrEvent,
+}
+
+impl DocumentKind {
+    /// Its stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AlertRule => "alert_rule",
+            Self::NotificationSettings => "notification_settings",
+            Self::Automation => "automation",
+            Self::DrEvent => "dr_event",
+        }
+    }
+}
+
+/// A stored JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// Its id (shared by all kinds; 0 before it is stored).
+    pub id: u64,
+    /// Whose it is (a username).
+    pub owner: String,
+    /// The JSON body.
+    pub body: String,
+    /// When it was written, Unix ms.
+    pub updated_ms: i64,
+}
+
+/// Which alerts to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// Only this user's.
+    pub owner: Option<String>,
+    /// Only in this state.
+    pub state: Option<AlertState>,
+    /// Only this id.
+    pub id: Option<u64>,
+    /// At most this many (`usize::MAX`: all).
+    pub limit: usize,
+}
+
+/// Which alerts to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertKey {
+    /// The rule.
+    pub rule_id: u64,
+    /// Only this meter (or every meter of the rule).
+    pub meter: Option<String>,
+    /// Only this condition (or every condition).
+    pub condition: Option<String>,
+}
+
+/// One automation rule's firing: what triggered it and what each action did (or, in a
+/// dry run, would have done).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AutomationRun {
+    /// Its id (0 before it is stored).
+    pub id: u64,
+    /// The rule.
+    pub rule_id: u64,
+    /// When, Unix ms.
+    pub ts_ms: i64,
+    /// Whether nothing was done, only recorded.
+    pub dry_run: bool,
+    /// What triggered it.
+    pub reason: String,
+    /// Each action with its result.
+    pub outcomes: Vec<ActionOutcome>,
+}
+
+/// What one action did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ActionOutcome {
+    /// The action, for people (e.g. `publish home/switch/boiler/set: OFF`).
+    pub action: String,
+    /// Whether it succeeded (a dry run: whether it would be attempted).
+    pub ok: bool,
+    /// The result, the error, or `dry run: not done`.
+    pub detail: String,
+}
+
+/// Storage for alerts and automation; part of every [`super::Store`].
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Stores a new document (its `id` 0) or replaces the one of that id and kind (its
+    /// owner stays); returns its id.
+    async fn put_document(
+        &self,
+        kind: DocumentKind,
+        document: &Document,
+    ) -> Result<u64, StoreError>;
+    /// Documents of a kind, of one owner or all, by id.
+    async fn documents(
+        &self,
+        kind: DocumentKind,
+        owner: Option<&str>,
+    ) -> Result<Vec<Document>, StoreError>;
+    /// Deletes a document; whether it existed.
+    async fn delete_document(&self, kind: DocumentKind, id: u64) -> Result<bool, StoreError>;
+
+    /// Opens an alert, unless one for the same rule, meter and condition is not resolved
+    /// yet (then `None`).
+    async fn open_alert(&self, alert: &NewAlert) -> Result<Option<Alert>, StoreError>;
+    /// Moves an alert on: open → acknowledged → resolved, never back. Returns it when it
+    /// moved.
+    async fn set_alert_state(
+        &self,
+        id: u64,
+        state: AlertState,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Option<Alert>, StoreError>;
+    /// Resolves every alert matching `key` that is not resolved; returns them.
+    async fn resolve_alerts(
+        &self,
+        key: &AlertKey,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Alert>, StoreError>;
+    /// Alerts matching `filter`, newest first.
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError>;
+    /// Records a delivery attempt.
+    async fn add_delivery(&self, attempt: &DeliveryAttempt) -> Result<(), StoreError>;
+    /// An alert's delivery attempts, in order.
+    async fn deliveries(&self, alert_id: u64) -> Result<Vec<DeliveryAttempt>, StoreError>;
+
+    /// Records an automation run; returns it with its id.
+    async fn add_automation_run(&self, run: &AutomationRun) -> Result<AutomationRun, StoreError>;
+    /// Runs of one rule or all, newest first.
+    async fn automation_runs(
+        &self,
+        rule_id: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AutomationRun>, StoreError>;
+}
+
+/// The SQL both backends use to read alerts (`placeholder(n)` spells parameter n).
+pub(super) fn alerts_query(
+    filter: &AlertFilter,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut sql = String::from(
+        "SELECT id, rule_id, owner, meter_id, condition, message, value, state, opened_ms,
+                acknowledged_ms, resolved_ms, resolved_by
+         FROM alerts WHERE 1 = 1",
+    );
+    let mut values = Vec::new();
+    let id = filter.id.map(|id| id.to_string());
+    let state = filter.state.map(|s| s.as_str().to_owned());
+    for (column, value) in [("owner", filter.owner.clone()), ("state", state)] {
+        if let Some(value) = value {
+            values.push(value);
+            sql.push_str(&format!(" AND {column} = {}", placeholder(values.len())));
+        }
+    }
+    if let Some(id) = id {
+        // The id is a number we formatted: safe to inline, and avoids a typed parameter.
+        sql.push_str(&format!(" AND id = {id}"));
+    }
+    let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX).max(1);
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    (sql, values)
+}
+
+/// The columns of one alert row, as both backends read them.
+#[derive(Debug)]
+pub(super) struct AlertRow {
+    pub(super) id: i64,
+    pub(super) rule_id: i64,
+    pub(super) owner: String,
+    pub(super) meter: String,
+    pub(super) condition: String,
+    pub(super) message: String,
+    pub(super) value: Option<f64>,
+    pub(super) state: String,
+    pub(super) opened_ms: i64,
+    pub(super) acknowledged_ms: Option<i64>,
+    pub(super) resolved_ms: Option<i64>,
+    pub(super) resolved_by: Option<String>,
+}
+
+impl AlertRow {
+    /// The alert it holds.
+    pub(super) fn into_alert(self) -> Result<Alert, StoreError> {
+        let state = AlertState::parse(&self.state).ok_or_else(|| StoreError::Corrupt {
+            what: "alert state",
+            detail: self.state.clone(),
+        })?;
+        Ok(Alert {
+            id: super::to_u64(self.id),
+            raised: NewAlert {
+                rule_id: super::to_u64(self.rule_id),
+                owner: self.owner,
+                meter: self.meter,
+                condition: self.condition,
+                message: self.message,
+                value: self.value,
+                opened_ms: self.opened_ms,
+            },
+            state,
+            acknowledged_ms: self.acknowledged_ms,
+            resolved_ms: self.resolved_ms,
+            resolved_by: self.resolved_by,
+        })
+    }
+}
+
+/// The states an alert may move to `state` from.
+pub(super) fn state_may_follow(state: AlertState) -> &'static [&'static str] {
+    match state {
+        AlertState::Open => &[],
+        AlertState::Acknowledged => &["open"],
+        AlertState::Resolved => &["open", "acknowledged"],
+    }
+}
+
+/// A delivery channel read back.
+pub(super) fn stored_channel(name: &str) -> Result<crate::alerts::Channel, StoreError> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned()))
+        .map_err(super::corrupt("delivery channel"))
+}
