@@ -13,6 +13,9 @@ use joule_protocol::{
     LiveReading, MeterId, PAYLOAD_VERSION, PqCounters, Registers, RelayState, Status,
 };
 use std::future::Future;
+
+#[path = "store/billing.rs"]
+mod billing;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -97,6 +100,9 @@ pub async fn run_suite(open: &Open) {
     users_sessions_and_tokens(open("users").await).await;
     commands_move_forward_only(open("commands").await).await;
     presence_and_audit(open("audit").await).await;
+    billing::tariffs_are_kept_as_given_and_never_change_the_past(open("tariffs").await).await;
+    billing::prices_overlap_and_replace(open("prices").await).await;
+    billing::runs_and_bills(open("bills").await).await;
 }
 
 async fn resends_are_stored_once_and_acknowledged(store: Arc<dyn Store>) {

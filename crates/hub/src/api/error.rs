@@ -105,8 +105,20 @@ impl From<StoreError> for ApiError {
             StoreError::MeterExists(_) | StoreError::UserExists(_) => {
                 Self::conflict(error.to_string())
             }
-            StoreError::NoMeter(_) | StoreError::NoUser(_) | StoreError::NoCommand(_) => {
-                Self::not_found(error.to_string())
+            StoreError::NoMeter(_)
+            | StoreError::NoUser(_)
+            | StoreError::NoCommand(_)
+            | StoreError::NoTariff(_) => Self::not_found(error.to_string()),
+            StoreError::InvalidTariff(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_tariff", error.to_string())
+            }
+            StoreError::Retroactive(_) => Self::new(
+                StatusCode::CONFLICT,
+                "retroactive_tariff_change",
+                error.to_string(),
+            ),
+            StoreError::TariffInUse(..) => {
+                Self::new(StatusCode::CONFLICT, "tariff_in_use", error.to_string())
             }
             StoreError::Database(_) | StoreError::Corrupt { .. } => Self::internal(error),
         }
