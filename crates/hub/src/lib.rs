@@ -3,6 +3,7 @@
 //! It stores what meters send, so that no reading is lost and none is stored twice, and
 //! keeps the registry of meters allowed to report.
 pub mod api;
+pub mod billing;
 pub mod broker;
 pub mod config;
 pub mod ingest;
