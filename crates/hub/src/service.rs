@@ -214,6 +214,10 @@ impl Hub {
             topics,
         ));
         let housekeeping = tokio::spawn(housekeeping(shared.clone()));
+        let prices = tokio::spawn(crate::billing::prices::fetch_sources(
+            Arc::clone(&shared.store),
+            config.billing.price_sources.clone(),
+        ));
         let result = tokio::select! {
             () = shutdown => {
                 tracing::info!("shutting down");
@@ -229,6 +233,7 @@ impl Hub {
         };
         dispatcher.abort();
         housekeeping.abort();
+        prices.abort();
         let _ = client.disconnect().await;
         result.map_err(|error| ServiceError::Broker(format!("writer task: {error}")))?
     }
