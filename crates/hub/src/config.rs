@@ -78,7 +78,7 @@ fn hourly() -> u32 {
 }
 
 /// How price text is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PriceFormat {
     /// A JSON array of `{start, end, price_per_kwh}`.

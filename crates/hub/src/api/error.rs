@@ -13,7 +13,9 @@ use crate::store::StoreError;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable, machine-readable: `unauthorized`, `forbidden`, `not_found`, `bad_request`,
-    /// `conflict`, `csrf`, `bad_credentials`, `internal`.
+    /// `conflict`, `csrf`, `bad_credentials`, `internal`; billing adds `invalid_tariff`,
+    /// `retroactive_tariff_change`, `tariff_in_use`, `period_closed`, `no_tariff`,
+    /// `invalid_prices`, `pricing_failed`.
     pub code: &'static str,
     /// Readable explanation.
     pub message: String,
@@ -121,6 +123,25 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "tariff_in_use", error.to_string())
             }
             StoreError::Database(_) | StoreError::Corrupt { .. } => Self::internal(error),
+        }
+    }
+}
+
+impl From<crate::billing::BillingError> for ApiError {
+    fn from(error: crate::billing::BillingError) -> Self {
+        use crate::billing::BillingError;
+        let message = error.to_string();
+        match error {
+            BillingError::Store(error) => error.into(),
+            BillingError::BadPeriod(_) => Self::bad_request(message),
+            BillingError::Closed(_) => Self::new(StatusCode::CONFLICT, "period_closed", message),
+            BillingError::NoTariff(_) | BillingError::MissingPlan(_) => {
+                Self::new(StatusCode::CONFLICT, "no_tariff", message)
+            }
+            BillingError::Prices(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_prices", message),
+            BillingError::Pricing(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "pricing_failed", message)
+            }
         }
     }
 }
