@@ -708,7 +708,12 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                     // A fresh login: changing passwords ends the earlier sessions.
                     let operator = hub.login("olivia").await;
                     let made = hub
-                        .call(&operator, "POST", "/api/v1/tariffs", Some(&plan_body(&name)))
+                        .call(
+                            &operator,
+                            "POST",
+                            "/api/v1/tariffs",
+                            Some(&plan_body(&name)),
+                        )
                         .await;
                     assert_eq!(made.status, 201, "{}", made.body);
                     concrete.replace("{name}", &name)
@@ -722,9 +727,13 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                         r#"{{"current":"{0}","new":"{0}"}}"#,
                         password(user)
                     )),
-                    ("/api/v1/meters" | "/api/v1/users" | "/api/v1/tariffs" | "/api/v1/billing/runs", _)
-                        if method == "post" =>
-                    {
+                    (
+                        "/api/v1/meters"
+                        | "/api/v1/users"
+                        | "/api/v1/tariffs"
+                        | "/api/v1/billing/runs",
+                        _,
+                    ) if method == "post" => {
                         route(method, path, counter.fetch_add(1, Ordering::Relaxed))
                             .and_then(|r| r.1)
                     }

@@ -40,6 +40,18 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Response {
+    request_typed(port, method, path, headers, body, "application/json").await
+}
+
+/// Like [`request`], with a body of the media type `content_type`.
+pub async fn request_typed(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    content_type: &str,
+) -> Response {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect to the API");
@@ -49,7 +61,7 @@ pub async fn request(
     }
     if let Some(body) = body {
         head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
             body.len()
         ));
     }

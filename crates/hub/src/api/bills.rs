@@ -118,7 +118,8 @@ pub async fn html(
     ApiPath((id, bill_id)): ApiPath<(String, u64)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let record = meter_bill(&state, &caller, &id, bill_id).await?;
-    let bill: joule_tariff::Bill = serde_json::from_str(&record.json).map_err(ApiError::internal)?;
+    let bill: joule_tariff::Bill =
+        serde_json::from_str(&record.json).map_err(ApiError::internal)?;
     Ok((
         [(CONTENT_TYPE, "text/html; charset=utf-8")],
         joule_tariff::render_html(&bill),

@@ -138,7 +138,9 @@ impl From<crate::billing::BillingError> for ApiError {
             BillingError::NoTariff(_) | BillingError::MissingPlan(_) => {
                 Self::new(StatusCode::CONFLICT, "no_tariff", message)
             }
-            BillingError::Prices(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_prices", message),
+            BillingError::Prices(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_prices", message)
+            }
             BillingError::Pricing(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "pricing_failed", message)
             }

@@ -140,7 +140,9 @@ pub async fn replace(
         return Err(ApiError::not_found(format!("no tariff `{name}`")));
     }
     let record = store.put_tariff(&request.toml, now_ms()).await?;
-    store.audit(caller.audit("tariff.replace", &name, "")).await?;
+    store
+        .audit(caller.audit("tariff.replace", &name, ""))
+        .await?;
     Ok(Json(TariffView::from(record)))
 }
 
@@ -157,7 +159,9 @@ pub async fn delete(
     caller.require(Role::Operator)?;
     let store = &state.shared.store;
     store.delete_tariff(&name).await?;
-    store.audit(caller.audit("tariff.delete", &name, "")).await?;
+    store
+        .audit(caller.audit("tariff.delete", &name, ""))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,9 +204,11 @@ pub async fn import_prices(
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/csv"));
-    let format = query
-        .format
-        .unwrap_or(if csv { PriceFormat::Csv } else { PriceFormat::Json });
+    let format = query.format.unwrap_or(if csv {
+        PriceFormat::Csv
+    } else {
+        PriceFormat::Json
+    });
     let store = state.shared.store.as_ref();
     let stored =
         billing::prices::import(store, &market, &body, format, query.time_zone.as_deref()).await?;
@@ -231,7 +237,9 @@ pub async fn prices(
 ) -> Result<Json<Vec<joule_tariff::PricePoint>>, ApiError> {
     let from_ms = query.from_ms.unwrap_or_else(now_ms);
     let to_ms = query.to_ms.unwrap_or(from_ms.saturating_add(86_400_000));
-    Ok(Json(state.shared.store.prices(&market, from_ms, to_ms).await?))
+    Ok(Json(
+        state.shared.store.prices(&market, from_ms, to_ms).await?,
+    ))
 }
 
 /// A billing run to start.
@@ -283,7 +291,9 @@ pub async fn runs(
     ApiQuery(query): ApiQuery<LimitQuery>,
 ) -> Result<Json<Vec<BillingRun>>, ApiError> {
     caller.require(Role::Operator)?;
-    Ok(Json(state.shared.store.billing_runs(query.limit_or(20)).await?))
+    Ok(Json(
+        state.shared.store.billing_runs(query.limit_or(20)).await?,
+    ))
 }
 
 /// One billing run: progress while running, the summary when done (operators).
