@@ -30,7 +30,10 @@ pub enum BillingError {
     #[error("period `{0}` must be a month, YYYY-MM")]
     BadPeriod(String),
     /// The period's bills are final.
-    #[error("period {0} is closed: its bills are final; send \"rerun\": true to bill it again")]
+    #[error(
+        "period {0} is closed: its bills are final; ask for a rerun to bill it again \
+         (`\"rerun\": true` in the API, `--rerun` on the command line)"
+    )]
     Closed(String),
     /// The meter names no tariff.
     #[error("meter `{0}` has no tariff")]

@@ -47,7 +47,7 @@ pub enum StoreError {
     #[error("no command {0}")]
     NoCommand(u64),
     /// A tariff plan's TOML is not a valid plan.
-    #[error("invalid tariff plan: {0}")]
+    #[error("{0}")]
     InvalidTariff(String),
     /// A replacement plan would change prices already in force.
     #[error("retroactive tariff change refused: {0}")]
