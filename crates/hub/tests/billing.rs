@@ -565,7 +565,7 @@ async fn cost_and_insights_say_what_they_rest_on() {
         cost["based_on"]
             .as_str()
             .unwrap_or_default()
-            .contains("interval records")
+            .contains("register records")
     );
     // Bob may not see alice's cost; a consumer's dynamic meter shows the fallback price.
     let bob = hub.login("bob").await;

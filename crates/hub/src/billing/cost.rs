@@ -106,7 +106,8 @@ pub async fn meter_cost(
     now_ms: i64,
 ) -> Result<MeterCost, BillingError> {
     let plan = super::meter_plan(store, meter).await?;
-    let now = Timestamp::from_millisecond(now_ms)
+    // Whole seconds: price intervals start on them.
+    let now = Timestamp::from_second(now_ms.div_euclid(1000))
         .map_err(|error| BillingError::Pricing(error.to_string()))?;
     let month = month_of(&plan, now)?;
     let history_from = month
@@ -155,11 +156,10 @@ pub async fn meter_cost(
         prices,
         prices_note,
         based_on: format!(
-            "{} interval records' register differences up to the last complete interval \
-             ({} spread over missing records), priced on plan `{}`",
+            "Energy of {} intervals from the meter's register records up to the last \
+             complete one ({} spread over missing records)",
             data.intervals.len(),
-            data.spread_intervals,
-            plan.name()
+            data.spread_intervals
         ),
     })
 }

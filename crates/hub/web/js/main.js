@@ -5,9 +5,12 @@
 import { api, setCsrf } from './api.js';
 import { h, heading, empty, failure, loading } from './dom.js';
 import * as audit from './pages/audit.js';
+import * as bill from './pages/bill.js';
+import * as bills from './pages/bills.js';
 import * as events from './pages/events.js';
 import * as fleet from './pages/fleet.js';
 import * as historyPage from './pages/history.js';
+import * as insights from './pages/insights.js';
 import * as login from './pages/login.js';
 import * as meter from './pages/meter.js';
 import * as meters from './pages/meters.js';
@@ -22,7 +25,10 @@ const ROUTES = [
   { path: /^\/portal\/meters$/, page: meters },
   { path: /^\/portal\/meters\/([^/]+)$/, page: meter },
   { path: /^\/portal\/meters\/([^/]+)\/history$/, page: historyPage },
-  { path: /^\/portal\/(bills|insights|alerts)$/, page: planned },
+  { path: /^\/portal\/bills\/([^/]+)\/(\d+)$/, page: bill },
+  { path: /^\/portal\/bills$/, page: bills },
+  { path: /^\/portal\/insights$/, page: insights },
+  { path: /^\/portal\/(alerts)$/, page: planned },
   { path: /^\/portal\/fleet$/, page: fleet, role: 'operator' },
   { path: /^\/portal\/events$/, page: events, role: 'operator' },
   { path: /^\/portal\/users$/, page: users, role: 'admin' },

@@ -1,16 +1,14 @@
-// Bills, insights and alerts. Their API is not on every hub yet: the page asks the hub's
-// OpenAPI document whether it serves them and says so honestly when it does not.
+// Alerts. Their API is not on every hub yet: the page asks the hub's OpenAPI document
+// whether it serves them and says so honestly when it does not.
 
 import { apiPaths } from '../api.js';
 import { card, empty, h, heading } from '../dom.js';
 
 const VIEWS = {
-  bills: { title: 'Bills', fragment: '/bills', missing: 'Billing is not enabled on this hub yet, so there are no bills to show.' },
-  insights: { title: 'Insights', fragment: '/insights', missing: 'Insights are not enabled on this hub yet.' },
   alerts: { title: 'Alerts', fragment: '/alerts', missing: 'Alerts are not enabled on this hub yet, so none can be set or shown.' },
 };
 
-/** Renders the bills, insights or alerts page (`params[0]`). */
+/** Renders the alerts page (`params[0]`). */
 export async function render(container, { params: [which] }) {
   const view = VIEWS[which];
   const paths = (await apiPaths()).filter((path) => path.includes(view.fragment));
