@@ -17,6 +17,16 @@ async fn open(args: &HubArgs) -> anyhow::Result<Arc<dyn Store>> {
     crate::hub::open_store(&config).await
 }
 
+/// The dates a plan's versions take effect, as a list.
+fn versions(plan: &joule_tariff::Plan) -> String {
+    let dates: Vec<String> = plan
+        .versions()
+        .iter()
+        .map(|v| v.effective_from.to_string())
+        .collect();
+    dates.join(", ")
+}
+
 fn audit(action: &str, target: &str, detail: &str) -> AuditEntry {
     AuditEntry {
         ts_ms: joule_hub::service::now_ms(),
@@ -40,19 +50,13 @@ pub(crate) fn tariffs(command: &TariffsCommand, out: &mut impl Write) -> anyhow:
                     .await
                     .with_context(|| format!("storing {}", args.file.display()))?;
                 store.audit(audit("tariff.add", &record.name, "")).await?;
-                let versions: Vec<String> = record
-                    .plan
-                    .versions()
-                    .iter()
-                    .map(|v| v.effective_from.to_string())
-                    .collect();
                 writeln!(
                     out,
                     "tariff {} stored ({} {}, versions from {})",
                     record.name,
                     record.plan.currency(),
                     record.plan.time_zone_name(),
-                    versions.join(", ")
+                    versions(&record.plan)
                 )?;
             }
             TariffsCommand::List(args) => {
@@ -63,19 +67,13 @@ pub(crate) fn tariffs(command: &TariffsCommand, out: &mut impl Write) -> anyhow:
                     "name", "currency", "time zone"
                 )?;
                 for tariff in store.tariffs().await? {
-                    let versions: Vec<String> = tariff
-                        .plan
-                        .versions()
-                        .iter()
-                        .map(|v| v.effective_from.to_string())
-                        .collect();
                     writeln!(
                         out,
                         "{:<24} {:<8} {:<20} {}",
                         tariff.name,
                         tariff.plan.currency(),
                         tariff.plan.time_zone_name(),
-                        versions.join(", ")
+                        versions(&tariff.plan)
                     )?;
                 }
             }

@@ -4,46 +4,7 @@
 
 mod common;
 
-use common::{HubProcess, joule_ok};
-use joule_hub::store::{Batch, SqliteStore, Store, Stored};
-use joule_protocol::{IntervalRecord, MeterId, PAYLOAD_VERSION, PqCounters, Registers};
-
-/// 2026-06-01 00:00 UTC, s.
-const JUNE: i64 = 1_780_272_000;
-
-/// Stores June 2026 for `meter`: 250 Wh every quarter hour (720 kWh in the month).
-async fn store_june(path: &std::path::Path, meter: &str) {
-    let store = SqliteStore::open(path).expect("store");
-    let id = MeterId::new(meter).expect("id");
-    let messages: Vec<(MeterId, Stored)> = (0..=2880u64)
-        .map(|k| {
-            let record = IntervalRecord {
-                v: PAYLOAD_VERSION,
-                seq: k + 1,
-                ts_ms: (JUNE + i64::try_from(k).expect("small") * 900) * 1000,
-                interval_s: 900,
-                registers: Registers {
-                    import_mwh: k * 250_000,
-                    ..Registers::default()
-                },
-                tariffs: Vec::new(),
-                voltage_min_v: 229.0,
-                voltage_max_v: 231.0,
-                voltage_avg_v: 230.0,
-                max_demand_w: None,
-                pq: PqCounters::default(),
-            };
-            (id.clone(), Stored::Interval(record))
-        })
-        .collect();
-    store
-        .write_batch(&Batch {
-            messages,
-            ..Batch::default()
-        })
-        .await
-        .expect("records");
-}
+use common::{HubProcess, joule_ok, store_june};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tariffs_and_a_billing_run_from_the_command_line() {

@@ -42,43 +42,6 @@ fn start_meter(dir: &Path, broker_port: u16, id: &str, token: &str, seed: u32) -
 const FLAT_PLAN: &str = "name = \"flat\"\ncurrency = \"EUR\"\ntime_zone = \"UTC\"\n\n\
     [[versions]]\neffective_from = 2026-01-01\nimport = { kind = \"flat\", price_per_kwh = 0.25 }\n";
 
-/// Stores June 2026 for `meter` in the hub's store: 250 Wh a quarter hour, 720 kWh in all.
-async fn store_june(store: &Path, meter: &str) {
-    use joule_hub::store::{Batch, SqliteStore, Store, Stored};
-    use joule_protocol::{IntervalRecord, MeterId, PAYLOAD_VERSION, PqCounters, Registers};
-    let june_s: i64 = 1_780_272_000;
-    let id = MeterId::new(meter).expect("id");
-    let messages = (0..=2880u64)
-        .map(|k| {
-            let record = IntervalRecord {
-                v: PAYLOAD_VERSION,
-                seq: k + 1,
-                ts_ms: (june_s + i64::try_from(k).expect("small") * 900) * 1000,
-                interval_s: 900,
-                registers: Registers {
-                    import_mwh: k * 250_000,
-                    ..Registers::default()
-                },
-                tariffs: Vec::new(),
-                voltage_min_v: 229.0,
-                voltage_max_v: 231.0,
-                voltage_avg_v: 230.0,
-                max_demand_w: None,
-                pq: PqCounters::default(),
-            };
-            (id.clone(), Stored::Interval(record))
-        })
-        .collect();
-    SqliteStore::open(store)
-        .expect("the hub's store")
-        .write_batch(&Batch {
-            messages,
-            ..Batch::default()
-        })
-        .await
-        .expect("June's records");
-}
-
 /// The power the meter page shows, W (+ import), from its live reading.
 async fn live_watts(browser: &Browser) -> Option<f64> {
     browser
@@ -262,7 +225,7 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
             "flat",
         ],
     );
-    store_june(&hub.store, "a-2").await;
+    common::store_june(&hub.store, "a-2").await;
     let billed = hub
         .command()
         .args(["billing", "run", "--period", "2026-06"])

@@ -182,24 +182,7 @@ impl Fixture {
 
     /// Logs `username` in; returns the headers that authenticate its requests.
     async fn login(&self, username: &str) -> Vec<(String, String)> {
-        let body = serde_json::json!({"username": username, "password": password(username)});
-        let response = request(
-            self.http,
-            "POST",
-            "/api/v1/auth/login",
-            &[],
-            Some(&body.to_string()),
-        )
-        .await;
-        assert_eq!(response.status, 200, "login {username}: {}", response.body);
-        let cookie = response.header("set-cookie").expect("session cookie");
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-        let session = cookie.split(';').next().expect("cookie pair").to_owned();
-        let csrf = response.json()["csrf_token"]
-            .as_str()
-            .expect("csrf token")
-            .to_owned();
-        vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+        joule_testkit::http::login(self.http, username, &password(username)).await
     }
 
     async fn headers(&self, caller: Caller) -> Vec<(String, String)> {
@@ -217,11 +200,7 @@ impl Fixture {
         path: &str,
         body: Option<&str>,
     ) -> Response {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        request(self.http, method, path, &headers, body).await
+        joule_testkit::http::call(self.http, headers, method, path, body).await
     }
 
     /// A meter connection of a-1, subscribed to its command and storage-ack topics.

@@ -11,9 +11,9 @@ use joule_hub::store::{
     Batch, MeterDetails, NewMeter, Role, SqliteStore, Store, Stored, UserRecord,
 };
 use joule_hub::{passwords, tokens};
-use joule_protocol::{IntervalRecord, MeterId, PAYLOAD_VERSION, PqCounters, Registers};
-use joule_testkit::http::{Response, request, request_typed};
-use joule_testkit::{free_port, wait_for_port};
+use joule_protocol::MeterId;
+use joule_testkit::http::{Response, request_typed};
+use joule_testkit::{free_port, interval_record, wait_for_port};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -66,25 +66,6 @@ fn password(username: &str) -> String {
     format!("password-of-{username}")
 }
 
-fn record(seq: u64, ts_s: i64, import_mwh: u64) -> IntervalRecord {
-    IntervalRecord {
-        v: PAYLOAD_VERSION,
-        seq,
-        ts_ms: ts_s * 1000,
-        interval_s: 900,
-        registers: Registers {
-            import_mwh,
-            ..Registers::default()
-        },
-        tariffs: Vec::new(),
-        voltage_min_v: 229.0,
-        voltage_max_v: 231.0,
-        voltage_avg_v: 230.0,
-        max_demand_w: None,
-        pq: PqCounters::default(),
-    }
-}
-
 /// Stores interval records of `meter`: one every quarter hour ending at `first_s` + k·Q for
 /// k in `quarters`, `per_quarter_mwh` each, leaving out the quarters in `missing`.
 async fn store_records(
@@ -103,7 +84,7 @@ async fn store_records(
             let import = 1_000_000 + u64::try_from(k).unwrap_or(0) * per_quarter_mwh;
             (
                 id.clone(),
-                Stored::Interval(record(n, first_s + k * Q, import)),
+                Stored::Interval(interval_record(n, (first_s + k * Q) * 1000, import, 0)),
             )
         })
         .collect();
@@ -261,23 +242,7 @@ impl Fixture {
     }
 
     async fn login(&self, username: &str) -> Vec<(String, String)> {
-        let body = serde_json::json!({"username": username, "password": password(username)});
-        let response = request(
-            self.http,
-            "POST",
-            "/api/v1/auth/login",
-            &[],
-            Some(&body.to_string()),
-        )
-        .await;
-        assert_eq!(response.status, 200, "login {username}: {}", response.body);
-        let cookie = response.header("set-cookie").expect("session cookie");
-        let session = cookie.split(';').next().expect("cookie pair").to_owned();
-        let csrf = response.json()["csrf_token"]
-            .as_str()
-            .expect("csrf token")
-            .to_owned();
-        vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+        joule_testkit::http::login(self.http, username, &password(username)).await
     }
 
     async fn call(
@@ -287,11 +252,7 @@ impl Fixture {
         path: &str,
         body: Option<&str>,
     ) -> Response {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        request(self.http, method, path, &headers, body).await
+        joule_testkit::http::call(self.http, headers, method, path, body).await
     }
 
     async fn add_tariff(&self, operator: &[(String, String)], toml: &str) -> Response {

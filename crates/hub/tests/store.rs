@@ -10,7 +10,7 @@ use joule_hub::store::{
 };
 use joule_protocol::{
     AckStatus, Action, CommandAck, EventKind, EventMessage, EventState, IntervalRecord,
-    LiveReading, MeterId, PAYLOAD_VERSION, PqCounters, Registers, RelayState, Status,
+    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, Status,
 };
 use std::future::Future;
 
@@ -199,21 +199,8 @@ async fn meters_are_kept_apart(store: Arc<dyn Store>) {
 
 fn interval(seq: u64, ts_ms: i64, import_mwh: u64, export_mwh: u64) -> IntervalRecord {
     IntervalRecord {
-        v: PAYLOAD_VERSION,
-        seq,
-        ts_ms,
-        interval_s: 900,
-        registers: Registers {
-            import_mwh,
-            export_mwh,
-            ..Registers::default()
-        },
-        tariffs: Vec::new(),
-        voltage_min_v: 228.0,
-        voltage_max_v: 233.0,
-        voltage_avg_v: 230.5,
         max_demand_w: Some(2000.0),
-        pq: PqCounters::default(),
+        ..joule_testkit::interval_record(seq, ts_ms, import_mwh, export_mwh)
     }
 }
 

@@ -124,3 +124,42 @@ fn dechunk(mut data: &[u8]) -> String {
     }
     String::from_utf8_lossy(&body).into_owned()
 }
+
+/// Logs `username` in at the hub's API on `port`; returns the headers that authenticate
+/// its requests (the session cookie, which must be HttpOnly and SameSite=Strict, and the
+/// CSRF token).
+pub async fn login(port: u16, username: &str, password: &str) -> Vec<(String, String)> {
+    let body = serde_json::json!({"username": username, "password": password});
+    let response = request(
+        port,
+        "POST",
+        "/api/v1/auth/login",
+        &[],
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(response.status, 200, "login {username}: {}", response.body);
+    let cookie = response.header("set-cookie").expect("session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let session = cookie.split(';').next().expect("cookie pair").to_owned();
+    let csrf = response.json()["csrf_token"]
+        .as_str()
+        .expect("csrf token")
+        .to_owned();
+    vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+}
+
+/// [`request`] with owned headers (as [`login`] returns them).
+pub async fn call(
+    port: u16,
+    headers: &[(String, String)],
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Response {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    request(port, method, path, &headers, body).await
+}

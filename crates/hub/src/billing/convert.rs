@@ -171,30 +171,13 @@ fn read_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use joule_protocol::{PAYLOAD_VERSION, PqCounters, Registers};
 
     /// 2026-06-01 00:00 UTC.
     const T0: i64 = 1_780_272_000_000;
     const Q: i64 = 900_000;
 
     fn record(quarter: i64, import_mwh: u64, export_mwh: u64) -> IntervalRecord {
-        IntervalRecord {
-            v: PAYLOAD_VERSION,
-            seq: 1,
-            ts_ms: T0 + quarter * Q,
-            interval_s: 900,
-            registers: Registers {
-                import_mwh,
-                export_mwh,
-                ..Registers::default()
-            },
-            tariffs: Vec::new(),
-            voltage_min_v: 229.0,
-            voltage_max_v: 231.0,
-            voltage_avg_v: 230.0,
-            max_demand_w: None,
-            pq: PqCounters::default(),
-        }
+        joule_testkit::interval_record(1, T0 + quarter * Q, import_mwh, export_mwh)
     }
 
     fn energy(out: &MeterIntervals) -> Vec<(i64, i64, bool)> {
