@@ -6,7 +6,9 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{MeterDetails, NewMeter, Role, SqliteStore, Store, UserRecord};
+use joule_hub::store::{
+    BillingStore, MeterDetails, NewMeter, Role, SqliteStore, Store, UserRecord,
+};
 use joule_hub::{passwords, tokens};
 use joule_protocol::{
     AckStatus, Command, CommandAck, MeterId, PAYLOAD_VERSION, RelayState, TopicKind, Topics, encode,

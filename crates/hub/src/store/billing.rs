@@ -8,9 +8,63 @@
 //! nothing else, so a price change applies from its effective date, never retroactively.
 
 use super::StoreError;
+use async_trait::async_trait;
 use joule_protocol::MeterId;
 use joule_tariff::Plan;
 use serde::{Deserialize, Serialize};
+
+/// What the store keeps for billing; part of every `Store`.
+#[async_trait]
+pub trait BillingStore: Send + Sync {
+    /// Stores a tariff plan under its name, or replaces it if the replacement changes
+    /// nothing in force on or before `now_ms` (`check_replacement`).
+    async fn put_tariff(&self, toml: &str, now_ms: i64) -> Result<TariffRecord, StoreError>;
+    /// One tariff plan.
+    async fn tariff(&self, name: &str) -> Result<Option<TariffRecord>, StoreError>;
+    /// Every tariff plan, by name.
+    async fn tariffs(&self) -> Result<Vec<TariffRecord>, StoreError>;
+    /// Deletes a tariff plan no meter names.
+    async fn delete_tariff(&self, name: &str) -> Result<(), StoreError>;
+    /// Stores market price points (a point with the same market and start is replaced);
+    /// returns how many were written.
+    async fn put_prices(
+        &self,
+        market: &str,
+        points: &[joule_tariff::PricePoint],
+    ) -> Result<usize, StoreError>;
+    /// A market's price points overlapping `[from_ms, to_ms)`, in time order.
+    async fn prices(
+        &self,
+        market: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<joule_tariff::PricePoint>, StoreError>;
+    /// Starts a billing run (status running) and returns it with its id.
+    async fn add_billing_run(
+        &self,
+        period: &str,
+        started_by: &str,
+        meters_total: u64,
+        now_ms: i64,
+    ) -> Result<BillingRun, StoreError>;
+    /// Records a run's progress, status and summary.
+    async fn update_billing_run(&self, run: &BillingRun) -> Result<(), StoreError>;
+    /// One billing run.
+    async fn billing_run(&self, id: u64) -> Result<Option<BillingRun>, StoreError>;
+    /// The most recent billing runs, newest first.
+    async fn billing_runs(&self, limit: usize) -> Result<Vec<BillingRun>, StoreError>;
+    /// Stores bills (open); a bill of the same meter and period is replaced. The ids given
+    /// are ignored.
+    async fn put_bills(&self, bills: &[BillRecord]) -> Result<(), StoreError>;
+    /// Closes the bills a run made.
+    async fn close_bills(&self, run_id: u64) -> Result<(), StoreError>;
+    /// Whether a period has closed bills.
+    async fn period_closed(&self, period: &str) -> Result<bool, StoreError>;
+    /// A meter's bills, newest period first.
+    async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError>;
+    /// One bill.
+    async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError>;
+}
 
 /// A tariff plan as stored.
 #[derive(Debug, Clone)]

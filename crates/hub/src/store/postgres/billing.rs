@@ -1,10 +1,12 @@
 //! PostgreSQL: tariff plans, market prices, billing runs and bills, with the same rules as
 //! the SQLite backend.
 
+use super::PostgresStore;
 use crate::store::{
-    BillRecord, BillingRun, RunStatus, StoreError, TariffRecord, check_replacement, corrupt,
-    parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
+    BillRecord, BillingRun, BillingStore, RunStatus, StoreError, TariffRecord, check_replacement,
+    corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
 };
+use async_trait::async_trait;
 use joule_protocol::MeterId;
 use joule_tariff::PricePoint;
 use tokio_postgres::{Client, Row};
@@ -357,4 +359,83 @@ pub(super) async fn bills(
         });
     }
     Ok(records)
+}
+
+#[async_trait]
+impl BillingStore for PostgresStore {
+    async fn put_tariff(&self, toml: &str, now_ms: i64) -> Result<TariffRecord, StoreError> {
+        put_tariff(self.writer.lock().await.client_mut(), toml, now_ms).await
+    }
+
+    async fn tariff(&self, name: &str) -> Result<Option<TariffRecord>, StoreError> {
+        Ok(tariffs(&self.reader, Some(name)).await?.pop())
+    }
+
+    async fn tariffs(&self) -> Result<Vec<TariffRecord>, StoreError> {
+        tariffs(&self.reader, None).await
+    }
+
+    async fn delete_tariff(&self, name: &str) -> Result<(), StoreError> {
+        delete_tariff(self.writer.lock().await.client_mut(), name).await
+    }
+
+    async fn put_prices(
+        &self,
+        market: &str,
+        points: &[joule_tariff::PricePoint],
+    ) -> Result<usize, StoreError> {
+        put_prices(self.writer.lock().await.client(), market, points).await
+    }
+
+    async fn prices(
+        &self,
+        market: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<joule_tariff::PricePoint>, StoreError> {
+        prices(&self.reader, market, from_ms, to_ms).await
+    }
+
+    async fn add_billing_run(
+        &self,
+        period: &str,
+        started_by: &str,
+        meters_total: u64,
+        now_ms: i64,
+    ) -> Result<BillingRun, StoreError> {
+        let writer = self.writer.lock().await;
+        add_billing_run(writer.client(), period, started_by, meters_total, now_ms).await
+    }
+
+    async fn update_billing_run(&self, run: &BillingRun) -> Result<(), StoreError> {
+        update_billing_run(self.writer.lock().await.client(), run).await
+    }
+
+    async fn billing_run(&self, id: u64) -> Result<Option<BillingRun>, StoreError> {
+        Ok(billing_runs(&self.reader, Some(id), 1).await?.pop())
+    }
+
+    async fn billing_runs(&self, limit: usize) -> Result<Vec<BillingRun>, StoreError> {
+        billing_runs(&self.reader, None, limit).await
+    }
+
+    async fn put_bills(&self, bills: &[BillRecord]) -> Result<(), StoreError> {
+        put_bills(self.writer.lock().await.client_mut(), bills).await
+    }
+
+    async fn close_bills(&self, run_id: u64) -> Result<(), StoreError> {
+        close_bills(self.writer.lock().await.client(), run_id).await
+    }
+
+    async fn period_closed(&self, period: &str) -> Result<bool, StoreError> {
+        period_closed(&self.reader, period).await
+    }
+
+    async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError> {
+        bills(&self.reader, Some(meter), None, limit).await
+    }
+
+    async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError> {
+        Ok(bills(&self.reader, None, Some(id), 1).await?.pop())
+    }
 }

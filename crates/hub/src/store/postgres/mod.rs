@@ -19,9 +19,8 @@ mod read;
 mod write;
 
 use super::{
-    AuditEntry, Batch, BatchOutcome, BillRecord, BillingRun, CommandRecord, CommandStatus,
-    DeadLetter, Gap, MeterFilter, MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord,
-    Store, StoreError, TariffRecord, UserRecord,
+    AuditEntry, Batch, BatchOutcome, CommandRecord, CommandStatus, DeadLetter, Gap, MeterFilter,
+    MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord, Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use joule_protocol::{Action, EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
@@ -574,83 +573,5 @@ impl Store for PostgresStore {
 
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         accounts::audit_log(&self.reader, limit).await
-    }
-
-    async fn put_tariff(&self, toml: &str, now_ms: i64) -> Result<TariffRecord, StoreError> {
-        billing::put_tariff(self.writer.lock().await.client_mut(), toml, now_ms).await
-    }
-
-    async fn tariff(&self, name: &str) -> Result<Option<TariffRecord>, StoreError> {
-        Ok(billing::tariffs(&self.reader, Some(name)).await?.pop())
-    }
-
-    async fn tariffs(&self) -> Result<Vec<TariffRecord>, StoreError> {
-        billing::tariffs(&self.reader, None).await
-    }
-
-    async fn delete_tariff(&self, name: &str) -> Result<(), StoreError> {
-        billing::delete_tariff(self.writer.lock().await.client_mut(), name).await
-    }
-
-    async fn put_prices(
-        &self,
-        market: &str,
-        points: &[joule_tariff::PricePoint],
-    ) -> Result<usize, StoreError> {
-        billing::put_prices(self.writer.lock().await.client(), market, points).await
-    }
-
-    async fn prices(
-        &self,
-        market: &str,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<joule_tariff::PricePoint>, StoreError> {
-        billing::prices(&self.reader, market, from_ms, to_ms).await
-    }
-
-    async fn add_billing_run(
-        &self,
-        period: &str,
-        started_by: &str,
-        meters_total: u64,
-        now_ms: i64,
-    ) -> Result<BillingRun, StoreError> {
-        let writer = self.writer.lock().await;
-        billing::add_billing_run(writer.client(), period, started_by, meters_total, now_ms).await
-    }
-
-    async fn update_billing_run(&self, run: &BillingRun) -> Result<(), StoreError> {
-        billing::update_billing_run(self.writer.lock().await.client(), run).await
-    }
-
-    async fn billing_run(&self, id: u64) -> Result<Option<BillingRun>, StoreError> {
-        Ok(billing::billing_runs(&self.reader, Some(id), 1)
-            .await?
-            .pop())
-    }
-
-    async fn billing_runs(&self, limit: usize) -> Result<Vec<BillingRun>, StoreError> {
-        billing::billing_runs(&self.reader, None, limit).await
-    }
-
-    async fn put_bills(&self, bills: &[BillRecord]) -> Result<(), StoreError> {
-        billing::put_bills(self.writer.lock().await.client_mut(), bills).await
-    }
-
-    async fn close_bills(&self, run_id: u64) -> Result<(), StoreError> {
-        billing::close_bills(self.writer.lock().await.client(), run_id).await
-    }
-
-    async fn period_closed(&self, period: &str) -> Result<bool, StoreError> {
-        billing::period_closed(&self.reader, period).await
-    }
-
-    async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError> {
-        billing::bills(&self.reader, Some(meter), None, limit).await
-    }
-
-    async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError> {
-        Ok(billing::bills(&self.reader, None, Some(id), 1).await?.pop())
     }
 }

@@ -1,9 +1,11 @@
 //! SQLite: tariff plans, market prices, billing runs and bills.
 
+use super::SqliteStore;
 use crate::store::{
-    BillRecord, BillingRun, RunStatus, StoreError, TariffRecord, check_replacement, corrupt,
-    parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
+    BillRecord, BillingRun, BillingStore, RunStatus, StoreError, TariffRecord, check_replacement,
+    corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
 };
+use async_trait::async_trait;
 use joule_protocol::MeterId;
 use joule_tariff::PricePoint;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -392,4 +394,108 @@ pub(super) fn bills(
         });
     }
     Ok(records)
+}
+
+#[async_trait]
+impl BillingStore for SqliteStore {
+    async fn put_tariff(&self, toml: &str, now_ms: i64) -> Result<TariffRecord, StoreError> {
+        let toml = toml.to_owned();
+        self.blocking(move |db| put_tariff(&mut db.writer(), &toml, now_ms))
+            .await
+    }
+
+    async fn tariff(&self, name: &str) -> Result<Option<TariffRecord>, StoreError> {
+        let name = name.to_owned();
+        self.blocking(move |db| Ok(tariffs(&db.reader(), Some(&name))?.pop()))
+            .await
+    }
+
+    async fn tariffs(&self) -> Result<Vec<TariffRecord>, StoreError> {
+        self.blocking(|db| tariffs(&db.reader(), None)).await
+    }
+
+    async fn delete_tariff(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.blocking(move |db| delete_tariff(&mut db.writer(), &name))
+            .await
+    }
+
+    async fn put_prices(
+        &self,
+        market: &str,
+        points: &[joule_tariff::PricePoint],
+    ) -> Result<usize, StoreError> {
+        let (market, points) = (market.to_owned(), points.to_vec());
+        self.blocking(move |db| put_prices(&mut db.writer(), &market, &points))
+            .await
+    }
+
+    async fn prices(
+        &self,
+        market: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<joule_tariff::PricePoint>, StoreError> {
+        let market = market.to_owned();
+        self.blocking(move |db| prices(&db.reader(), &market, from_ms, to_ms))
+            .await
+    }
+
+    async fn add_billing_run(
+        &self,
+        period: &str,
+        started_by: &str,
+        meters_total: u64,
+        now_ms: i64,
+    ) -> Result<BillingRun, StoreError> {
+        let (period, started_by) = (period.to_owned(), started_by.to_owned());
+        self.blocking(move |db| {
+            add_billing_run(&db.writer(), &period, &started_by, meters_total, now_ms)
+        })
+        .await
+    }
+
+    async fn update_billing_run(&self, run: &BillingRun) -> Result<(), StoreError> {
+        let run = run.clone();
+        self.blocking(move |db| update_billing_run(&db.writer(), &run))
+            .await
+    }
+
+    async fn billing_run(&self, id: u64) -> Result<Option<BillingRun>, StoreError> {
+        self.blocking(move |db| Ok(billing_runs(&db.reader(), Some(id), 1)?.pop()))
+            .await
+    }
+
+    async fn billing_runs(&self, limit: usize) -> Result<Vec<BillingRun>, StoreError> {
+        self.blocking(move |db| billing_runs(&db.reader(), None, limit))
+            .await
+    }
+
+    async fn put_bills(&self, bills: &[BillRecord]) -> Result<(), StoreError> {
+        let bills = bills.to_vec();
+        self.blocking(move |db| put_bills(&mut db.writer(), &bills))
+            .await
+    }
+
+    async fn close_bills(&self, run_id: u64) -> Result<(), StoreError> {
+        self.blocking(move |db| close_bills(&db.writer(), run_id))
+            .await
+    }
+
+    async fn period_closed(&self, period: &str) -> Result<bool, StoreError> {
+        let period = period.to_owned();
+        self.blocking(move |db| period_closed(&db.reader(), &period))
+            .await
+    }
+
+    async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError> {
+        let meter = meter.clone();
+        self.blocking(move |db| bills(&db.reader(), Some(&meter), None, limit))
+            .await
+    }
+
+    async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError> {
+        self.blocking(move |db| Ok(bills(&db.reader(), None, Some(id), 1)?.pop()))
+            .await
+    }
 }

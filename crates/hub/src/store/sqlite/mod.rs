@@ -12,9 +12,8 @@ mod read;
 mod write;
 
 use super::{
-    AuditEntry, Batch, BatchOutcome, BillRecord, BillingRun, CommandRecord, CommandStatus,
-    DeadLetter, Gap, MeterFilter, MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord,
-    Store, StoreError, TariffRecord, UserRecord,
+    AuditEntry, Batch, BatchOutcome, CommandRecord, CommandStatus, DeadLetter, Gap, MeterFilter,
+    MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord, Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use joule_protocol::{Action, EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
@@ -561,108 +560,6 @@ impl Store for SqliteStore {
 
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.blocking(move |db| accounts::audit_log(&db.reader(), limit))
-            .await
-    }
-
-    async fn put_tariff(&self, toml: &str, now_ms: i64) -> Result<TariffRecord, StoreError> {
-        let toml = toml.to_owned();
-        self.blocking(move |db| billing::put_tariff(&mut db.writer(), &toml, now_ms))
-            .await
-    }
-
-    async fn tariff(&self, name: &str) -> Result<Option<TariffRecord>, StoreError> {
-        let name = name.to_owned();
-        self.blocking(move |db| Ok(billing::tariffs(&db.reader(), Some(&name))?.pop()))
-            .await
-    }
-
-    async fn tariffs(&self) -> Result<Vec<TariffRecord>, StoreError> {
-        self.blocking(|db| billing::tariffs(&db.reader(), None))
-            .await
-    }
-
-    async fn delete_tariff(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.blocking(move |db| billing::delete_tariff(&mut db.writer(), &name))
-            .await
-    }
-
-    async fn put_prices(
-        &self,
-        market: &str,
-        points: &[joule_tariff::PricePoint],
-    ) -> Result<usize, StoreError> {
-        let (market, points) = (market.to_owned(), points.to_vec());
-        self.blocking(move |db| billing::put_prices(&mut db.writer(), &market, &points))
-            .await
-    }
-
-    async fn prices(
-        &self,
-        market: &str,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<joule_tariff::PricePoint>, StoreError> {
-        let market = market.to_owned();
-        self.blocking(move |db| billing::prices(&db.reader(), &market, from_ms, to_ms))
-            .await
-    }
-
-    async fn add_billing_run(
-        &self,
-        period: &str,
-        started_by: &str,
-        meters_total: u64,
-        now_ms: i64,
-    ) -> Result<BillingRun, StoreError> {
-        let (period, started_by) = (period.to_owned(), started_by.to_owned());
-        self.blocking(move |db| {
-            billing::add_billing_run(&db.writer(), &period, &started_by, meters_total, now_ms)
-        })
-        .await
-    }
-
-    async fn update_billing_run(&self, run: &BillingRun) -> Result<(), StoreError> {
-        let run = run.clone();
-        self.blocking(move |db| billing::update_billing_run(&db.writer(), &run))
-            .await
-    }
-
-    async fn billing_run(&self, id: u64) -> Result<Option<BillingRun>, StoreError> {
-        self.blocking(move |db| Ok(billing::billing_runs(&db.reader(), Some(id), 1)?.pop()))
-            .await
-    }
-
-    async fn billing_runs(&self, limit: usize) -> Result<Vec<BillingRun>, StoreError> {
-        self.blocking(move |db| billing::billing_runs(&db.reader(), None, limit))
-            .await
-    }
-
-    async fn put_bills(&self, bills: &[BillRecord]) -> Result<(), StoreError> {
-        let bills = bills.to_vec();
-        self.blocking(move |db| billing::put_bills(&mut db.writer(), &bills))
-            .await
-    }
-
-    async fn close_bills(&self, run_id: u64) -> Result<(), StoreError> {
-        self.blocking(move |db| billing::close_bills(&db.writer(), run_id))
-            .await
-    }
-
-    async fn period_closed(&self, period: &str) -> Result<bool, StoreError> {
-        let period = period.to_owned();
-        self.blocking(move |db| billing::period_closed(&db.reader(), &period))
-            .await
-    }
-
-    async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError> {
-        let meter = meter.clone();
-        self.blocking(move |db| billing::bills(&db.reader(), Some(&meter), None, limit))
-            .await
-    }
-
-    async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError> {
-        self.blocking(move |db| Ok(billing::bills(&db.reader(), None, Some(id), 1)?.pop()))
             .await
     }
 }
