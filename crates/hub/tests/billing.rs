@@ -544,6 +544,38 @@ async fn cost_and_insights_say_what_they_rest_on() {
         dynamic["prices"]["current"]["price_per_kwh"], "0.300000",
         "{dynamic}"
     );
+    // Day-ahead prices from the next full hour: 0.20, but 0.05 for hours 5 to 7 after it.
+    // The cheapest 3 hours and the cheapest 3-hour block are those.
+    let next_hour_s = hub.h3_last_s - hub.h3_last_s.rem_euclid(3600) + 3600;
+    let at = |s: i64| {
+        jiff::Timestamp::from_second(s)
+            .expect("instant")
+            .to_string()
+    };
+    let ahead: Vec<serde_json::Value> = (0..24)
+        .map(|h| {
+            let price = if (5..8).contains(&h) { "0.05" } else { "0.20" };
+            let start = next_hour_s + h * 3600;
+            serde_json::json!({"start": at(start), "end": at(start + 3600), "price_per_kwh": price})
+        })
+        .collect();
+    let body = serde_json::Value::Array(ahead).to_string();
+    let stored = hub
+        .call(&olivia, "POST", "/api/v1/prices/epex", Some(&body))
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let dynamic = hub
+        .call(&bob, "GET", "/api/v1/meters/h-2/cost", None)
+        .await
+        .json();
+    let cheap = &dynamic["prices"]["cheapest_hours"];
+    assert_eq!(cheap.as_array().map(Vec::len), Some(1), "{dynamic}");
+    assert_eq!(cheap[0]["start"], at(next_hour_s + 5 * 3600));
+    assert_eq!(cheap[0]["end"], at(next_hour_s + 8 * 3600));
+    assert_eq!(cheap[0]["price_per_kwh"], "0.050000");
+    let block = &dynamic["prices"]["cheapest_block"];
+    assert_eq!(block["start"], at(next_hour_s + 5 * 3600), "{dynamic}");
+    assert_eq!(block["average_price_per_kwh"], "0.050000");
 
     let insights = hub
         .call(&alice, "GET", "/api/v1/meters/h-3/insights?days=7", None)
