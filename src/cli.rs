@@ -46,6 +46,53 @@ pub(crate) enum Command {
     /// Benchmarks that print their figures beside an anchor measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Manages the hub's tariff plans (the hub need not be running).
+    #[command(subcommand)]
+    Tariffs(TariffsCommand),
+    /// Bills meters (the hub need not be running).
+    #[command(subcommand)]
+    Billing(BillingCommand),
+}
+
+/// `joule tariffs ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TariffsCommand {
+    /// Stores a plan from its TOML file (docs/CONFIG.md, "Tariffs"), or replaces the plan
+    /// of that name if only versions after today change.
+    Add(TariffAddArgs),
+    /// Lists the plans.
+    List(HubArgs),
+}
+
+/// Arguments of `joule tariffs add`.
+#[derive(Debug, Args)]
+pub(crate) struct TariffAddArgs {
+    /// The plan's TOML file.
+    pub(crate) file: PathBuf,
+    /// The hub's configuration.
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
+}
+
+/// `joule billing ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BillingCommand {
+    /// Bills every meter with a tariff for one month, showing progress and a summary.
+    Run(BillingRunArgs),
+}
+
+/// Arguments of `joule billing run`.
+#[derive(Debug, Args)]
+pub(crate) struct BillingRunArgs {
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    pub(crate) period: String,
+    /// Bill a closed month again (its bills are replaced).
+    #[arg(long)]
+    pub(crate) rerun: bool,
+    /// The hub's configuration.
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
 }
 
 /// `joule bench ...`.
@@ -54,6 +101,23 @@ pub(crate) enum BenchCommand {
     /// Meters publishing over MQTT QoS 1 into a hub storing durably, against Debian's
     /// Mosquitto delivering the same messages to a bare subscriber.
     Ingest(BenchIngestArgs),
+    /// A billing run's conversion and billing over many meters with a month of 15-minute
+    /// interval records each, in memory (the figure is meters per second).
+    Billing(BenchBillingArgs),
+}
+
+/// Arguments of `joule bench billing`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchBillingArgs {
+    /// Meters to bill.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) meters: usize,
+    /// Threads billing each chunk (default: every core).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "joule-bench/billing.json")]
+    pub(crate) json: PathBuf,
 }
 
 /// Arguments of `joule bench ingest`.

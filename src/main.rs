@@ -1,6 +1,7 @@
 //! The `joule` command line: one binary for every part of Joule.
 
 mod bench;
+mod billing;
 mod cli;
 mod hub;
 mod meter;
@@ -52,6 +53,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Meters(command) => hub::meters(&command, &mut out)?,
         Command::Users(command) => hub::users(&command, &mut out)?,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest::run(&args, &mut out)?,
+        Command::Bench(BenchCommand::Billing(args)) => bench::billing::run(&args, &mut out)?,
+        Command::Tariffs(command) => billing::tariffs(&command, &mut out)?,
+        Command::Billing(command) => billing::billing(&command, &mut out)?,
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `joule bench`: benchmarks that print their figures beside the anchor they are compared
 //! with in the same run, and write them as JSON for docs/PERFORMANCE.md.
 
+pub(crate) mod billing;
 pub(crate) mod ingest;
 
 use std::io::{IsTerminal, Write};

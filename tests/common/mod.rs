@@ -111,6 +111,29 @@ impl HubProcess {
     }
 }
 
+/// Stores June 2026 for `meter` in the hub's SQLite store at `store`: 250 Wh every quarter
+/// hour, 720 kWh in the month, registers exact at both ends.
+pub(crate) async fn store_june(store: &Path, meter: &str) {
+    use joule_hub::store::{Batch, SqliteStore, Store, Stored};
+    let june_ms: i64 = 1_780_272_000_000;
+    let id = joule_protocol::MeterId::new(meter).expect("meter id");
+    let messages = (0..=2880u64)
+        .map(|k| {
+            let ts_ms = june_ms + i64::try_from(k).expect("small") * 900_000;
+            let record = joule_testkit::interval_record(k + 1, ts_ms, k * 250_000, 0);
+            (id.clone(), Stored::Interval(record))
+        })
+        .collect();
+    SqliteStore::open(store)
+        .expect("the hub's store")
+        .write_batch(&Batch {
+            messages,
+            ..Batch::default()
+        })
+        .await
+        .expect("June's records");
+}
+
 /// Runs `joule ARGS` to completion, asserts it succeeded, and returns what it printed.
 pub(crate) fn joule_ok(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_joule"))

@@ -1,7 +1,8 @@
 //! The web portal end to end in headless chromium, against a real `joule hub` (embedded
 //! broker, SQLite) with two real `joule meter` processes metering simulated households:
-//! a consumer sees live power change and a week of history, finds billing honestly absent,
-//! and cannot reach another consumer's meter by link or by API; an operator disconnects a
+//! a consumer sees live power change and a week of history, their costs and insights, opens
+//! a bill of June 2026 billed by `joule billing run`, and cannot reach another consumer's
+//! meter by link or by API; an operator disconnects a
 //! meter (confirmed, with a reason), sees its power drop to zero and its switch open, and
 //! reconnects it; an admin finds the reason in the audit log. No page logs a console error,
 //! and every main page is saved as a screenshot in `target/e2e-screenshots/`.
@@ -33,6 +34,10 @@ fn start_meter(dir: &Path, broker_port: u16, id: &str, token: &str, seed: u32) -
     .write(dir, id, &format!("mqtt://127.0.0.1:{broker_port}"), token);
     Process(common::start_meter(&config))
 }
+
+/// The plan alice's meters are on: 0.25 EUR/kWh.
+const FLAT_PLAN: &str = "name = \"flat\"\ncurrency = \"EUR\"\ntime_zone = \"UTC\"\n\n\
+    [[versions]]\neffective_from = 2026-01-01\nimport = { kind = \"flat\", price_per_kwh = 0.25 }\n";
 
 /// The power the meter page shows, W (+ import), from its live reading.
 async fn live_watts(browser: &Browser) -> Option<f64> {
@@ -85,6 +90,18 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
     ] {
         hub.add_user(user.0, role, user.1);
     }
+    let plan = dir.path().join("flat.toml");
+    std::fs::write(&plan, FLAT_PLAN).expect("plan file");
+    let added = hub
+        .command()
+        .args(["tariffs", "add", plan.to_str().expect("path")])
+        .output()
+        .expect("tariffs add");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let alice_token = hub.add_meter_with(
         "a-1",
         &[
@@ -219,15 +236,84 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
     browser.screenshot("consumer-history-zoomed").await;
     browser.assert_no_console_errors("the history page").await;
 
-    // Bills: billing is not on this hub yet, and the page says so.
+    // Bills: alice's garage meter gets June 2026 billed (720 kWh at 0.25 EUR); she sees
+    // today's cost of her flat, opens the bill and finds its printable version.
+    hub.add_meter_with(
+        "a-2",
+        &[
+            "--owner",
+            "alice",
+            "--name",
+            "Alice's garage",
+            "--tariff",
+            "flat",
+        ],
+    );
+    common::store_june(&hub.store, "a-2").await;
+    let billed = hub
+        .command()
+        .args(["billing", "run", "--period", "2026-06"])
+        .output()
+        .expect("billing run");
+    assert!(
+        billed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&billed.stderr)
+    );
     browser.click("#nav a[href='/portal/bills']").await;
     browser
-        .wait_text("main .state.empty", |t| {
-            t.contains("Billing is not enabled on this hub yet")
+        .wait_text("section[data-meter='a-1'] #today-cost", |t| t.contains('€'))
+        .await;
+    browser
+        .wait_text("section[data-meter='a-1'] #price-now", |t| {
+            t.contains("0.2500") && t.ends_with("/kWh")
         })
         .await;
+    browser
+        .wait_text("section[data-meter='a-2'] table tbody", |t| {
+            t.contains("June 2026") && t.contains("180.00") && t.contains("Final")
+        })
+        .await;
+    let page = browser.text("main").await.unwrap_or_default();
+    assert!(
+        !page.contains("NaN") && !page.contains("undefined"),
+        "every number shows: {page}"
+    );
     browser.screenshot("consumer-bills").await;
-    browser.assert_no_console_errors("the bills page").await;
+    browser
+        .click("section[data-meter='a-2'] table tbody a[href^='/portal/bills/a-2/']")
+        .await;
+    browser
+        .wait_text("#bill-total", |t| t.contains("180.00") && t.contains('€'))
+        .await;
+    browser
+        .wait_text("main table tbody", |t| t.contains("720.000 kWh"))
+        .await;
+    let print = browser
+        .attribute("#bill-print", "href")
+        .await
+        .expect("a printable link");
+    let printed = browser
+        .run(&format!(
+            "return fetch('{print}').then((r) => r.text().then((t) => [r.status, t.includes('180.00')]));"
+        ))
+        .await;
+    assert_eq!(printed, serde_json::json!([200, true]));
+    browser.screenshot("consumer-bill").await;
+    browser.assert_no_console_errors("the bills pages").await;
+
+    // Insights: each says what it rests on, or why it is missing.
+    browser.click("#nav a[href='/portal/insights']").await;
+    browser
+        .wait_text("main [data-kind='carbon']", |t| !t.is_empty())
+        .await;
+    let page = browser.text("main").await.unwrap_or_default();
+    assert!(
+        !page.contains("NaN") && !page.contains("undefined"),
+        "every number shows: {page}"
+    );
+    browser.screenshot("consumer-insights").await;
+    browser.assert_no_console_errors("the insights page").await;
 
     // Alerts: where to send them, a rule with its thresholds in volts, the alert it raises
     // (the meter's ~230 V is outside 0–1 V) acknowledged from the list.

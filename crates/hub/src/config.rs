@@ -30,6 +30,66 @@ pub struct HubConfig {
     /// Alert evaluation and delivery.
     #[serde(default)]
     pub alerts: crate::alerts::config::AlertsConfig,
+    /// Billing, price sources and insights.
+    #[serde(default)]
+    pub billing: BillingConfig,
+}
+
+/// `[billing]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// Grid carbon intensity for the CO2 insight, g CO2 per kWh.
+    pub grid_intensity_g_per_kwh: f64,
+    /// Market prices the hub fetches over HTTP (dynamic tariffs).
+    pub price_sources: Vec<PriceSourceConfig>,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            grid_intensity_g_per_kwh: 300.0,
+            price_sources: Vec::new(),
+        }
+    }
+}
+
+/// `[[billing.price_sources]]`: a URL serving a market's prices.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSourceConfig {
+    /// The market (series) name plans use in `series`.
+    pub market: String,
+    /// `http://` or `https://` URL answering with the prices.
+    pub url: String,
+    /// What it answers: `json`, `csv` (the tariff crate's formats) or `entsoe_csv`.
+    #[serde(default = "json_format")]
+    pub format: PriceFormat,
+    /// For `entsoe_csv`: the bidding zone's IANA time zone.
+    pub time_zone: Option<String>,
+    /// How often to fetch, s.
+    #[serde(default = "hourly")]
+    pub every_s: u32,
+}
+
+fn json_format() -> PriceFormat {
+    PriceFormat::Json
+}
+
+fn hourly() -> u32 {
+    3600
+}
+
+/// How price text is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceFormat {
+    /// A JSON array of `{start, end, price_per_kwh}`.
+    Json,
+    /// CSV `start,end,price_per_kwh`.
+    Csv,
+    /// The ENTSO-E transparency platform's day-ahead CSV (per MWh, local time).
+    EntsoeCsv,
 }
 
 /// `[http]`.
@@ -267,11 +327,49 @@ impl HubConfig {
         if let Some((key, reason)) = self.alerts.invalid() {
             return Err(invalid(key, reason));
         }
+        self.validate_billing(origin)?;
         if self.topics.prefix.is_empty() || self.topics.prefix.contains(['+', '#']) {
             return Err(invalid(
                 "topics.prefix",
                 "must be a topic path without wildcards",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl HubConfig {
+    fn validate_billing(&self, origin: &joule_config::Origin) -> Result<(), ConfigError> {
+        let billing = &self.billing;
+        let intensity = billing.grid_intensity_g_per_kwh;
+        if !(intensity.is_finite() && intensity >= 0.0) {
+            return Err(origin.invalid(
+                "billing.grid_intensity_g_per_kwh",
+                "must be a number of at least 0",
+            ));
+        }
+        for source in &billing.price_sources {
+            let invalid = |key: &str, reason: &str| {
+                origin.invalid(&format!("billing.price_sources.{key}"), reason)
+            };
+            if source.market.trim().is_empty() {
+                return Err(invalid("market", "must not be empty"));
+            }
+            if !(source.url.starts_with("http://") || source.url.starts_with("https://")) {
+                return Err(invalid("url", "must be an http:// or https:// URL"));
+            }
+            if source.every_s < 10 {
+                return Err(invalid("every_s", "must be at least 10"));
+            }
+            let zone = source.time_zone.as_deref();
+            if source.format == PriceFormat::EntsoeCsv
+                && zone.is_none_or(|zone| jiff::tz::TimeZone::get(zone).is_err())
+            {
+                return Err(invalid(
+                    "time_zone",
+                    "entsoe_csv needs the bidding zone's IANA time zone",
+                ));
+            }
         }
         Ok(())
     }
@@ -360,5 +458,14 @@ mod tests {
         .expect_err("bad env")
         .to_string();
         assert!(error.contains("JOULE_HUB_BROKER_URL"), "{error}");
+        std::fs::write(
+            &path,
+            "[[billing.price_sources]]\nmarket = \"epex\"\nurl = \"ftp://x\"\n",
+        )
+        .expect("write");
+        let error = HubConfig::load(Some(&path), no_env)
+            .expect_err("bad price source")
+            .to_string();
+        assert!(error.contains("billing.price_sources.url"), "{error}");
     }
 }

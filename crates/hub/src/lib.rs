@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod api;
 pub mod automation;
+pub mod billing;
 pub mod broker;
 pub mod config;
 pub mod control;

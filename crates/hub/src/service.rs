@@ -331,6 +331,10 @@ impl Hub {
         let housekeeping = tokio::spawn(housekeeping(shared.clone()));
         let publisher = tokio::spawn(publish_outgoing(outgoing, client.clone()));
         let watcher = tokio::spawn(crate::watcher::run(shared.clone(), watch, market));
+        let prices = tokio::spawn(crate::billing::prices::fetch_sources(
+            Arc::clone(&shared.store),
+            config.billing.price_sources.clone(),
+        ));
         let result = tokio::select! {
             () = shutdown => {
                 tracing::info!("shutting down");
@@ -348,6 +352,7 @@ impl Hub {
         housekeeping.abort();
         publisher.abort();
         watcher.abort();
+        prices.abort();
         let _ = client.disconnect().await;
         result.map_err(|error| ServiceError::Broker(format!("writer task: {error}")))?
     }

@@ -6,7 +6,9 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{AlertStore, MeterDetails, NewMeter, Role, SqliteStore, Store};
+use joule_hub::store::{
+    AlertStore, BillingStore, MeterDetails, NewMeter, Role, SqliteStore, Store,
+};
 use joule_hub::tokens;
 use joule_protocol::{
     AckStatus, Command, CommandAck, MeterId, PAYLOAD_VERSION, RelayState, TopicKind, Topics, encode,
@@ -56,6 +58,16 @@ impl Caller {
     }
 }
 
+/// The plan every fixture meter is on.
+const FLAT_PLAN: &str = "name = \"flat\"\ncurrency = \"EUR\"\ntime_zone = \"UTC\"\n\n\
+    [[versions]]\neffective_from = 2020-01-01\nimport = { kind = \"flat\", price_per_kwh = 0.25 }\n";
+
+/// A plan body for the API, named `name`.
+fn plan_body(name: &str) -> String {
+    serde_json::json!({ "toml": FLAT_PLAN.replacen("\"flat\"", &format!("\"{name}\""), 1) })
+        .to_string()
+}
+
 struct Fixture {
     http: u16,
     mqtt: u16,
@@ -82,6 +94,7 @@ impl Fixture {
             ],
         )
         .await;
+        store.put_tariff(FLAT_PLAN, 0).await.expect("plan");
         let token = tokens::generate();
         for (id, owner) in [("a-1", "alice"), ("a-2", "alice"), ("b-1", "bob")] {
             store
@@ -93,6 +106,7 @@ impl Fixture {
                             owner: Some(owner.into()),
                             feeder: Some("F1".into()),
                             transformer: Some("T1".into()),
+                            tariff: Some("flat".into()),
                             ..MeterDetails::default()
                         },
                         token_hash: tokens::hash(&token),
@@ -132,6 +146,32 @@ impl Fixture {
 
     async fn stop(self) {
         self.hub.stop().await;
+    }
+
+    /// Runs billing for `period` as `operator` and waits for it; returns the run's id and
+    /// meter a-1's bill.
+    async fn bill_a_month(&self, operator: &[(String, String)], period: &str) -> (u64, u64) {
+        let body = format!(r#"{{"period":"{period}"}}"#);
+        let started = self
+            .api
+            .call(operator, "POST", "/api/v1/billing/runs", Some(&body))
+            .await;
+        assert_eq!(started.status, 202, "{}", started.body);
+        let run_id = started.json()["id"].as_u64().expect("run id");
+        let path = format!("/api/v1/billing/runs/{run_id}");
+        for _ in 0..100 {
+            let run = self.api.call(operator, "GET", &path, None).await.json();
+            if run["status"] == "done" {
+                let bills = self
+                    .api
+                    .call(operator, "GET", "/api/v1/meters/a-1/bills", None)
+                    .await
+                    .json();
+                return (run_id, bills[0]["id"].as_u64().expect("a-1 has a bill"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the billing run did not finish");
     }
 
     /// Logs `username` in; returns the headers that authenticate its requests.
@@ -535,6 +575,36 @@ fn route(method: &str, path: &str, n: u32) -> Option<(Access, Option<String>)> {
                 r#"{{"username":"{fresh}","role":"consumer","password":"long enough pw"}}"#
             )),
         ),
+        (
+            "get",
+            "/api/v1/tariffs"
+            | "/api/v1/tariffs/{name}"
+            | "/api/v1/billing/runs"
+            | "/api/v1/billing/runs/{run_id}",
+        ) => (Access::Operator, None),
+        ("post", "/api/v1/tariffs") => (Access::Operator, Some(plan_body(&fresh))),
+        ("put", "/api/v1/tariffs/{name}") => (Access::Operator, Some(plan_body("flat"))),
+        ("delete", "/api/v1/tariffs/{name}") => (Access::Operator, None),
+        ("post", "/api/v1/prices/{market}") => (
+            Access::Operator,
+            Some(
+                r#"[{"start":"2026-06-01T00:00:00Z","end":"2026-06-01T01:00:00Z","price_per_kwh":0.1}]"#
+                    .into(),
+            ),
+        ),
+        ("get", "/api/v1/prices/{market}") => (Access::User, None),
+        ("post", "/api/v1/billing/runs") => (
+            Access::Operator,
+            Some(format!(r#"{{"period":"{}-01"}}"#, 2000 + n % 100)),
+        ),
+        (
+            "get",
+            "/api/v1/meters/{id}/bills"
+            | "/api/v1/meters/{id}/bills/{bill_id}"
+            | "/api/v1/meters/{id}/bills/{bill_id}/html"
+            | "/api/v1/meters/{id}/cost"
+            | "/api/v1/meters/{id}/insights",
+        ) => (Access::MeterReader, None),
         ("put", "/api/v1/users/{username}/password") => (
             Access::Admin,
             Some(r#"{"password":"another long pw"}"#.into()),
@@ -635,6 +705,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
         .expect("alert")
         .id
         .to_string();
+    let (run_id, bill_id) = hub.bill_a_month(&olivia, "2026-05").await;
     let document = request(hub.http, "GET", "/api/v1/openapi.json", &[], None)
         .await
         .json();
@@ -674,11 +745,14 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                 .replace("{command_id}", &command.to_string())
                 .replace("{username}", "carol")
                 .replace("{rule_id}", rule)
-                .replace("{alert_id}", &alert);
+                .replace("{alert_id}", &alert)
+                .replace("{run_id}", &run_id.to_string())
+                .replace("{bill_id}", &bill_id.to_string())
+                .replace("{market}", "epex");
             for caller in CALLERS {
-                // Each caller cancels a DR event of its own.
                 let concrete = if path == "/api/v1/dr-events/{event_id}" {
-                    // A fresh login: changing a password ends the user's sessions.
+                    // Each caller cancels a DR event of its own. A fresh login: changing a
+                    // password ends the user's sessions.
                     let olivia = hub.login("olivia").await;
                     let fresh = hub
                         .api
@@ -686,8 +760,23 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                         .await;
                     let id = fresh.json()["id"].as_u64().expect("event id");
                     concrete.replace("{event_id}", &id.to_string())
+                } else if path == "/api/v1/tariffs/{name}" && method == "delete" {
+                    // Each caller deletes a plan of its own, made just before.
+                    let name = format!("gone-{}", counter.fetch_add(1, Ordering::Relaxed));
+                    let operator = hub.login("olivia").await;
+                    let made = hub
+                        .api
+                        .call(
+                            &operator,
+                            "POST",
+                            "/api/v1/tariffs",
+                            Some(&plan_body(&name)),
+                        )
+                        .await;
+                    assert_eq!(made.status, 201, "{}", made.body);
+                    concrete.replace("{name}", &name)
                 } else {
-                    concrete.clone()
+                    concrete.replace("{name}", "flat")
                 };
                 let headers = hub.headers(caller).await;
                 let body = match (path.as_str(), caller.username()) {
@@ -696,7 +785,13 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                         r#"{{"current":"{0}","new":"{0}"}}"#,
                         password(user)
                     )),
-                    ("/api/v1/meters" | "/api/v1/users", _) if method == "post" => {
+                    (
+                        "/api/v1/meters"
+                        | "/api/v1/users"
+                        | "/api/v1/tariffs"
+                        | "/api/v1/billing/runs",
+                        _,
+                    ) if method == "post" => {
                         route(method, path, counter.fetch_add(1, Ordering::Relaxed))
                             .and_then(|r| r.1)
                     }

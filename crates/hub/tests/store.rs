@@ -10,9 +10,12 @@ use joule_hub::store::{
 };
 use joule_protocol::{
     AckStatus, Action, CommandAck, EventKind, EventMessage, EventState, IntervalRecord,
-    LiveReading, MeterId, PAYLOAD_VERSION, PqCounters, Registers, RelayState, Status,
+    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, Status,
 };
 use std::future::Future;
+
+#[path = "store/billing.rs"]
+mod billing;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -103,6 +106,9 @@ pub async fn run_suite(open: &Open) {
     alerting::documents_by_kind_and_owner(open("documents").await).await;
     alerting::one_unresolved_alert_per_key_moving_forward_only(open("alerts").await).await;
     alerting::deliveries_and_runs_are_recorded(open("deliveries").await).await;
+    billing::tariffs_are_kept_as_given_and_never_change_the_past(open("tariffs").await).await;
+    billing::prices_overlap_and_replace(open("prices").await).await;
+    billing::runs_and_bills(open("bills").await).await;
 }
 
 async fn resends_are_stored_once_and_acknowledged(store: Arc<dyn Store>) {
@@ -199,21 +205,8 @@ async fn meters_are_kept_apart(store: Arc<dyn Store>) {
 
 fn interval(seq: u64, ts_ms: i64, import_mwh: u64, export_mwh: u64) -> IntervalRecord {
     IntervalRecord {
-        v: PAYLOAD_VERSION,
-        seq,
-        ts_ms,
-        interval_s: 900,
-        registers: Registers {
-            import_mwh,
-            export_mwh,
-            ..Registers::default()
-        },
-        tariffs: Vec::new(),
-        voltage_min_v: 228.0,
-        voltage_max_v: 233.0,
-        voltage_avg_v: 230.5,
         max_demand_w: Some(2000.0),
-        pq: PqCounters::default(),
+        ..joule_testkit::interval_record(seq, ts_ms, import_mwh, export_mwh)
     }
 }
 

@@ -40,6 +40,18 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Response {
+    request_typed(port, method, path, headers, body, "application/json").await
+}
+
+/// Like [`request`], with a body of the media type `content_type`.
+pub async fn request_typed(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    content_type: &str,
+) -> Response {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect to the API");
@@ -49,7 +61,7 @@ pub async fn request(
     }
     if let Some(body) = body {
         head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
             body.len()
         ));
     }
@@ -113,6 +125,45 @@ fn dechunk(mut data: &[u8]) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
+/// Logs `username` in at the hub's API on `port`; returns the headers that authenticate
+/// its requests (the session cookie, which must be HttpOnly and SameSite=Strict, and the
+/// CSRF token).
+pub async fn login(port: u16, username: &str, password: &str) -> Vec<(String, String)> {
+    let body = serde_json::json!({"username": username, "password": password});
+    let response = request(
+        port,
+        "POST",
+        "/api/v1/auth/login",
+        &[],
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(response.status, 200, "login {username}: {}", response.body);
+    let cookie = response.header("set-cookie").expect("session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let session = cookie.split(';').next().expect("cookie pair").to_owned();
+    let csrf = response.json()["csrf_token"]
+        .as_str()
+        .expect("csrf token")
+        .to_owned();
+    vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+}
+
+/// [`request`] with owned headers (as [`login`] returns them).
+pub async fn call(
+    port: u16,
+    headers: &[(String, String)],
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Response {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    request(port, method, path, &headers, body).await
+}
+
 /// The hub's HTTP API on a port of 127.0.0.1.
 #[derive(Debug, Clone, Copy)]
 pub struct Api {
@@ -121,31 +172,12 @@ pub struct Api {
 }
 
 impl Api {
-    /// Logs `username` in with `password`; returns the headers that authenticate its
-    /// requests: the session cookie (checked to be HttpOnly and SameSite=Strict) and the
-    /// CSRF token.
+    /// [`login`] at this API.
     pub async fn login(&self, username: &str, password: &str) -> Vec<(String, String)> {
-        let body = serde_json::json!({"username": username, "password": password});
-        let response = request(
-            self.port,
-            "POST",
-            "/api/v1/auth/login",
-            &[],
-            Some(&body.to_string()),
-        )
-        .await;
-        assert_eq!(response.status, 200, "login {username}: {}", response.body);
-        let cookie = response.header("set-cookie").expect("session cookie");
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-        let session = cookie.split(';').next().expect("cookie pair").to_owned();
-        let csrf = response.json()["csrf_token"]
-            .as_str()
-            .expect("csrf token")
-            .to_owned();
-        vec![("Cookie".into(), session), ("X-CSRF-Token".into(), csrf)]
+        login(self.port, username, password).await
     }
 
-    /// Sends one request with `headers` (e.g. from [`Api::login`]).
+    /// [`call`] at this API.
     pub async fn call(
         &self,
         headers: &[(String, String)],
@@ -153,10 +185,6 @@ impl Api {
         path: &str,
         body: Option<&str>,
     ) -> Response {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        request(self.port, method, path, &headers, body).await
+        call(self.port, headers, method, path, body).await
     }
 }

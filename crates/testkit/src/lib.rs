@@ -9,7 +9,9 @@ pub use postgres::Postgres;
 
 pub mod http;
 
-use joule_protocol::{LiveReading, PAYLOAD_VERSION, Registers, RelayState};
+use joule_protocol::{
+    IntervalRecord, LiveReading, PAYLOAD_VERSION, PqCounters, Registers, RelayState,
+};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -67,6 +69,28 @@ pub fn reading(seq: u64, base_ms: i64) -> LiveReading {
         },
         tariff: 0,
         relay: RelayState::Connected,
+    }
+}
+
+/// A valid 15-minute interval record ending at `ts_ms` with the cumulative import and
+/// export registers given.
+pub fn interval_record(seq: u64, ts_ms: i64, import_mwh: u64, export_mwh: u64) -> IntervalRecord {
+    IntervalRecord {
+        v: PAYLOAD_VERSION,
+        seq,
+        ts_ms,
+        interval_s: 900,
+        registers: Registers {
+            import_mwh,
+            export_mwh,
+            ..Registers::default()
+        },
+        tariffs: Vec::new(),
+        voltage_min_v: 229.0,
+        voltage_max_v: 231.0,
+        voltage_avg_v: 230.0,
+        max_demand_w: None,
+        pq: PqCounters::default(),
     }
 }
 

@@ -13,7 +13,9 @@ use crate::store::StoreError;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable, machine-readable: `unauthorized`, `forbidden`, `not_found`, `bad_request`,
-    /// `conflict`, `csrf`, `bad_credentials`, `internal`.
+    /// `conflict`, `csrf`, `bad_credentials`, `internal`; billing adds `invalid_tariff`,
+    /// `retroactive_tariff_change`, `tariff_in_use`, `period_closed`, `no_tariff`,
+    /// `invalid_prices`, `pricing_failed`.
     pub code: &'static str,
     /// Readable explanation.
     pub message: String,
@@ -108,10 +110,43 @@ impl From<StoreError> for ApiError {
             StoreError::NoMeter(_)
             | StoreError::NoUser(_)
             | StoreError::NoCommand(_)
-            | StoreError::NoDocument(..) => Self::not_found(error.to_string()),
+            | StoreError::NoDocument(..)
+            | StoreError::NoTariff(_) => Self::not_found(error.to_string()),
+            StoreError::InvalidTariff(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_tariff", error.to_string())
+            }
+            StoreError::Retroactive(_) => Self::new(
+                StatusCode::CONFLICT,
+                "retroactive_tariff_change",
+                error.to_string(),
+            ),
+            StoreError::TariffInUse(..) => {
+                Self::new(StatusCode::CONFLICT, "tariff_in_use", error.to_string())
+            }
             StoreError::Database(_)
             | StoreError::Corrupt { .. }
             | StoreError::NewerSchema { .. } => Self::internal(error),
+        }
+    }
+}
+
+impl From<crate::billing::BillingError> for ApiError {
+    fn from(error: crate::billing::BillingError) -> Self {
+        use crate::billing::BillingError;
+        let message = error.to_string();
+        match error {
+            BillingError::Store(error) => error.into(),
+            BillingError::BadPeriod(_) => Self::bad_request(message),
+            BillingError::Closed(_) => Self::new(StatusCode::CONFLICT, "period_closed", message),
+            BillingError::NoTariff(_) | BillingError::MissingPlan(_) => {
+                Self::new(StatusCode::CONFLICT, "no_tariff", message)
+            }
+            BillingError::Prices(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_prices", message)
+            }
+            BillingError::Pricing(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "pricing_failed", message)
+            }
         }
     }
 }

@@ -8,10 +8,12 @@ pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod automation;
+pub mod bills;
 pub mod commands;
 pub mod error;
 pub mod fleet;
 pub mod meters;
+pub mod tariffs;
 
 use crate::service::Shared;
 use crate::store::MeterFilter;
@@ -220,6 +222,16 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(automation::runs))
         .routes(routes!(automation::dr_events, automation::add_dr_event))
         .routes(routes!(automation::cancel_dr_event))
+        .routes(routes!(tariffs::list, tariffs::create))
+        .routes(routes!(tariffs::get, tariffs::replace, tariffs::delete))
+        .routes(routes!(tariffs::import_prices, tariffs::prices))
+        .routes(routes!(tariffs::start_run, tariffs::runs))
+        .routes(routes!(tariffs::run))
+        .routes(routes!(bills::list))
+        .routes(routes!(bills::document))
+        .routes(routes!(bills::html))
+        .routes(routes!(bills::cost))
+        .routes(routes!(bills::insights))
         .split_for_parts();
     let json = document.to_pretty_json().unwrap_or_default();
     let _ = state.openapi.set(json);

@@ -9,12 +9,18 @@
 //! log here too. Two backends: SQLite (the default, one file) and PostgreSQL (fleets).
 
 pub mod alerting;
+mod billing;
 mod model;
 mod postgres;
 mod sqlite;
 
 pub use alerting::{
     ActionOutcome, AlertFilter, AlertKey, AlertStore, AutomationRun, Document, DocumentKind,
+};
+use billing::stored_plan;
+pub use billing::{
+    BillRecord, BillingRun, BillingStore, CurrencyTotal, RunStatus, RunSummary, TariffRecord,
+    check_replacement, parse_plan, series_names,
 };
 pub use model::*;
 pub use postgres::PostgresStore;
@@ -57,6 +63,18 @@ pub enum StoreError {
     /// No such document (an alert rule, automation, DR event) of this kind.
     #[error("no {0} {1}")]
     NoDocument(&'static str, u64),
+    /// A tariff plan's TOML is not a valid plan.
+    #[error("{0}")]
+    InvalidTariff(String),
+    /// A replacement plan would change prices already in force.
+    #[error("retroactive tariff change refused: {0}")]
+    Retroactive(String),
+    /// No such tariff plan.
+    #[error("no tariff `{0}`")]
+    NoTariff(String),
+    /// A tariff plan still named by meters.
+    #[error("tariff `{0}` is used by {1} meter(s)")]
+    TariffInUse(String, u64),
     /// Stored data could not be read back (a damaged row).
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {
@@ -68,8 +86,9 @@ pub enum StoreError {
 }
 
 /// The hub's storage. Every backend passes the same suite (`crates/hub/tests/store.rs`).
+/// Billing's part is `BillingStore` (in `billing.rs`), which every store is too.
 #[async_trait]
-pub trait Store: AlertStore + Send + Sync + std::fmt::Debug {
+pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
     /// Registers a meter.
     async fn add_meter(&self, meter: NewMeter, now_ms: i64) -> Result<(), StoreError>;
     /// Revokes a meter's token: it can no longer authenticate.

@@ -56,14 +56,6 @@ export function query(params) {
   return defined.length ? `?${new URLSearchParams(defined)}` : '';
 }
 
-let openapi = null;
-
-/** The API paths this hub serves (from its OpenAPI document, fetched once). */
-export async function apiPaths() {
-  openapi ??= api('/openapi.json').then((document) => Object.keys(document.paths ?? {}));
-  return openapi;
-}
-
 /**
  * Follows the server-sent event stream at `path`: `onEvent` gets each `name` event's JSON,
  * `onState` `'live'` or `'reconnecting'`. A stream the hub closed for good (a hub restart,

@@ -71,3 +71,66 @@ export function presence(online) {
   if (online === false) return 'Offline';
   return 'Never seen';
 }
+
+const currencies = new Map();
+
+/** An amount in minor units (`12345`, 2 digits) in its currency (`€123.45`), or a dash. */
+export function money(minor, digits, currency) {
+  if (!isNumber(minor) || !isNumber(digits) || typeof currency !== 'string') return DASH;
+  const key = `${currency}/${digits}`;
+  if (!currencies.has(key)) {
+    currencies.set(key, new Intl.NumberFormat(undefined, {
+      style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits,
+    }));
+  }
+  return currencies.get(key).format(minor / 10 ** digits);
+}
+
+/** A price per kWh given as a decimal text (`"0.250000"`), with 4 decimals and its currency. */
+export function pricePerKwh(decimal, currency) {
+  const value = typeof decimal === 'string' ? Number(decimal) : decimal;
+  if (!isNumber(value) || typeof currency !== 'string') return DASH;
+  const text = new Intl.NumberFormat(undefined, {
+    style: 'currency', currency, minimumFractionDigits: 4, maximumFractionDigits: 4,
+  }).format(value);
+  return `${text}/kWh`;
+}
+
+/** Energy given in mWh (the hub's registers), in kWh. */
+export function kwhFromMwh(milliWattHours) {
+  return isNumber(milliWattHours) ? number(milliWattHours / 1e6, 2, 'kWh') : DASH;
+}
+
+/** A month `YYYY-MM` in words (`June 2026`). */
+export function month(period) {
+  const match = typeof period === 'string' ? /^(\d{4})-(\d{2})$/.exec(period) : null;
+  if (!match) return DASH;
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1));
+  return date.toLocaleDateString(undefined, { month: 'long', year: 'numeric', timeZone: 'UTC' });
+}
+
+/** An RFC 3339 instant as a local date and time, or a dash. */
+export function instant(text) {
+  const ms = typeof text === 'string' ? Date.parse(text) : NaN;
+  return dateTime(ms);
+}
+
+/** The local time of day of an RFC 3339 instant, hours and minutes. */
+export function clock(text) {
+  const ms = typeof text === 'string' ? Date.parse(text) : NaN;
+  return isNumber(ms) ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : DASH;
+}
+
+/**
+ * The local date of an RFC 3339 instant in `zone` (a bill's time zone); with `endOf`, the
+ * date of the instant just before (a period's exclusive end names its last day).
+ */
+export function dateIn(text, zone, endOf = false) {
+  const ms = typeof text === 'string' ? Date.parse(text) : NaN;
+  if (!isNumber(ms)) return DASH;
+  try {
+    return new Date(endOf ? ms - 1 : ms).toLocaleDateString(undefined, { day: 'numeric', month: 'long', year: 'numeric', timeZone: zone });
+  } catch {
+    return new Date(endOf ? ms - 1 : ms).toLocaleDateString();
+  }
+}

@@ -6,13 +6,15 @@ import { api, setCsrf } from './api.js';
 import { h, heading, empty, failure, loading } from './dom.js';
 import * as alerts from './pages/alerts.js';
 import * as audit from './pages/audit.js';
+import * as bill from './pages/bill.js';
+import * as bills from './pages/bills.js';
 import * as events from './pages/events.js';
 import * as fleet from './pages/fleet.js';
 import * as historyPage from './pages/history.js';
+import * as insights from './pages/insights.js';
 import * as login from './pages/login.js';
 import * as meter from './pages/meter.js';
 import * as meters from './pages/meters.js';
-import * as planned from './pages/planned.js';
 import * as users from './pages/users.js';
 
 const RANK = { consumer: 0, operator: 1, admin: 2 };
@@ -23,7 +25,9 @@ const ROUTES = [
   { path: /^\/portal\/meters$/, page: meters },
   { path: /^\/portal\/meters\/([^/]+)$/, page: meter },
   { path: /^\/portal\/meters\/([^/]+)\/history$/, page: historyPage },
-  { path: /^\/portal\/(bills|insights)$/, page: planned },
+  { path: /^\/portal\/bills\/([^/]+)\/(\d+)$/, page: bill },
+  { path: /^\/portal\/bills$/, page: bills },
+  { path: /^\/portal\/insights$/, page: insights },
   { path: /^\/portal\/alerts$/, page: alerts },
   { path: /^\/portal\/fleet$/, page: fleet, role: 'operator' },
   { path: /^\/portal\/events$/, page: events, role: 'operator' },

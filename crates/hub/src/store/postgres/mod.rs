@@ -14,6 +14,7 @@
 
 mod accounts;
 mod alerting;
+mod billing;
 mod partitions;
 mod read;
 mod write;
@@ -32,12 +33,13 @@ use tokio_postgres::{Client, NoTls, Transaction};
 const LOCK_KEY: i64 = 0x006a_6f75_6c65;
 
 /// The schema, one migration per entry; `schema_migrations` records those applied.
-const MIGRATIONS: [Migration; 5] = [
+const MIGRATIONS: [Migration; 6] = [
     Migration::Sql(SCHEMA),
     Migration::LiveTable,
     Migration::Sql("ALTER TABLE dead_letters ADD COLUMN seq BIGINT"),
     Migration::Sql("CREATE INDEX events_recent ON events (ts_ms)"),
     Migration::Sql(ALERTING),
+    Migration::Sql(billing::MIGRATION),
 ];
 
 /// Alerts and automation (crates/hub/src/store/alerting.rs).

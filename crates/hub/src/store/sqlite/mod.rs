@@ -8,6 +8,7 @@
 
 mod accounts;
 mod alerting;
+mod billing;
 mod read;
 mod write;
 
@@ -22,7 +23,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     r#"
 CREATE TABLE meters (
     id TEXT PRIMARY KEY,
@@ -216,6 +217,7 @@ CREATE TABLE automation_runs (
 );
 CREATE INDEX automation_runs_by_rule ON automation_runs (rule_id, id);
 "#,
+    billing::MIGRATION,
 ];
 
 /// The SQLite store. Cheap to clone: clones share the connections.

@@ -1,0 +1,320 @@
+//! What the store keeps for billing: tariff plans (their TOML as given), market price
+//! points, billing runs and bills, and the rule that a replaced plan may not change a
+//! price already in force.
+//!
+//! A plan is parsed when it is stored and again when it is read, so nothing unreadable is
+//! kept and a plan read back is always checked. Versions are dated inside the plan; a
+//! replacement may add or change versions that start after today (in the plan's zone) and
+//! nothing else, so a price change applies from its effective date, never retroactively.
+
+use super::StoreError;
+use async_trait::async_trait;
+use joule_protocol::MeterId;
+use joule_tariff::Plan;
+use serde::{Deserialize, Serialize};
+
+/// What the store keeps for billing; part of every `Store`.
+#[async_trait]
+pub trait BillingStore: Send + Sync {
+    /// Stores a tariff plan under its name, or replaces it if the replacement changes
+    /// nothing in force on or before `now_ms` (`check_replacement`).
+    async fn put_tariff(&self, toml: &str, now_ms: i64) -> Result<TariffRecord, StoreError>;
+    /// One tariff plan.
+    async fn tariff(&self, name: &str) -> Result<Option<TariffRecord>, StoreError>;
+    /// Every tariff plan, by name.
+    async fn tariffs(&self) -> Result<Vec<TariffRecord>, StoreError>;
+    /// Deletes a tariff plan no meter names.
+    async fn delete_tariff(&self, name: &str) -> Result<(), StoreError>;
+    /// Stores market price points (a point with the same market and start is replaced);
+    /// returns how many were written.
+    async fn put_prices(
+        &self,
+        market: &str,
+        points: &[joule_tariff::PricePoint],
+    ) -> Result<usize, StoreError>;
+    /// A market's price points overlapping `[from_ms, to_ms)`, in time order.
+    async fn prices(
+        &self,
+        market: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<joule_tariff::PricePoint>, StoreError>;
+    /// Starts a billing run (status running) and returns it with its id.
+    async fn add_billing_run(
+        &self,
+        period: &str,
+        started_by: &str,
+        meters_total: u64,
+        now_ms: i64,
+    ) -> Result<BillingRun, StoreError>;
+    /// Records a run's progress, status and summary.
+    async fn update_billing_run(&self, run: &BillingRun) -> Result<(), StoreError>;
+    /// One billing run.
+    async fn billing_run(&self, id: u64) -> Result<Option<BillingRun>, StoreError>;
+    /// The most recent billing runs, newest first.
+    async fn billing_runs(&self, limit: usize) -> Result<Vec<BillingRun>, StoreError>;
+    /// Stores bills (open); a bill of the same meter and period is replaced. The ids given
+    /// are ignored.
+    async fn put_bills(&self, bills: &[BillRecord]) -> Result<(), StoreError>;
+    /// Closes the bills a run made.
+    async fn close_bills(&self, run_id: u64) -> Result<(), StoreError>;
+    /// Whether a period has closed bills.
+    async fn period_closed(&self, period: &str) -> Result<bool, StoreError>;
+    /// A meter's bills, newest period first.
+    async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError>;
+    /// One bill.
+    async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError>;
+}
+
+/// A tariff plan as stored.
+#[derive(Debug, Clone)]
+pub struct TariffRecord {
+    /// The plan's name (its key).
+    pub name: String,
+    /// The TOML text as it was given.
+    pub toml: String,
+    /// The plan read from it.
+    pub plan: Plan,
+    /// When it was stored or last replaced, Unix ms.
+    pub updated_ms: i64,
+}
+
+/// Where a billing run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Billing meters.
+    Running,
+    /// Every meter was tried; the summary says how it went.
+    Done,
+    /// The run stopped (the store failed); the summary says why.
+    Failed,
+}
+
+impl RunStatus {
+    /// The name stored and shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// The status a stored name stands for.
+    pub fn from_name(name: &str) -> Result<RunStatus, StoreError> {
+        match name {
+            "running" => Ok(RunStatus::Running),
+            "done" => Ok(RunStatus::Done),
+            "failed" => Ok(RunStatus::Failed),
+            other => Err(StoreError::Corrupt {
+                what: "billing run status",
+                detail: other.to_owned(),
+            }),
+        }
+    }
+}
+
+/// The money billed in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CurrencyTotal {
+    /// ISO currency code.
+    pub currency: String,
+    /// Digits of its minor unit.
+    pub currency_digits: u8,
+    /// Sum of the bills, minor units.
+    pub total_minor: i64,
+}
+
+/// What a billing run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunSummary {
+    /// Meters billed.
+    pub billed: u64,
+    /// Meters whose bill failed (see `errors`).
+    pub failed: u64,
+    /// Bills with at least one estimated interval.
+    pub with_estimates: u64,
+    /// Bills with at least one validation finding.
+    pub with_findings: u64,
+    /// Totals per currency.
+    pub totals: Vec<CurrencyTotal>,
+    /// The first errors, `meter: reason` (at most 20).
+    pub errors: Vec<String>,
+}
+
+/// A billing run over every meter with a tariff, for one month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BillingRun {
+    /// Its id.
+    pub id: u64,
+    /// The month billed, `YYYY-MM` (local months of each plan's zone).
+    pub period: String,
+    /// Who started it.
+    pub started_by: String,
+    /// When it started, Unix ms.
+    pub started_ms: i64,
+    /// When it ended, Unix ms.
+    pub finished_ms: Option<i64>,
+    /// Meters tried so far.
+    pub meters_done: u64,
+    /// Meters to bill.
+    pub meters_total: u64,
+    /// Where it is.
+    pub status: RunStatus,
+    /// What it did so far.
+    pub summary: RunSummary,
+}
+
+/// A stored bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillRecord {
+    /// Its id (given by the store).
+    pub id: u64,
+    /// The run that made it.
+    pub run_id: u64,
+    /// The meter billed.
+    pub meter: MeterId,
+    /// The month billed, `YYYY-MM`.
+    pub period: String,
+    /// The plan's name.
+    pub plan: String,
+    /// ISO currency code.
+    pub currency: String,
+    /// Digits of the currency's minor unit.
+    pub currency_digits: u8,
+    /// Total, minor units.
+    pub total_minor: i64,
+    /// Whether its run finished (the period is then closed).
+    pub closed: bool,
+    /// When it was made, Unix ms.
+    pub created_ms: i64,
+    /// The bill document (`joule_tariff::Bill::to_json`).
+    pub json: String,
+}
+
+/// Reads a stored or given plan.
+pub fn parse_plan(toml: &str) -> Result<Plan, StoreError> {
+    Plan::from_toml(toml).map_err(|error| StoreError::InvalidTariff(error.to_string()))
+}
+
+/// A plan read back from the database.
+pub(crate) fn stored_plan(toml: &str) -> Result<Plan, StoreError> {
+    Plan::from_toml(toml).map_err(|error| StoreError::Corrupt {
+        what: "tariff plan",
+        detail: error.to_string(),
+    })
+}
+
+/// Refuses a replacement that changes what is in force on or before `now_ms`: every
+/// version effective on or before today (the plan's local date) must be kept unchanged,
+/// none may be added there, and the plan's own settings (currency, zone, holidays) stay.
+pub fn check_replacement(
+    old_toml: &str,
+    new_toml: &str,
+    old: &Plan,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let now = jiff::Timestamp::from_millisecond(now_ms)
+        .map_err(|error| StoreError::Database(error.to_string()))?;
+    let today = old.time_zone().to_offset(now).to_datetime(now).date();
+    let (old_settings, old_versions) = split_versions(old_toml, today)?;
+    let (new_settings, new_versions) = split_versions(new_toml, today)?;
+    if old_settings != new_settings {
+        return Err(StoreError::Retroactive(
+            "currency, time zone or holidays differ; they apply to prices already in \
+             force, so publish a plan under a new name instead"
+                .to_owned(),
+        ));
+    }
+    for (date, version) in &old_versions {
+        if new_versions.get(date) != Some(version) {
+            return Err(StoreError::Retroactive(format!(
+                "the version effective from {date} is in force since before today \
+                 ({today}) and may not change or go; add a version with a later \
+                 `effective_from` instead"
+            )));
+        }
+    }
+    if let Some(date) = new_versions.keys().find(|d| !old_versions.contains_key(*d)) {
+        return Err(StoreError::Retroactive(format!(
+            "a new version effective from {date} would change prices on or before today \
+             ({today}); its `effective_from` must be after today"
+        )));
+    }
+    Ok(())
+}
+
+type Versions = std::collections::BTreeMap<jiff::civil::Date, toml::Value>;
+
+/// The plan's settings (without name and versions) and its versions effective on or
+/// before `today`, by date.
+fn split_versions(
+    text: &str,
+    today: jiff::civil::Date,
+) -> Result<(toml::Table, Versions), StoreError> {
+    let invalid = |detail: String| StoreError::InvalidTariff(detail);
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    table.remove("name");
+    let versions = match table.remove("versions") {
+        Some(toml::Value::Array(versions)) => versions,
+        _ => return Err(invalid("`versions` must be an array of tables".to_owned())),
+    };
+    let mut in_force = Versions::new();
+    for version in versions {
+        let date = match version.get("effective_from") {
+            Some(toml::Value::Datetime(d)) => d.to_string(),
+            Some(toml::Value::String(s)) => s.clone(),
+            _ => return Err(invalid("a version has no `effective_from`".to_owned())),
+        };
+        let date: jiff::civil::Date = date
+            .parse()
+            .map_err(|e| invalid(format!("effective_from `{date}`: {e}")))?;
+        if date <= today {
+            let mut version = version;
+            if let Some(table) = version.as_table_mut() {
+                table.remove("effective_from");
+            }
+            in_force.insert(date, version);
+        }
+    }
+    Ok((table, in_force))
+}
+
+/// The price series a plan's versions name (dynamic import, net-billing export).
+pub fn series_names(plan: &Plan) -> Vec<String> {
+    use joule_tariff::{EnergyCharge, ExportCredit, ExportPrice};
+    let mut names = Vec::new();
+    for version in plan.versions() {
+        if let EnergyCharge::Dynamic(dynamic) = &version.import {
+            names.push(dynamic.series.clone());
+        }
+        if let ExportCredit::NetBilling(ExportPrice::Dynamic(dynamic)) = &version.export {
+            names.push(dynamic.series.clone());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A price point read back from the database.
+pub(crate) fn price_point(
+    start_ms: i64,
+    duration_s: i64,
+    price_micros: i64,
+) -> Result<joule_tariff::PricePoint, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        what: "price point",
+        detail,
+    };
+    let start = jiff::Timestamp::from_millisecond(start_ms).map_err(|e| corrupt(e.to_string()))?;
+    let end = start
+        .checked_add(jiff::SignedDuration::from_secs(duration_s))
+        .map_err(|e| corrupt(e.to_string()))?;
+    Ok(joule_tariff::PricePoint {
+        start,
+        end,
+        price_per_kwh: joule_tariff::Micros(price_micros),
+    })
+}

@@ -1,0 +1,226 @@
+//! `joule bench billing`: the work of a billing run over many meters, each with a month of
+//! 15-minute interval records, in memory: the hub's conversion of cumulative records to
+//! interval energy (`joule_hub::billing::convert`) and its billing of a chunk of meters
+//! (`joule_hub::billing::run::bill_chunk`, one prepared period, `bill_fleet` on every core).
+//! The figure is meters per second; the target (issue 5) is 100,000 meters in under 60 s.
+//! Reading the records from the store is not included (it depends on the database).
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use jiff::civil::date;
+use joule_hub::billing::convert::from_records;
+use joule_hub::billing::run::{MeterInput, bill_chunk};
+use joule_protocol::{IntervalRecord, MeterId, PAYLOAD_VERSION, PqCounters, Registers};
+use joule_tariff::{Market, Period, Plan};
+use serde_json::json;
+
+use super::{machine, write_json};
+use crate::cli::BenchBillingArgs;
+
+/// Meters converted and billed together (as a run's chunk, larger for less overhead).
+const CHUNK: usize = 1000;
+
+/// Distinct households; meter n uses household n mod this.
+const HOUSEHOLDS: usize = 200;
+
+/// A time-of-use plan with what makes billing work: two seasons, weekday and weekend
+/// switches, holidays, a demand window, standing charges per day and month, a levy, VAT
+/// and export paid under net billing.
+const PLAN: &str = r#"name = "bench-tou"
+currency = "EUR"
+time_zone = "Europe/Amsterdam"
+holidays = ["2026-01-01", "2026-04-06", "2026-05-14", "2026-05-25", "2026-12-25"]
+
+[[versions]]
+effective_from = 2026-01-01
+fixed = { per_day = 0.52, per_month = 5.99 }
+levies = [{ name = "Energy tax", per_kwh = 0.1088 }]
+taxes = [{ name = "VAT", percent = 21 }]
+export = { kind = "net_billing", price_per_kwh = 0.07 }
+demand = { price_per_kw = 3.50, window = { days = "weekday", from = "17:00", to = "21:00" } }
+
+[versions.import]
+kind = "time_of_use"
+
+[[versions.import.seasons]]
+name = "summer"
+from = "04-01"
+to = "09-30"
+prices = { off_peak = 0.21, mid_peak = 0.25, on_peak = 0.31 }
+switches = [
+  { days = "weekday", at = "00:00", period = "off_peak" },
+  { days = "weekday", at = "07:00", period = "mid_peak" },
+  { days = "weekday", at = "17:00", period = "on_peak" },
+  { days = "weekday", at = "21:00", period = "mid_peak" },
+  { days = "weekday", at = "23:00", period = "off_peak" },
+  { days = ["weekend", "holiday"], at = "00:00", period = "off_peak" },
+]
+
+[[versions.import.seasons]]
+name = "winter"
+from = "10-01"
+to = "03-31"
+prices = { off_peak = 0.22, on_peak = 0.29 }
+switches = [
+  { days = "weekday", at = "00:00", period = "off_peak" },
+  { days = "weekday", at = "07:00", period = "on_peak" },
+  { days = "weekday", at = "23:00", period = "off_peak" },
+  { days = "weekend", at = "00:00", period = "off_peak" },
+]
+"#;
+
+/// One household's month of records: base load, an evening peak, and for every third
+/// household midday solar export; cumulative registers at the end of each quarter hour.
+fn household(variant: usize, period: Period) -> Vec<IntervalRecord> {
+    let start_s = period.start().as_second();
+    let quarters = (period.end().as_second() - start_s) / 900;
+    let v = variant as u64;
+    let (mut import_mwh, mut export_mwh) = (5_000_000_000 + v * 1_000_000, 0u64);
+    (0..=quarters)
+        .map(|k| {
+            let hour_utc = (k / 4) % 24;
+            let mut power_w: i64 = 150 + (variant as i64 % 90);
+            if (15..19).contains(&hour_utc) {
+                power_w += 1_200 + (variant as i64 % 7) * 100;
+            }
+            if variant.is_multiple_of(3) && (9..14).contains(&hour_utc) {
+                power_w -= 2_000;
+            }
+            if k > 0 {
+                // W over 900 s = W × 250 mWh.
+                let energy = power_w.unsigned_abs() * 250;
+                if power_w >= 0 {
+                    import_mwh += energy;
+                } else {
+                    export_mwh += energy;
+                }
+            }
+            IntervalRecord {
+                v: PAYLOAD_VERSION,
+                seq: k as u64 + 1,
+                ts_ms: (start_s + k * 900) * 1000,
+                interval_s: 900,
+                registers: Registers {
+                    import_mwh,
+                    export_mwh,
+                    ..Registers::default()
+                },
+                tariffs: Vec::new(),
+                voltage_min_v: 228.0,
+                voltage_max_v: 233.0,
+                voltage_avg_v: 230.5,
+                max_demand_w: None,
+                pq: PqCounters::default(),
+            }
+        })
+        .collect()
+}
+
+/// Runs the benchmark and prints its table.
+pub(crate) fn run(args: &BenchBillingArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let plan = Plan::from_toml(PLAN).context("the benchmark's plan")?;
+    let period = Period::from_dates(&plan, date(2026, 6, 1), date(2026, 7, 1))?;
+    let (from_ms, to_ms) = (
+        period.start().as_millisecond(),
+        period.end().as_millisecond(),
+    );
+    let households: Vec<Vec<IntervalRecord>> =
+        (0..HOUSEHOLDS).map(|v| household(v, period)).collect();
+    let market = Market::default();
+    let now = period.end();
+    let terminal = std::io::stderr().is_terminal();
+    let (mut convert_s, mut bill_s) = (0.0, 0.0);
+    let (mut billed, mut failed, mut total_minor, mut intervals) = (0u64, 0u64, 0i64, 0usize);
+    let started = Instant::now();
+    let mut last_line = Instant::now();
+    let mut done = 0;
+    while done < args.meters {
+        let chunk = CHUNK.min(args.meters - done);
+        let converting = Instant::now();
+        let inputs: Vec<MeterInput> = (done..done + chunk)
+            .map(|n| {
+                let data = from_records(&households[n % HOUSEHOLDS], from_ms, to_ms);
+                intervals += data.intervals.len();
+                Ok(MeterInput {
+                    meter: MeterId::new(&format!("m-{n:06}"))?,
+                    data,
+                    credit_in_mwh: 0,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        convert_s += converting.elapsed().as_secs_f64();
+        let billing = Instant::now();
+        for bill in bill_chunk(&plan, period, &market, &inputs, now, threads) {
+            match bill {
+                Ok(bill) => {
+                    billed += 1;
+                    total_minor += bill.total_minor;
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        bill_s += billing.elapsed().as_secs_f64();
+        done += chunk;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        let line = format!("billing: {done}/{} meters, {rate:.0} meters/s", args.meters);
+        if terminal {
+            eprint!("\r{line}   ");
+        } else if last_line.elapsed() >= Duration::from_secs(5) || done == args.meters {
+            last_line = Instant::now();
+            eprintln!("{line}");
+        }
+    }
+    if terminal {
+        eprintln!();
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let per_second = args.meters as f64 / wall_s.max(1e-9);
+    let projected_s = 100_000.0 / per_second;
+    writeln!(
+        out,
+        "billing run, June 2026 (Europe/Amsterdam), 15-minute records, time-of-use plan"
+    )?;
+    writeln!(out, "| | |\n|---|---:|")?;
+    writeln!(out, "| meters | {} |", args.meters)?;
+    writeln!(out, "| intervals billed | {intervals} |")?;
+    writeln!(out, "| threads billing | {threads} |")?;
+    writeln!(out, "| records to intervals | {convert_s:.2} s |")?;
+    writeln!(
+        out,
+        "| bills (prepare, validate, allocate, lines) | {bill_s:.2} s |"
+    )?;
+    writeln!(out, "| wall | {wall_s:.2} s |")?;
+    writeln!(out, "| **meters per second** | **{per_second:.0}** |")?;
+    writeln!(
+        out,
+        "| 100,000 meters at that rate | {projected_s:.1} s (target < 60 s) |"
+    )?;
+    writeln!(out, "| bills failed | {failed} |")?;
+    writeln!(out, "machine: {}", machine())?;
+    anyhow::ensure!(failed == 0, "{failed} bills failed");
+    write_json(
+        &args.json,
+        &json!({
+            "benchmark": "billing",
+            "meters": args.meters,
+            "intervals": intervals,
+            "threads": threads,
+            "convert_s": convert_s,
+            "bill_s": bill_s,
+            "wall_s": wall_s,
+            "meters_per_second": per_second,
+            "projected_100k_s": projected_s,
+            "billed": billed,
+            "total_minor": total_minor,
+            "machine": machine(),
+        }),
+    )?;
+    writeln!(out, "figures written to {}", args.json.display())?;
+    Ok(())
+}
