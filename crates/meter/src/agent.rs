@@ -788,6 +788,7 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, Agen
             ev_charger_w,
             heat_pump_w,
             three_phase,
+            incidents,
         } => {
             let spec = HouseholdSpec {
                 seed: *seed,
@@ -797,7 +798,7 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, Agen
                 three_phase: *three_phase,
             };
             let offset_s = utc_offset_s(&config.meter.timezone);
-            let mains = SimulatedMains::new(spec, offset_s);
+            let mains = SimulatedMains::new(spec, offset_s).with_incidents(incidents.clone());
             let metrology = if *three_phase {
                 MetrologyConfig::three_phase(*sample_rate_hz, mains.calibration())
             } else {
