@@ -2,10 +2,12 @@
 
 mod bench;
 mod cli;
+mod demo;
 mod hub;
 mod meter;
 mod metrology;
 mod runtime;
+mod sim;
 
 use std::io::{self, ErrorKind};
 use std::process::ExitCode;
@@ -52,6 +54,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Meters(command) => hub::meters(&command, &mut out)?,
         Command::Users(command) => hub::users(&command, &mut out)?,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest::run(&args, &mut out)?,
+        Command::Demo(args) => demo::run(&args, &mut out)?,
+        Command::Sim(args) => sim::run(&args, &mut out)?,
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use joule_metrology::{
 };
 use joule_protocol::{EventKind, EventState, Registers, TariffRegisters};
 use joule_sim::household::{Household, HouseholdSpec};
-use joule_sim::waveform::{Adc, Frequency, PhaseSignal, Scenario};
+use joule_sim::waveform::{Adc, Frequency, Load, PhaseSignal, Scenario};
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
@@ -42,13 +42,17 @@ pub enum WaveformError {
     },
 }
 
+/// The heater a tamperer runs while the voltage tap is off, W.
+const TAMPER_HEATER_W: f64 = 2000.0;
+
 /// What a scripted incident does to the simulated supply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentKind {
     /// The supply is cut: no voltage, no current (an outage).
     Interruption,
-    /// The voltage tap is removed while the loads keep drawing current (tamper).
+    /// The voltage tap is removed while the loads keep drawing current, a 2 kW heater
+    /// among them on L1 (tamper).
     VoltageTapRemoved,
 }
 
@@ -133,11 +137,15 @@ impl SimulatedMains {
         let unix_s = start_ms as f64 / 1000.0;
         // A tick is a second: an incident covering its middle covers all of it.
         let incident = self.incident_at(start_ms + (samples as f64 / rate_hz * 500.0) as i64);
-        let loads = if supply && incident != Some(IncidentKind::Interruption) {
+        let mut loads = if supply && incident != Some(IncidentKind::Interruption) {
             self.household.loads_at(unix_s, self.utc_offset_s)
         } else {
             vec![Vec::new(); self.household.phases()]
         };
+        if supply && incident == Some(IncidentKind::VoltageTapRemoved) {
+            // What the tap was removed for: a heater running unmetered on L1.
+            loads[0].push(Load::sine(TAMPER_HEATER_W / 230.0, 1.0, true));
+        }
         // The grid wanders slowly: ±2 % in voltage, ±0.05 Hz in frequency.
         let voltage_v = match incident {
             Some(_) => 0.0,
@@ -517,12 +525,7 @@ mod tests {
                 duration_s: 4,
             },
         ];
-        // The oven is on: current flows while the voltage tap is off.
-        let spec = HouseholdSpec {
-            heat_pump_w: 3000.0,
-            ..HouseholdSpec::ordinary(5)
-        };
-        let mut source = simulated_with(spec, incidents);
+        let mut source = simulated_with(HouseholdSpec::ordinary(5), incidents);
         let start_ms = 1_795_000_000_000;
         let mut kinds = Vec::new();
         for k in 1..=16 {
