@@ -6,10 +6,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use joule_testkit::Process;
 use joule_testkit::http::request;
 
 const DAY_MS: i64 = 86_400_000;
@@ -24,22 +25,24 @@ fn now_ms() -> i64 {
 
 /// A running demo and what it printed up to "ready".
 struct Demo {
-    child: Child,
+    child: Process,
     printed: String,
 }
 
 /// Starts `joule demo` and waits (at most 180 s: a loaded CI machine) until it is ready.
 fn start(dir: &std::path::Path, http_port: u16, mqtt_port: u16) -> Demo {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_joule"))
-        .args(["demo", "--meters", "4", "--data"])
-        .arg(dir)
-        .args(["--http-port", &http_port.to_string()])
-        .args(["--mqtt-port", &mqtt_port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start joule demo");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut child = Process(
+        Command::new(env!("CARGO_BIN_EXE_joule"))
+            .args(["demo", "--meters", "4", "--data"])
+            .arg(dir)
+            .args(["--http-port", &http_port.to_string()])
+            .args(["--mqtt-port", &mqtt_port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start joule demo"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
     let (lines_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -79,12 +82,12 @@ fn password(printed: &str, username: &str) -> String {
 
 /// Sends SIGINT (Ctrl-C) and expects a clean exit within 30 s.
 fn interrupt(mut demo: Demo) {
-    let pid = demo.child.id().to_string();
+    let pid = demo.child.0.id().to_string();
     let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(sent.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(status) = demo.child.try_wait().unwrap() {
+        if let Some(status) = demo.child.0.try_wait().unwrap() {
             assert!(status.success(), "the demo exited with {status}");
             return;
         }

@@ -80,7 +80,7 @@ fn details(index: usize, home: &HouseholdSpec) -> MeterDetails {
         };
         let tariff = if home.solar_peak_w > 0.0 {
             "solar-net-billing"
-        } else if index % 2 == 0 {
+        } else if index.is_multiple_of(2) {
             "home-tou"
         } else {
             "home-flat"

@@ -42,9 +42,9 @@ impl Cadence {
         self.step_s > 0
             && self.live_every_s > 0
             && self.interval_s > 0
-            && self.live_every_s % self.step_s == 0
-            && self.interval_s % self.step_s == 0
-            && 86_400 % self.interval_s == 0
+            && self.live_every_s.is_multiple_of(self.step_s)
+            && self.interval_s.is_multiple_of(self.step_s)
+            && 86_400u32.is_multiple_of(self.interval_s)
     }
 }
 
@@ -323,7 +323,7 @@ pub fn neighbourhood_home(seed: u64, index: usize) -> HouseholdSpec {
             if index % 5 == 2 || index % 5 == 4 {
                 spec.solar_peak_w = 3_000.0 + 500.0 * (index % 4) as f64;
             }
-            if index % 3 == 0 {
+            if index.is_multiple_of(3) {
                 spec.heat_pump_w = 1_800.0 + 200.0 * (index % 5) as f64;
             }
         }
