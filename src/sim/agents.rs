@@ -50,7 +50,7 @@ pub(crate) fn write_config(dir: &Path, spec: &AgentSpec) -> anyhow::Result<Meter
     let text = format!(
         "# Written by joule for a simulated meter; `joule meter --config` runs it too.\n\
          [meter]\nid = {id:?}\ndata_dir = {data:?}\ntimezone = \"UTC\"\nlive_interval_s = {live}\n\n\
-         [uplink]\nbroker = {broker:?}\ntoken = {token:?}\nreplay_per_s = 5000\nwindow = 2000\n\n\
+         [uplink]\nbroker = {broker:?}\ntoken = {token:?}\nreplay_per_s = 5000\nwindow = 200\nack_timeout_s = 10\n\n\
          [source]\nkind = \"simulated\"\nseed = {seed}\nsolar_peak_w = {solar:.1}\n\
          ev_charger_w = {ev:.1}\nheat_pump_w = {hp:.1}\nthree_phase = {three}\n{incidents}",
         id = spec.id,
