@@ -694,8 +694,10 @@ impl Agent {
     }
 
     fn stop(&mut self) -> Result<(), AgentError> {
-        let now_ms = self.clock.now_ms();
         self.send_event(EventKind::PowerDown, EventState::Instant, "clean shutdown")?;
+        // Read after the event: the clean save is never older than the state recorded with
+        // it, so the next start resumes from the save and reports a clean shutdown.
+        let now_ms = self.clock.now_ms();
         self.state.clean_shutdown = true;
         self.save(now_ms)?;
         tracing::info!(
