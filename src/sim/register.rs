@@ -20,6 +20,9 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::Credentials;
 
+/// How long the fleet waits for its meters to connect before simulated time starts.
+const CONNECT_WAIT: Duration = Duration::from_secs(120);
+
 /// Unsent messages per meter beyond which simulated time waits for the hub.
 const BACKLOG_PER_METER: u64 = 400;
 
@@ -78,6 +81,8 @@ pub(crate) struct FleetTotals {
     pub(crate) waiting: u64,
     /// Simulated time, Unix ms.
     pub(crate) sim_ms: i64,
+    /// How long simulated time has been running (after the fleet connected).
+    pub(crate) running: Duration,
 }
 
 /// Runs the fleet until `stop` turns true; `report` is called about once a second with
@@ -97,8 +102,17 @@ pub(crate) async fn run(
         meters.push(meter);
         uplinks.push(task);
     }
+    // Simulated time starts once the fleet is connected (a thousand logins take a while
+    // on a small machine), so the first minutes are not reported in one burst.
+    let connecting = Instant::now();
+    while connected(&meters) < meters.len() && connecting.elapsed() < CONNECT_WAIT {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.changed() => break,
+        }
+    }
     let started = Instant::now();
-    let mut sim_ms = start_ms;
+    let mut sim_ms = start_ms + i64::try_from(connecting.elapsed().as_millis()).unwrap_or(0);
     let mut recorded = 0u64;
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -132,7 +146,10 @@ pub(crate) async fn run(
         }
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
-            report(&totals(&meters, recorded, sim_ms)?, started.elapsed());
+            report(
+                &totals(&meters, recorded, sim_ms, started)?,
+                started.elapsed(),
+            );
         }
     }
     let _ = uplink_stop.send(true);
@@ -142,7 +159,7 @@ pub(crate) async fn run(
             Err(error) => tracing::error!(%error, "a simulated meter's uplink failed"),
         }
     }
-    totals(&meters, recorded, sim_ms)
+    totals(&meters, recorded, sim_ms, started)
 }
 
 /// Builds one meter and starts its uplink.
@@ -224,17 +241,24 @@ fn waiting(meters: &[SimMeter]) -> anyhow::Result<u64> {
     Ok(sum)
 }
 
-fn totals(meters: &[SimMeter], recorded: u64, sim_ms: i64) -> anyhow::Result<FleetTotals> {
+fn connected(meters: &[SimMeter]) -> usize {
+    meters.iter().filter(|m| m.link.borrow().connected).count()
+}
+
+fn totals(
+    meters: &[SimMeter],
+    recorded: u64,
+    sim_ms: i64,
+    started: Instant,
+) -> anyhow::Result<FleetTotals> {
     let mut totals = FleetTotals {
         recorded,
         sim_ms,
+        running: started.elapsed(),
         ..FleetTotals::default()
     };
-    for meter in meters {
-        let link = meter.link.borrow();
-        totals.connected += usize::from(link.connected);
-        totals.stored += link.acked_seq;
-    }
+    totals.connected = connected(meters);
+    totals.stored = meters.iter().map(|m| m.link.borrow().acked_seq).sum();
     totals.waiting = waiting(meters)?;
     Ok(totals)
 }
