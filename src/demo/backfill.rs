@@ -21,11 +21,7 @@ use crate::sim::register::encode_report;
 
 /// History is written at this pace: power sampled every minute, a live reading and an
 /// interval record every 15 minutes (the rollups and charts are full, the backlog small).
-pub(crate) const HISTORY_CADENCE: Cadence = Cadence {
-    step_s: 60,
-    live_every_s: 900,
-    interval_s: 900,
-};
+pub(crate) const HISTORY_CADENCE: Cadence = Cadence::minutely(900);
 
 /// A gap shorter than this is left to the live agent (its outbox holds the last minutes).
 const MIN_GAP_MS: i64 = 15 * 60 * 1000;

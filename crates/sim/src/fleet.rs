@@ -36,6 +36,16 @@ pub struct Cadence {
 }
 
 impl Cadence {
+    /// Power sampled every minute, a live reading every `live_every_s` (a multiple of 60
+    /// dividing 900), 15-minute interval records: months of history at little cost.
+    pub const fn minutely(live_every_s: u32) -> Self {
+        Self {
+            step_s: 60,
+            live_every_s,
+            interval_s: 900,
+        }
+    }
+
     /// Whether the lengths fit together: all positive, live and interval multiples of
     /// the step, the interval dividing a day.
     pub fn is_valid(&self) -> bool {
@@ -339,20 +349,17 @@ mod tests {
     /// 2026-01-05 00:00 UTC: winter, the heat pump works.
     const WINTER_MS: i64 = 1_767_571_200_000;
 
-    fn cadence() -> Cadence {
-        Cadence {
-            step_s: 60,
-            live_every_s: 300,
-            interval_s: 900,
-        }
-    }
-
     fn meter(index: usize) -> RegisterMeter {
         let start = Start {
             ts_ms: WINTER_MS,
             ..Start::default()
         };
-        RegisterMeter::new(neighbourhood_home(11, index), 0.0, cadence(), start)
+        RegisterMeter::new(
+            neighbourhood_home(11, index),
+            0.0,
+            Cadence::minutely(300),
+            start,
+        )
     }
 
     #[test]
@@ -400,7 +407,12 @@ mod tests {
             ts_ms: june_ms,
             ..Start::default()
         };
-        let mut meter = RegisterMeter::new(neighbourhood_home(11, 1), 0.0, cadence(), start);
+        let mut meter = RegisterMeter::new(
+            neighbourhood_home(11, 1),
+            0.0,
+            Cadence::minutely(300),
+            start,
+        );
         meter.advance_to(june_ms + DAY_MS, &mut Vec::new());
         let (_, export_mwh) = meter.registers_mwh();
         assert!(export_mwh > 5_000_000, "{export_mwh} mWh exported");

@@ -8,21 +8,18 @@ use proptest::prelude::*;
 /// 2026-03-01 00:00 UTC.
 const START_MS: i64 = 1_772_323_200_000;
 
-fn cadence() -> Cadence {
-    Cadence {
-        step_s: 60,
-        live_every_s: 600,
-        interval_s: 900,
-    }
-}
-
 fn meter(seed: u64, home: usize, start_ms: i64) -> RegisterMeter {
     let start = Start {
         ts_ms: start_ms,
         import_mwh: 1_000,
         export_mwh: 7,
     };
-    RegisterMeter::new(neighbourhood_home(seed, home), 3_600.0, cadence(), start)
+    RegisterMeter::new(
+        neighbourhood_home(seed, home),
+        3_600.0,
+        Cadence::minutely(600),
+        start,
+    )
 }
 
 /// The registers of every report, in order.
