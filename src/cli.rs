@@ -43,6 +43,11 @@ pub(crate) enum Command {
     /// Manages the hub's user accounts (the hub need not be running).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Everything on this machine: broker, hub, portal and a neighbourhood of simulated
+    /// meters with 60 days of history; prints the URL and the logins.
+    Demo(DemoArgs),
+    /// A fleet of simulated meters against any hub over MQTT (load tests, demos).
+    Sim(SimArgs),
     /// Benchmarks that print their figures beside an anchor measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -93,6 +98,82 @@ pub(crate) struct BillingRunArgs {
     /// The hub's configuration.
     #[command(flatten)]
     pub(crate) hub: HubArgs,
+}
+
+/// Arguments of `joule demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Simulated homes (each a meter agent): one small three-phase business, one home with
+    /// an EV, some with solar or heat pumps.
+    #[arg(long, default_value_t = 24)]
+    pub(crate) meters: usize,
+    /// Where the hub's SQLite store, the meters' data and the demo logins live; a restart
+    /// with the same directory keeps everything.
+    #[arg(long, value_name = "DIR", default_value = "joule-demo-data")]
+    pub(crate) data: PathBuf,
+    /// Port of the web portal and the API on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    pub(crate) http_port: u16,
+    /// Port of the embedded MQTT broker on 127.0.0.1.
+    #[arg(long, default_value_t = 1883)]
+    pub(crate) mqtt_port: u16,
+    /// Days of history written on the first start.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) history_days: u32,
+}
+
+/// Arguments of `joule sim`.
+#[derive(Debug, Args)]
+pub(crate) struct SimArgs {
+    /// The hub's broker, `mqtt://host[:port]`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) broker: String,
+    /// Simulated meters.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) meters: usize,
+    /// Register level: the fleet model without waveforms (thousands of meters), instead of
+    /// the meter agent through the metrology chain per home (a few dozen per core).
+    #[arg(long)]
+    pub(crate) register_level: bool,
+    /// Simulated seconds per real second while simulated time is behind the clock
+    /// (register level; see --history-hours).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) speed: f64,
+    /// Start simulated time this many hours ago (register level): with --speed the
+    /// history is replayed fast, then the fleet follows the clock.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) history_hours: f64,
+    /// Seed of the neighbourhood: the same seed, the same homes and habits.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Seconds between live readings per meter.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) live_interval_s: u32,
+    /// The meters' logins: one `METER_ID TOKEN` per line (as `joule meters add` prints).
+    #[arg(long, value_name = "FILE", conflicts_with = "hub_api")]
+    pub(crate) tokens: Option<PathBuf>,
+    /// Register the meters through this hub API (`http://host:port`) as --user (an admin;
+    /// the password in the variable --password-env names).
+    #[arg(long, value_name = "URL", requires = "user")]
+    pub(crate) hub_api: Option<String>,
+    /// The admin who registers the meters.
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+    /// The environment variable holding --user's password.
+    #[arg(long, default_value = "JOULE_SIM_PASSWORD")]
+    pub(crate) password_env: String,
+    /// Ids of registered meters: PREFIX-00001, PREFIX-00002, …
+    #[arg(long, default_value = "sim")]
+    pub(crate) prefix: String,
+    /// MQTT topic prefix of the hub.
+    #[arg(long, default_value = "joule")]
+    pub(crate) topic_prefix: String,
+    /// Data directories of waveform-level meters (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
+    /// Stop after this many seconds (default: at Ctrl-C).
+    #[arg(long)]
+    pub(crate) seconds: Option<u64>,
 }
 
 /// `joule bench ...`.

@@ -94,7 +94,7 @@ pub(crate) fn export_mosquitto_auth(
 }
 
 /// Writes a file only its owner can read (it holds password hashes).
-fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -3,10 +3,12 @@
 mod bench;
 mod billing;
 mod cli;
+mod demo;
 mod hub;
 mod meter;
 mod metrology;
 mod runtime;
+mod sim;
 
 use std::io::{self, ErrorKind};
 use std::process::ExitCode;
@@ -56,6 +58,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Billing(args)) => bench::billing::run(&args, &mut out)?,
         Command::Tariffs(command) => billing::tariffs(&command, &mut out)?,
         Command::Billing(command) => billing::billing(&command, &mut out)?,
+        Command::Demo(args) => demo::run(&args, &mut out)?,
+        Command::Sim(args) => sim::run(&args, &mut out)?,
     }
     Ok(())
 }

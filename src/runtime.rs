@@ -14,8 +14,13 @@ pub(crate) fn block_on<T>(
 
 /// Logs to stderr at INFO (stdout is for what a command prints as its result).
 pub(crate) fn init_logs() {
+    init_logs_at(tracing::Level::INFO);
+}
+
+/// Logs to stderr from `level` up (a fleet of meters logs too much at INFO).
+pub(crate) fn init_logs_at(level: tracing::Level) {
     tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

@@ -694,8 +694,10 @@ impl Agent {
     }
 
     fn stop(&mut self) -> Result<(), AgentError> {
-        let now_ms = self.clock.now_ms();
         self.send_event(EventKind::PowerDown, EventState::Instant, "clean shutdown")?;
+        // Read after the event: the clean save is never older than the state recorded with
+        // it, so the next start resumes from the save and reports a clean shutdown.
+        let now_ms = self.clock.now_ms();
         self.state.clean_shutdown = true;
         self.save(now_ms)?;
         tracing::info!(
@@ -788,6 +790,7 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, Agen
             ev_charger_w,
             heat_pump_w,
             three_phase,
+            incidents,
         } => {
             let spec = HouseholdSpec {
                 seed: *seed,
@@ -797,7 +800,7 @@ fn build_source(config: &MeterConfig, state: &MeterState) -> Result<Source, Agen
                 three_phase: *three_phase,
             };
             let offset_s = utc_offset_s(&config.meter.timezone);
-            let mains = SimulatedMains::new(spec, offset_s);
+            let mains = SimulatedMains::new(spec, offset_s).with_incidents(incidents.clone());
             let metrology = if *three_phase {
                 MetrologyConfig::three_phase(*sample_rate_hz, mains.calibration())
             } else {

@@ -3,6 +3,7 @@
 //! the key.
 
 use crate::alerts::AlertConfig;
+pub use crate::source::waveform::{Incident, IncidentKind};
 use joule_config::{ConfigError, Origin};
 use joule_protocol::{MeterId, TariffSwitch};
 use serde::Deserialize;
@@ -170,6 +171,10 @@ pub enum SourceConfig {
         /// Three-phase supply.
         #[serde(default)]
         three_phase: bool,
+        /// Scripted incidents after the agent starts (demos and tests): supply
+        /// interruptions and a removed voltage tap, measured through the metrology chain.
+        #[serde(default)]
+        incidents: Vec<Incident>,
     },
     /// A WAV capture of raw ADC counts, replayed in real time in a loop.
     Wav {
@@ -262,6 +267,7 @@ impl Default for SourceConfig {
             ev_charger_w: 0.0,
             heat_pump_w: 0.0,
             three_phase: false,
+            incidents: Vec::new(),
         }
     }
 }

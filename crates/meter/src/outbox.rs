@@ -127,25 +127,43 @@ impl Outbox {
         state: &[u8],
         ts_ms: i64,
     ) -> Result<(), OutboxError> {
+        self.push_many(&[(kind, body)], state, ts_ms)
+    }
+
+    /// Records several messages in order in one transaction (one fsync: a backlog written
+    /// at once, e.g. history replayed into a meter), with the state as of `ts_ms` after the
+    /// last of them. Thinning, if the live readings now exceed the bound, happens after.
+    pub fn push_many(
+        &mut self,
+        messages: &[(TopicKind, &[u8])],
+        state: &[u8],
+        ts_ms: i64,
+    ) -> Result<(), OutboxError> {
         let tx = self.db.transaction().map_err(|e| wrap(&self.path, e))?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO outbox (kind, body) VALUES (?1, ?2)")
+                .map_err(|e| wrap(&self.path, e))?;
+            for (kind, body) in messages {
+                insert
+                    .execute(params![kind.segment(), body])
+                    .map_err(|e| wrap(&self.path, e))?;
+            }
+        }
         tx.execute(
-            "INSERT INTO outbox (kind, body) VALUES (?1, ?2)",
-            params![kind.segment(), body],
+            "INSERT OR REPLACE INTO state (id, ts_ms, body) VALUES (1, ?1, ?2)",
+            params![ts_ms, state],
         )
-        .and_then(|_| {
-            tx.execute(
-                "INSERT OR REPLACE INTO state (id, ts_ms, body) VALUES (1, ?1, ?2)",
-                params![ts_ms, state],
-            )
-        })
         .map_err(|e| wrap(&self.path, e))?;
         tx.commit().map_err(|e| wrap(&self.path, e))?;
-        self.messages += 1;
-        if kind == TopicKind::Live {
-            self.live_unsent += 1;
-            if self.live_unsent > self.max_live {
-                self.thin()?;
-            }
+        self.messages += messages.len() as u64;
+        let live = messages
+            .iter()
+            .filter(|(kind, _)| *kind == TopicKind::Live)
+            .count() as u64;
+        self.live_unsent += live;
+        if live > 0 && self.live_unsent > self.max_live {
+            self.thin()?;
         }
         Ok(())
     }
@@ -367,6 +385,35 @@ mod tests {
         assert_eq!(rest[2].kind, TopicKind::Event);
         let depth = outbox.depth().unwrap();
         assert_eq!((depth.messages, depth.acked_seq), (3, 3));
+    }
+
+    #[test]
+    fn a_backlog_pushed_at_once_is_numbered_in_order_with_its_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(&dir.path().join("o.sqlite"), 100).unwrap();
+        let bodies: Vec<Vec<u8>> = (0..50).map(body).collect();
+        let messages: Vec<(TopicKind, &[u8])> = bodies
+            .iter()
+            .enumerate()
+            .map(|(k, b)| {
+                let kind = if k % 2 == 0 {
+                    TopicKind::Live
+                } else {
+                    TopicKind::Interval
+                };
+                (kind, b.as_slice())
+            })
+            .collect();
+        outbox.push_many(&messages, b"after", 42).unwrap();
+        assert_eq!(outbox.last_state().unwrap(), Some((42, b"after".to_vec())));
+        let depth = outbox.depth().unwrap();
+        assert_eq!((depth.messages, depth.live_unsent), (50, 25));
+        let all = outbox.next_batch(1, 100).unwrap();
+        assert_eq!(
+            all.iter().map(n_of).collect::<Vec<_>>(),
+            (0..50).collect::<Vec<_>>()
+        );
+        assert_eq!(all[1].kind, TopicKind::Interval);
     }
 
     #[test]

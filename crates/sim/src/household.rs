@@ -85,7 +85,18 @@ pub struct Appliance {
     pub shape: Spectrum,
     /// Phase it is connected to (0-based).
     pub phase: usize,
+    /// Power factor of its current shape against a sinusoidal voltage (P / S).
+    pub power_factor: f64,
     habit: Habit,
+}
+
+/// Active and apparent power on one phase at a moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhasePower {
+    /// Active power, W (+ import, − export).
+    pub p_w: f64,
+    /// Apparent power, VA (the appliances' own, added up).
+    pub s_va: f64,
 }
 
 /// A household: its appliances and the seed of its habits.
@@ -202,6 +213,7 @@ impl Household {
             .map(|(k, (name, power_w, shape, habit))| Appliance {
                 name,
                 power_w,
+                power_factor: Spectrum::sine().mean_product(&shape),
                 shape,
                 phase: k % phases,
                 habit,
@@ -235,12 +247,25 @@ impl Household {
             if power_w == 0.0 {
                 continue;
             }
-            let pf = Spectrum::sine().mean_product(&appliance.shape);
             phases[appliance.phase].push(Load {
-                current_a: power_w / (NOMINAL_V * pf),
+                current_a: power_w / (NOMINAL_V * appliance.power_factor),
                 shape: appliance.shape.clone(),
                 schedule: Schedule::Always,
             });
+        }
+        phases
+    }
+
+    /// Active and apparent power per phase at Unix time `unix_s` (habits follow local time
+    /// at `utc_offset_s`): what [`Household::loads_at`] draws, without the waveforms. The
+    /// register-level fleet model integrates it.
+    pub fn phase_powers(&self, unix_s: f64, utc_offset_s: f64) -> Vec<PhasePower> {
+        let mut phases = vec![PhasePower::default(); self.phases()];
+        for (index, appliance) in self.appliances.iter().enumerate() {
+            let power_w = self.power_of(index, appliance, unix_s, unix_s + utc_offset_s);
+            let phase = &mut phases[appliance.phase];
+            phase.p_w += power_w;
+            phase.s_va += power_w.abs() / appliance.power_factor;
         }
         phases
     }

@@ -15,7 +15,7 @@ use joule_metrology::{
 };
 use joule_protocol::{EventKind, EventState, Registers, TariffRegisters};
 use joule_sim::household::{Household, HouseholdSpec};
-use joule_sim::waveform::{Adc, Frequency, PhaseSignal, Scenario};
+use joule_sim::waveform::{Adc, Frequency, Load, PhaseSignal, Scenario};
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
@@ -42,12 +42,41 @@ pub enum WaveformError {
     },
 }
 
+/// The heater a tamperer runs while the voltage tap is off, W.
+const TAMPER_HEATER_W: f64 = 2000.0;
+
+/// What a scripted incident does to the simulated supply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentKind {
+    /// The supply is cut: no voltage, no current (an outage).
+    Interruption,
+    /// The voltage tap is removed while the loads keep drawing current, a 2 kW heater
+    /// among them on L1 (tamper).
+    VoltageTapRemoved,
+}
+
+/// A scripted incident on simulated mains, timed from the agent's first tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incident {
+    /// What happens.
+    pub kind: IncidentKind,
+    /// When it starts, s after the first tick.
+    pub after_s: u32,
+    /// How long it lasts, s.
+    pub duration_s: u32,
+}
+
 /// Simulated mains: a household on a 230 V, 50 Hz supply seen through a 12-bit ADC.
 #[derive(Debug)]
 pub struct SimulatedMains {
     household: Household,
     adc: Adc,
     utc_offset_s: f64,
+    incidents: Vec<Incident>,
+    /// Start of the first tick, Unix ms: incidents are timed from it.
+    origin_ms: Option<i64>,
     /// Voltage phase at the start of the next tick, rad.
     angle_rad: f64,
     ticks: u64,
@@ -61,9 +90,30 @@ impl SimulatedMains {
             // 450 V and 100 A at full scale: headroom over 230 V · √2 and a 60 A Imax.
             adc: Adc::twelve_bit(450.0, 100.0, 120.0),
             utc_offset_s,
+            incidents: Vec::new(),
+            origin_ms: None,
             angle_rad: 0.0,
             ticks: 0,
         }
+    }
+
+    /// The same mains with scripted incidents.
+    pub fn with_incidents(mut self, incidents: Vec<Incident>) -> Self {
+        self.incidents = incidents;
+        self
+    }
+
+    /// The incident in force at `ts_ms`, if any.
+    fn incident_at(&mut self, ts_ms: i64) -> Option<IncidentKind> {
+        let origin_ms = *self.origin_ms.get_or_insert(ts_ms);
+        let elapsed_ms = ts_ms - origin_ms;
+        self.incidents
+            .iter()
+            .find(|i| {
+                let from_ms = i64::from(i.after_s) * 1000;
+                (from_ms..from_ms + i64::from(i.duration_s) * 1000).contains(&elapsed_ms)
+            })
+            .map(|i| i.kind)
     }
 
     /// The front end's exact calibration.
@@ -85,13 +135,22 @@ impl SimulatedMains {
         out: &mut Vec<Frame>,
     ) {
         let unix_s = start_ms as f64 / 1000.0;
-        let loads = if supply {
+        // A tick is a second: an incident covering its middle covers all of it.
+        let incident = self.incident_at(start_ms + (samples as f64 / rate_hz * 500.0) as i64);
+        let mut loads = if supply && incident != Some(IncidentKind::Interruption) {
             self.household.loads_at(unix_s, self.utc_offset_s)
         } else {
             vec![Vec::new(); self.household.phases()]
         };
+        if supply && incident == Some(IncidentKind::VoltageTapRemoved) {
+            // What the tap was removed for: a heater running unmetered on L1.
+            loads[0].push(Load::sine(TAMPER_HEATER_W / 230.0, 1.0, true));
+        }
         // The grid wanders slowly: ±2 % in voltage, ±0.05 Hz in frequency.
-        let voltage_v = 230.0 * (1.0 + 0.02 * (unix_s * TAU / 3_600.0).sin());
+        let voltage_v = match incident {
+            Some(_) => 0.0,
+            None => 230.0 * (1.0 + 0.02 * (unix_s * TAU / 3_600.0).sin()),
+        };
         let frequency_hz = 50.0 + 0.05 * (unix_s * TAU / 600.0).sin();
         let phases = loads
             .into_iter()
@@ -403,7 +462,11 @@ mod tests {
     use super::*;
 
     fn simulated(spec: HouseholdSpec) -> WaveformSource {
-        let mains = SimulatedMains::new(spec, 0.0);
+        simulated_with(spec, Vec::new())
+    }
+
+    fn simulated_with(spec: HouseholdSpec, incidents: Vec<Incident>) -> WaveformSource {
+        let mains = SimulatedMains::new(spec, 0.0).with_incidents(incidents);
         let config = if mains.phases() == 3 {
             MeterConfig::three_phase(4000.0, mains.calibration())
         } else {
@@ -446,6 +509,37 @@ mod tests {
             off.registers.import_mwh - before < 50,
             "energy while disconnected"
         );
+    }
+
+    #[test]
+    fn scripted_incidents_are_detected_by_the_metrology_chain() {
+        let incidents = vec![
+            Incident {
+                kind: IncidentKind::Interruption,
+                after_s: 2,
+                duration_s: 3,
+            },
+            Incident {
+                kind: IncidentKind::VoltageTapRemoved,
+                after_s: 8,
+                duration_s: 4,
+            },
+        ];
+        let mut source = simulated_with(HouseholdSpec::ordinary(5), incidents);
+        let start_ms = 1_795_000_000_000;
+        let mut kinds = Vec::new();
+        for k in 1..=16 {
+            let observation = source.observe(start_ms + k * 1000, true).unwrap();
+            kinds.extend(observation.events.iter().map(|e| (e.kind, e.state)));
+        }
+        for expected in [
+            (EventKind::Interruption, EventState::Started),
+            (EventKind::Interruption, EventState::Ended),
+            (EventKind::CurrentWithoutVoltage, EventState::Started),
+            (EventKind::CurrentWithoutVoltage, EventState::Ended),
+        ] {
+            assert!(kinds.contains(&expected), "{expected:?} in {kinds:?}");
+        }
     }
 
     #[test]
