@@ -190,6 +190,22 @@ async fn demo_serves_history_and_live_data_to_its_consumers_and_survives_a_resta
     assert!(now_ms() - next_live_ms < 10_000);
     assert!(next_import >= first_import && first_import >= *imports.last().unwrap());
 
+    // Last month is billed on the home's plan a few seconds after the demo is ready.
+    let mut bills = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (status, json) = get(http_port, &cookie, "/api/v1/meters/meter-02/bills").await;
+        assert_eq!(status, 200, "{json}");
+        if json.as_array().is_some_and(|bills| !bills.is_empty()) {
+            bills = json;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let bill = &bills[0];
+    assert!(bill["total_minor"].as_i64().is_some_and(|total| total > 0), "{bills}");
+    assert_eq!(bill["plan"], "solar-net-billing", "alice's first home has solar");
+    assert_eq!(bill["closed"], true, "{bill}");
+
     interrupt(demo);
 
     // A restart keeps the data and the logins and writes no history again.

@@ -1,5 +1,6 @@
 //! Every example configuration in `examples/` loads and validates as the services would
-//! read it, and every key it sets is documented in docs/CONFIG.md.
+//! read it, and every key it sets is documented in docs/CONFIG.md; every tariff plan
+//! there (the demo's) parses.
 
 use joule_hub::config::HubConfig;
 use joule_meter::config::MeterConfig;
@@ -79,4 +80,20 @@ fn the_hub_example_loads() {
     assert!(config.storage.postgres.is_some());
     assert!(config.http.cookies_secure());
     assert_documented(&path);
+}
+
+#[test]
+fn the_tariff_examples_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tariffs");
+    let mut parsed = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/tariffs") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let plan = joule_tariff::Plan::from_toml(&text)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        let stem = path.file_stem().and_then(|s| s.to_str()).expect("name");
+        assert_eq!(plan.name(), stem, "a plan's file is named after the plan");
+        parsed += 1;
+    }
+    assert_eq!(parsed, 4);
 }

@@ -11,6 +11,7 @@ mod provision;
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -74,6 +75,7 @@ pub(crate) fn run(args: &DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
     block_on(async {
         let store = crate::hub::open_store(&config).await?;
         let demo = provision::load_or_create(dir, store.as_ref(), args.meters, now_ms()).await?;
+        provision::ensure_tariffs(store.as_ref(), now_ms()).await?;
         let (hub_stop, hub_stopping) = watch::channel(false);
         let hub = tokio::spawn(service::serve(config.clone(), store.clone(), async move {
             let mut stopping = hub_stopping;
@@ -99,6 +101,7 @@ pub(crate) fn run(args: &DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
             tasks.push(agents::spawn(config, meters_stopping.clone()));
         }
         wait_for_history(store.as_ref(), &backlogs).await?;
+        bill_last_month(&store).await?;
         print_ready(out, args, &demo, started.elapsed())?;
 
         shutdown_signal().await;
@@ -152,6 +155,18 @@ async fn fill_history(
         backlogs.push(task.await.context("a backfill task panicked")??);
     }
     Ok(backlogs)
+}
+
+/// Starts billing last month (in the demo plans' zone), unless it is billed already: the
+/// bills appear in the portal a few seconds after the demo is ready.
+async fn bill_last_month(store: &std::sync::Arc<dyn Store>) -> anyhow::Result<()> {
+    let today = jiff::Timestamp::now().in_tz("Europe/Amsterdam")?.date();
+    let last_month = today.first_of_month().yesterday()?;
+    let period = format!("{:04}-{:02}", last_month.year(), last_month.month());
+    if !store.period_closed(&period).await? {
+        joule_hub::billing::run::start(Arc::clone(store), &period, false, "demo", now_ms).await?;
+    }
+    Ok(())
 }
 
 /// Waits until the hub has stored every meter's backlog, showing how far it is.

@@ -50,6 +50,29 @@ pub(crate) struct Demo {
 /// The consumers and which homes they own.
 const CONSUMERS: [(&str, &[usize]); 2] = [("alice", &[1, 2]), ("bob", &[3])];
 
+/// The tariff plans the demo's meters are billed on (the files in `examples/tariffs/`).
+const PLANS: [&str; 4] = [
+    include_str!("../../examples/tariffs/home-flat.toml"),
+    include_str!("../../examples/tariffs/home-tou.toml"),
+    include_str!("../../examples/tariffs/solar-net-billing.toml"),
+    include_str!("../../examples/tariffs/business-tou.toml"),
+];
+
+/// Stores the demo's tariff plans that the hub does not hold yet (an operator may have
+/// changed one since; that stays).
+pub(crate) async fn ensure_tariffs(store: &dyn Store, now_ms: i64) -> anyhow::Result<()> {
+    for plan in PLANS {
+        let name = joule_tariff::Plan::from_toml(plan)
+            .context("a demo tariff plan does not parse")?
+            .name()
+            .to_owned();
+        if store.tariff(&name).await?.is_none() {
+            store.put_tariff(plan, now_ms).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Street names for the homes' locations.
 const STREETS: [&str; 3] = ["Linden Street", "Mill Road", "Harbour Lane"];
 
@@ -186,6 +209,23 @@ async fn create_users(store: &dyn Store, now_ms: i64) -> anyhow::Result<Vec<Logi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_tariff_a_home_names_is_a_demo_plan() {
+        let plans: Vec<String> = PLANS
+            .iter()
+            .map(|plan| {
+                joule_tariff::Plan::from_toml(plan)
+                    .expect("plan")
+                    .name()
+                    .to_owned()
+            })
+            .collect();
+        for home in 0..24 {
+            let tariff = details(home, &home_spec(home)).tariff.expect("a tariff");
+            assert!(plans.contains(&tariff), "{tariff} is not among {plans:?}");
+        }
+    }
 
     #[test]
     fn the_registry_spreads_homes_over_two_feeders_and_three_transformers() {
