@@ -32,6 +32,8 @@ export async function render(container, { me, signal }) {
   }, h('label', { for: 'meter-search' }, 'Meter id or name'),
   h('input', { id: 'meter-search', name: 'q', type: 'search' }),
   h('button', { type: 'submit' }, 'Search'));
-  container.replaceChildren(heading(operator ? 'Meters' : 'Your meters'), operator ? form : null, results);
+  // Only operators search; `replaceChildren` would print a `null` as text.
+  const search = operator ? [form] : [];
+  container.replaceChildren(heading(operator ? 'Meters' : 'Your meters'), ...search, results);
   await search('');
 }
