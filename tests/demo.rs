@@ -202,8 +202,14 @@ async fn demo_serves_history_and_live_data_to_its_consumers_and_survives_a_resta
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let bill = &bills[0];
-    assert!(bill["total_minor"].as_i64().is_some_and(|total| total > 0), "{bills}");
-    assert_eq!(bill["plan"], "solar-net-billing", "alice's first home has solar");
+    assert!(
+        bill["total_minor"].as_i64().is_some_and(|total| total > 0),
+        "{bills}"
+    );
+    assert_eq!(
+        bill["plan"], "solar-net-billing",
+        "alice's first home has solar"
+    );
     assert_eq!(bill["closed"], true, "{bill}");
 
     interrupt(demo);
