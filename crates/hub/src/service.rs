@@ -8,10 +8,10 @@
 //! transaction, and then tells every meter in the batch, on its `stored` topic, up to which
 //! sequence number everything is stored. Only then may the meter drop those messages.
 
+use crate::billing::market::MarketCache;
 use crate::broker::{EmbeddedBroker, RegistryCredentials};
 use crate::config::{BrokerUrl, HubConfig, TlsFiles};
 use crate::ingest::{Ingest, Outcome};
-use crate::billing::market::MarketCache;
 use crate::market::MarketInputs;
 use crate::store::{Batch, CommandRecord, CommandStatus, Store, StoreError};
 use crate::tokens;
