@@ -16,14 +16,16 @@ use joule_hub::store::{
 use joule_hub::tokens;
 use joule_protocol::MeterId;
 use joule_testkit::{Mosquitto, free_port, interval_record};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 #[path = "common/accounts.rs"]
 mod accounts;
 use accounts::password;
+
+#[path = "common/watching.rs"]
+mod watching;
+use watching::{eventually, listen};
 
 /// 0.25 EUR/kWh and nothing else.
 const FLAT: &str = r#"name = "flat"
@@ -140,21 +142,6 @@ impl Fixture {
         self.api.login(username, &password(username)).await
     }
 
-    /// POSTs `body` to `path`; it must be created (201).
-    async fn create(
-        &self,
-        headers: &[(String, String)],
-        path: &str,
-        body: &serde_json::Value,
-    ) -> serde_json::Value {
-        let response = self
-            .api
-            .call(headers, "POST", path, Some(&body.to_string()))
-            .await;
-        assert_eq!(response.status, 201, "{path}: {}", response.body);
-        response.json()
-    }
-
     /// Imports `spot` prices as CSV: each `(start_s, end_s, price)`.
     async fn import_prices(&self, operator: &[(String, String)], points: &[(i64, i64, &str)]) {
         let at = |s: i64| {
@@ -200,55 +187,6 @@ fn now_s() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-/// Polls `check` every 100 ms for up to 30 s until it returns `Some`.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    for _ in 0..300 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// An MQTT client of the broker subscribed to `topic`, its messages on a channel.
-async fn listen(
-    port: u16,
-    topic: &str,
-) -> (AsyncClient, mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
-    let mut options = MqttOptions::new("home-switch", "127.0.0.1", port);
-    options.set_keep_alive(Duration::from_secs(10));
-    let (client, mut eventloop) = AsyncClient::new(options, 64);
-    client
-        .subscribe(topic, QoS::AtLeastOnce)
-        .await
-        .expect("subscribe");
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !matches!(
-            eventloop.poll().await,
-            Ok(Event::Incoming(Packet::SubAck(_)))
-        ) {}
-    })
-    .await
-    .expect("subscription acknowledged");
-    let (messages, received) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = messages.send((p.topic.clone(), p.payload.to_vec()));
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    (client, received)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn money_alerts_fire_once_from_imported_prices_and_the_bill_forecast() {
     let hub = Fixture::start().await;
@@ -260,14 +198,13 @@ async fn money_alerts_fire_once_from_imported_prices_and_the_bill_forecast() {
         "meters": ["d-1"],
         "cooldown_s": 0,
     });
-    hub.create(&alice, "/api/v1/alert-rules", &price_rule).await;
+    watching::create(&hub.api, &alice, "/api/v1/alert-rules", &price_rule).await;
     let budget_rule = serde_json::json!({
         "name": "monthly budget",
         "condition": {"type": "bill_forecast_above", "budget": 100.0},
         "meters": ["f-1"],
     });
-    hub.create(&alice, "/api/v1/alert-rules", &budget_rule)
-        .await;
+    watching::create(&hub.api, &alice, "/api/v1/alert-rules", &budget_rule).await;
 
     // f-1 used 960 kWh at 0.25 EUR in ten days: whatever the day of the month, its
     // forecast is well above 100 EUR.
@@ -344,13 +281,13 @@ async fn money_alerts_fire_once_from_imported_prices_and_the_bill_forecast() {
 async fn a_live_price_automation_publishes_when_the_price_rises_and_records_its_run() {
     let hub = Fixture::start().await;
     let olivia = hub.login("olivia").await;
-    let (_switch, mut home) = listen(hub.broker.port, "home/#").await;
+    let (_switch, mut home) = listen(hub.broker.port, "home-switch", &["home/#".into()]).await;
     let rule = serde_json::json!({
         "name": "boiler off when power is dear",
         "trigger": {"type": "price", "meter": "d-1", "above": 0.30},
         "actions": [{"type": "mqtt_publish", "topic": "home/boiler/set", "payload": "OFF"}],
     });
-    let rule = hub.create(&olivia, "/api/v1/automations", &rule).await;
+    let rule = watching::create(&hub.api, &olivia, "/api/v1/automations", &rule).await;
     let id = rule["id"].as_u64().expect("id");
 
     let start_s = now_s();
