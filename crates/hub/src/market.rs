@@ -4,8 +4,10 @@
 //! Billing (tariff plans, bills and forecasts from `joule-tariff`) lives elsewhere in the
 //! hub; alert rules ("bill forecast above a budget", "price above a threshold") and
 //! automation triggers ("price above/below") only read these two numbers, so their
-//! evaluation stays pure and testable with any source of them. Until a source is wired in,
-//! the hub runs with [`Unpriced`], which knows neither and so never fires such rules.
+//! evaluation stays pure and testable with any source of them. The hub's source is
+//! billing's in-memory cache (`billing::market::MarketCache`, kept fresh by a task of its
+//! own, since the watcher asks on every tick); [`Unpriced`] knows neither figure and so
+//! never fires such rules.
 
 use joule_protocol::MeterId;
 

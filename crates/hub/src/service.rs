@@ -8,10 +8,11 @@
 //! transaction, and then tells every meter in the batch, on its `stored` topic, up to which
 //! sequence number everything is stored. Only then may the meter drop those messages.
 
+use crate::billing::market::MarketCache;
 use crate::broker::{EmbeddedBroker, RegistryCredentials};
 use crate::config::{BrokerUrl, HubConfig, TlsFiles};
 use crate::ingest::{Ingest, Outcome};
-use crate::market::{MarketInputs, Unpriced};
+use crate::market::MarketInputs;
 use crate::store::{Batch, CommandRecord, CommandStatus, Store, StoreError};
 use crate::tokens;
 use joule_protocol::{
@@ -22,7 +23,7 @@ use rumqttc::{
 };
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 /// Why the service stopped.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +128,16 @@ pub struct Shared {
     pub watch: mpsc::Sender<crate::watcher::Input>,
     /// The HTTP client for webhooks.
     pub http: reqwest::Client,
+    /// Notified when prices, tariff plans or meters change, so the money figures alert and
+    /// automation rules read are worked out again at once (`billing::market`).
+    pub billing_changed: Arc<Notify>,
+}
+
+impl Shared {
+    /// Says that prices, tariff plans or meters changed.
+    pub fn billing_changed(&self) {
+        self.billing_changed.notify_one();
+    }
 }
 
 /// A message for the hub's MQTT connection to publish, with where to say it was taken.
@@ -150,15 +161,19 @@ pub struct Hub {
     outgoing: mpsc::Receiver<Outgoing>,
     watch: mpsc::Receiver<crate::watcher::Input>,
     market: Arc<dyn MarketInputs>,
+    /// Billing's figures in memory, when they are the market (then their refresher runs).
+    market_cache: Option<MarketCache>,
 }
 
 impl Hub {
-    /// A hub with `config` storing into `store`.
+    /// A hub with `config` storing into `store`, whose alert and automation rules read
+    /// bill forecasts and prices from billing (`billing::market`).
     pub fn new(config: HubConfig, store: Arc<dyn Store>) -> Self {
         let (commands_tx, commands) = mpsc::channel(1024);
         let (outgoing_tx, outgoing) = mpsc::channel(1024);
         let (watch_tx, watch) = mpsc::channel(crate::watcher::QUEUE);
         let (live, _) = broadcast::channel(4096);
+        let market_cache = MarketCache::default();
         Self {
             shared: Shared {
                 config: Arc::new(config),
@@ -168,18 +183,21 @@ impl Hub {
                 outgoing: outgoing_tx,
                 watch: watch_tx,
                 http: reqwest::Client::new(),
+                billing_changed: Arc::new(Notify::new()),
             },
             commands,
             outgoing,
             watch,
-            market: Arc::new(Unpriced),
+            market: Arc::new(market_cache.clone()),
+            market_cache: Some(market_cache),
         }
     }
 
-    /// Uses `market` for the bill forecasts and prices that alert and automation rules
-    /// read (without it, none are known and such rules never fire).
+    /// Uses `market` instead of billing for the bill forecasts and prices that alert and
+    /// automation rules read (`market::Unpriced` knows none, so such rules never fire).
     pub fn with_market(mut self, market: Arc<dyn MarketInputs>) -> Self {
         self.market = market;
+        self.market_cache = None;
         self
     }
 
@@ -284,6 +302,7 @@ impl Hub {
             outgoing,
             watch,
             market,
+            market_cache,
         } = self;
         let config = Arc::clone(&shared.config);
         let mut options =
@@ -334,7 +353,15 @@ impl Hub {
         let prices = tokio::spawn(crate::billing::prices::fetch_sources(
             Arc::clone(&shared.store),
             config.billing.price_sources.clone(),
+            Arc::clone(&shared.billing_changed),
         ));
+        let market_refresher = market_cache.map(|cache| {
+            tokio::spawn(crate::billing::market::run(
+                Arc::clone(&shared.store),
+                cache,
+                Arc::clone(&shared.billing_changed),
+            ))
+        });
         let result = tokio::select! {
             () = shutdown => {
                 tracing::info!("shutting down");
@@ -353,6 +380,9 @@ impl Hub {
         publisher.abort();
         watcher.abort();
         prices.abort();
+        if let Some(refresher) = market_refresher {
+            refresher.abort();
+        }
         let _ = client.disconnect().await;
         result.map_err(|error| ServiceError::Broker(format!("writer task: {error}")))?
     }

@@ -12,7 +12,7 @@ use joule_hub::store::{MeterDetails, NewMeter, Role, SqliteStore, Store};
 use joule_hub::tokens;
 use joule_protocol::{Command, LiveReading, MeterId, TopicKind, Topics, encode};
 use joule_testkit::{Mosquitto, Process, free_port, reading, recent_ms, wait_for_port};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, QoS};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,10 @@ use tokio::sync::mpsc;
 #[path = "common/accounts.rs"]
 mod accounts;
 use accounts::password;
+
+#[path = "common/watching.rs"]
+mod watching;
+use watching::{eventually, listen};
 
 /// A hub on Mosquitto with an SMTP server and a webhook receiver beside it.
 struct Fixture {
@@ -109,46 +113,6 @@ async fn start_webhook() -> (u16, mpsc::UnboundedReceiver<serde_json::Value>) {
     (port, received)
 }
 
-/// An MQTT client of the broker subscribed to `topics`, its messages on a channel.
-async fn listen(
-    port: u16,
-    client_id: &str,
-    topics: &[String],
-) -> (AsyncClient, mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
-    let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
-    options.set_keep_alive(Duration::from_secs(10));
-    let (client, mut eventloop) = AsyncClient::new(options, 256);
-    for topic in topics {
-        client
-            .subscribe(topic, QoS::AtLeastOnce)
-            .await
-            .expect("subscribe");
-    }
-    let mut acked = 0;
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while acked < topics.len() {
-            if let Event::Incoming(Packet::SubAck(_)) = eventloop.poll().await.expect("broker") {
-                acked += 1;
-            }
-        }
-    })
-    .await
-    .expect("subscriptions acknowledged");
-    let (messages, received) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = messages.send((p.topic.clone(), p.payload.to_vec()));
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    (client, received)
-}
-
 /// A hub with `config` on `store`, serving its API on a free port.
 async fn serve(
     config: HubConfig,
@@ -232,21 +196,6 @@ impl Fixture {
         self.hub.stop().await;
     }
 
-    /// POSTs `body` to `path` as the user of `headers`; it must be created (201).
-    async fn create(
-        &self,
-        headers: &[(String, String)],
-        path: &str,
-        body: &serde_json::Value,
-    ) -> serde_json::Value {
-        let response = self
-            .api
-            .call(headers, "POST", path, Some(&body.to_string()))
-            .await;
-        assert_eq!(response.status, 201, "{path}: {}", response.body);
-        response.json()
-    }
-
     /// Stops the hub and starts another on the same store and broker (a new API port).
     async fn restart(&mut self) {
         let (api, hub) = serve(self.config.clone(), &self.store).await;
@@ -278,20 +227,6 @@ async fn publish(meter: &AsyncClient, seq: u64, base_ms: i64, p_w: f64) {
         .publish(topic, QoS::AtLeastOnce, false, encode(&reading))
         .await
         .expect("publish");
-}
-
-/// Polls `check` every 100 ms for up to 15 s until it returns `Some`.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    for _ in 0..150 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn mails(maildir: &Path) -> Vec<String> {
@@ -329,7 +264,7 @@ async fn an_alert_fires_once_reaches_every_channel_and_resolves() {
         "channels": ["webhook", "mqtt", "email"],
         "cooldown_s": 0,
     });
-    hub.create(&alice, "/api/v1/alert-rules", &rule).await;
+    watching::create(&hub.api, &alice, "/api/v1/alert-rules", &rule).await;
     let (_subscriber, mut alerts_topic) = listen(
         hub.broker.port,
         "alerts-reader",
@@ -434,7 +369,7 @@ async fn an_alert_open_across_a_restart_resolves_when_its_condition_clears_after
         "condition": {"type": "power_above", "threshold_w": 3000},
         "cooldown_s": 0,
     });
-    hub.create(&alice, "/api/v1/alert-rules", &rule).await;
+    watching::create(&hub.api, &alice, "/api/v1/alert-rules", &rule).await;
     let (meter, _commands) = hub.meter().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let base_ms = recent_ms();
@@ -480,7 +415,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
         "actions": [{"type": "mqtt_publish", "topic": "home/boiler/set", "payload": "OFF"}],
         "dry_run": true,
     });
-    let dry = hub.create(&olivia, "/api/v1/automations", &dry).await;
+    let dry = watching::create(&hub.api, &olivia, "/api/v1/automations", &dry).await;
     let dry_id = dry["id"].as_u64().expect("id");
     // A consumer may not reach devices.
     let alice = hub.login("alice").await;
@@ -539,7 +474,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
              "action": {"type": "load_limit", "limit_w": 2000}},
         ],
     });
-    hub.create(&olivia, "/api/v1/automations", &live).await;
+    watching::create(&hub.api, &olivia, "/api/v1/automations", &live).await;
     let now_ms = i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -551,7 +486,7 @@ async fn automation_dry_runs_record_and_live_runs_act_and_are_audited() {
         "name": "evening peak", "start_ms": now_ms + 1500, "end_ms": now_ms + 3_600_000,
         "feeder": "F1", "target_kw": 40,
     });
-    hub.create(&olivia, "/api/v1/dr-events", &event).await;
+    watching::create(&hub.api, &olivia, "/api/v1/dr-events", &event).await;
 
     let (topic, payload) = tokio::time::timeout(Duration::from_secs(15), home.recv())
         .await

@@ -120,6 +120,7 @@ pub async fn create(
     store
         .audit(caller.audit("meter.add", id.as_str(), ""))
         .await?;
+    state.shared.billing_changed();
     let meter = store
         .meter(&id)
         .await?

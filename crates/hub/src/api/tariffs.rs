@@ -96,6 +96,7 @@ pub async fn create(
     store
         .audit(caller.audit("tariff.add", &record.name, ""))
         .await?;
+    state.shared.billing_changed();
     Ok((StatusCode::CREATED, Json(TariffView::from(record))))
 }
 
@@ -143,6 +144,7 @@ pub async fn replace(
     store
         .audit(caller.audit("tariff.replace", &name, ""))
         .await?;
+    state.shared.billing_changed();
     Ok(Json(TariffView::from(record)))
 }
 
@@ -162,6 +164,7 @@ pub async fn delete(
     store
         .audit(caller.audit("tariff.delete", &name, ""))
         .await?;
+    state.shared.billing_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,6 +215,7 @@ pub async fn import_prices(
     let store = state.shared.store.as_ref();
     let stored =
         billing::prices::import(store, &market, &body, format, query.time_zone.as_deref()).await?;
+    state.shared.billing_changed();
     Ok(Json(ImportResult { market, stored }))
 }
 

@@ -13,7 +13,7 @@ use joule_tariff::{
 use serde::Serialize;
 
 /// How far ahead prices are shown, hours.
-const AHEAD_HOURS: i64 = 24;
+pub(crate) const AHEAD_HOURS: i64 = 24;
 
 /// The length of the cheapest block and the number of cheapest hours shown.
 const CHEAP_HOURS: u32 = 3;
@@ -106,10 +106,19 @@ pub async fn meter_cost(
     now_ms: i64,
 ) -> Result<MeterCost, BillingError> {
     let plan = super::meter_plan(store, meter).await?;
-    // Whole seconds: price intervals start on them.
-    let now = Timestamp::from_second(now_ms.div_euclid(1000))
-        .map_err(|error| BillingError::Pricing(error.to_string()))?;
-    let month = month_of(&plan, now)?;
+    cost_on_plan(store, meter, &plan, now_ms).await
+}
+
+/// The cost of `meter` at `now_ms` on `plan` (its own, read by the caller: many meters
+/// share one).
+pub async fn cost_on_plan(
+    store: &dyn Store,
+    meter: &MeterRecord,
+    plan: &Plan,
+    now_ms: i64,
+) -> Result<MeterCost, BillingError> {
+    let now = whole_second(now_ms)?;
+    let month = month_of(plan, now)?;
     let history_from = month
         .start()
         .min(now - SignedDuration::from_hours(24 * (i64::from(FORECAST_DAYS) + 1)));
@@ -118,9 +127,9 @@ pub async fn meter_cost(
         (now + SignedDuration::from_hours(AHEAD_HOURS)).as_millisecond(),
     );
     let data = meter_intervals(store, &meter.id, from_ms, now_ms).await?;
-    let market = market_for(store, &plan, from_ms, ahead_ms).await?;
+    let market = market_for(store, plan, from_ms, ahead_ms).await?;
     let pricing = |error: ForecastError| BillingError::Pricing(error.to_string());
-    let today = cost_today(&plan, &market, &data.intervals, now).map_err(pricing)?;
+    let today = cost_today(plan, &market, &data.intervals, now).map_err(pricing)?;
     let elapsed_days = (now - month.start()).as_hours() / 24;
     let basis = if elapsed_days >= 1 {
         Basis::PeriodSoFar
@@ -128,9 +137,9 @@ pub async fn meter_cost(
         Basis::LastDays(FORECAST_DAYS)
     };
     let forecast =
-        forecast_period(&plan, &market, &data.intervals, month, now, basis).map_err(pricing)?;
+        forecast_period(plan, &market, &data.intervals, month, now, basis).map_err(pricing)?;
     let digits = plan.currency_digits();
-    let (prices, prices_note) = match prices_now(&plan, &market, now) {
+    let (prices, prices_note) = match prices_now(plan, &market, now) {
         Ok(prices) => (Some(prices), None),
         Err(note) => (None, Some(note)),
     };
@@ -164,8 +173,14 @@ pub async fn meter_cost(
     })
 }
 
-/// The local month holding `now`.
-fn month_of(plan: &Plan, now: Timestamp) -> Result<Period, BillingError> {
+/// `now_ms` as an instant in whole seconds (price intervals start on them).
+pub fn whole_second(now_ms: i64) -> Result<Timestamp, BillingError> {
+    Timestamp::from_second(now_ms.div_euclid(1000))
+        .map_err(|error| BillingError::Pricing(error.to_string()))
+}
+
+/// The local month holding `now`: the billing period a forecast is for.
+pub fn month_of(plan: &Plan, now: Timestamp) -> Result<Period, BillingError> {
     let today = plan.time_zone().to_offset(now).to_datetime(now).date();
     let first = today.first_of_month();
     let next = first
@@ -186,7 +201,7 @@ fn stretch(cost: &CostSoFar, digits: u8) -> CostStretch {
 }
 
 /// Prices from now as far as they are known (24 h at most), or why there are none.
-fn prices_now(plan: &Plan, market: &Market, now: Timestamp) -> Result<PricesAhead, String> {
+pub fn prices_now(plan: &Plan, market: &Market, now: Timestamp) -> Result<PricesAhead, String> {
     let mut until = now + SignedDuration::from_hours(AHEAD_HOURS);
     let version = plan
         .versions()

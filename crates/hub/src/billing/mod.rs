@@ -6,12 +6,14 @@
 //! - `run`: a billing run over every meter with a tariff, in the background.
 //! - `cost`: a meter's cost today and this month, the forecast, prices ahead.
 //! - `insights`: a meter's insights, each with what it is based on.
+//! - `market`: forecasts and prices in memory for alert and automation rules.
 //! - `prices`: price text read in any of the supported formats, and the HTTP sources the
 //!   hub fetches periodically.
 
 pub mod convert;
 pub mod cost;
 pub mod insights;
+pub mod market;
 pub mod prices;
 pub mod run;
 

@@ -9,6 +9,7 @@ use crate::store::Store;
 use joule_tariff::{PricePoint, PriceSeries};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Reads price text. `zone` is the bidding zone for ENTSO-E's local-time CSV.
 pub fn parse(
@@ -71,8 +72,13 @@ pub async fn fetch_once(
     .await
 }
 
-/// Fetches every configured source on its own schedule, forever (the caller aborts it).
-pub async fn fetch_sources(store: Arc<dyn Store>, sources: Vec<PriceSourceConfig>) {
+/// Fetches every configured source on its own schedule, forever (the caller aborts it),
+/// notifying `fetched` after each fetch that stored prices.
+pub async fn fetch_sources(
+    store: Arc<dyn Store>,
+    sources: Vec<PriceSourceConfig>,
+    fetched: Arc<Notify>,
+) {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -87,6 +93,7 @@ pub async fn fetch_sources(store: Arc<dyn Store>, sources: Vec<PriceSourceConfig
     let mut tasks = tokio::task::JoinSet::new();
     for source in sources {
         let (client, store) = (client.clone(), Arc::clone(&store));
+        let fetched = Arc::clone(&fetched);
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(source.every_s.into()));
             loop {
@@ -95,6 +102,7 @@ pub async fn fetch_sources(store: Arc<dyn Store>, sources: Vec<PriceSourceConfig
                     Ok(points) => {
                         metrics::counter!("joule_prices_fetched_total").increment(1);
                         tracing::info!(market = source.market, points, "prices fetched");
+                        fetched.notify_one();
                     }
                     Err(error) => {
                         metrics::counter!("joule_prices_fetch_failed_total").increment(1);
