@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{HubProcess, MeterToml, joule_ok, start_meter, wait_until};
+use common::{HubProcess, MeterToml, start_meter, wait_until};
 use joule_testkit::{Mosquitto, Process};
 use rusqlite::Connection;
 use std::path::Path;
@@ -18,17 +18,9 @@ fn outbox(dir: &Path, sql: &str) -> i64 {
     db.query_row(sql, [], |row| row.get(0)).expect(sql)
 }
 
-/// Debian's Mosquitto on `port` enforcing the exported registry.
-fn broker(dir: &Path, port: u16) -> Mosquitto {
-    Mosquitto::start_on(
-        dir,
-        port,
-        &format!(
-            "user root\nallow_anonymous false\npassword_file {}\nacl_file {}",
-            dir.join("passwords").display(),
-            dir.join("acl").display()
-        ),
-    )
+/// Debian's Mosquitto on `port` enforcing the exported registry (`auth`).
+fn broker(dir: &Path, port: u16, auth: &str) -> Mosquitto {
+    Mosquitto::start_on(dir, port, &format!("user root\n{auth}"))
 }
 
 #[test]
@@ -56,21 +48,8 @@ fn a_broker_outage_loses_nothing_and_stores_nothing_twice() {
     )
     .expect("hub.toml");
     let config = config.to_string_lossy().into_owned();
-    let token =
-        common::printed_token(joule_ok(&["meters", "add", "m-1", "--config", &config]).as_bytes());
-    let passwords = dir.path().join("passwords").to_string_lossy().into_owned();
-    let acl = dir.path().join("acl").to_string_lossy().into_owned();
-    joule_ok(&[
-        "hub",
-        "export-mosquitto-auth",
-        "--config",
-        &config,
-        "--password-file",
-        &passwords,
-        "--acl-file",
-        &acl,
-    ]);
-    let mosquitto = broker(dir.path(), port);
+    let (token, auth) = common::add_meter_for_mosquitto(dir.path(), &config, "m-1");
+    let mosquitto = broker(dir.path(), port, &auth);
     let _hub = Process(
         Command::new(env!("CARGO_BIN_EXE_joule"))
             .args(["hub", "--config", &config])
@@ -105,7 +84,7 @@ fn a_broker_outage_loses_nothing_and_stores_nothing_twice() {
         waiting as u64 >= outage.as_secs() / 2,
         "the outbox holds the outage: {waiting}"
     );
-    let _mosquitto = broker(dir.path(), port);
+    let _mosquitto = broker(dir.path(), port, &auth);
 
     wait_until(
         "the outbox to drain",

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{HubProcess, MeterToml, certificates, joule_ok, start_meter, wait_until};
+use common::{HubProcess, MeterToml, certificates, start_meter, wait_until};
 use joule_testkit::{Mosquitto, Process};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -161,26 +161,12 @@ fn the_hub_reaches_mosquitto_over_tls() {
     )
     .expect("hub.toml");
     let config = config.to_string_lossy().into_owned();
-    let token =
-        common::printed_token(joule_ok(&["meters", "add", "m-1", "--config", &config]).as_bytes());
-    let passwords = dir.path().join("passwords").to_string_lossy().into_owned();
-    let acl = dir.path().join("acl").to_string_lossy().into_owned();
-    joule_ok(&[
-        "hub",
-        "export-mosquitto-auth",
-        "--config",
-        &config,
-        "--password-file",
-        &passwords,
-        "--acl-file",
-        &acl,
-    ]);
+    let (token, auth) = common::add_meter_for_mosquitto(dir.path(), &config, "m-1");
     let _mosquitto = Mosquitto::start_on(
         dir.path(),
         hub.port,
         &format!(
-            "user root\nallow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n\
-             cafile {}\ncertfile {}\nkeyfile {}\n",
+            "user root\n{auth}cafile {}\ncertfile {}\nkeyfile {}\n",
             ca.display(),
             dir.path().join("server.pem").display(),
             dir.path().join("server.key").display()

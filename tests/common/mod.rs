@@ -281,3 +281,24 @@ impl MeterToml<'_> {
         path
     }
 }
+
+/// Registers meter `id` in the hub that the file `config` describes, then exports the
+/// registry as Mosquitto's password and ACL files into `dir`. Returns the meter's device
+/// token and the Mosquitto configuration lines that enforce the files.
+pub(crate) fn add_meter_for_mosquitto(dir: &Path, config: &str, id: &str) -> (String, String) {
+    let token = printed_token(joule_ok(&["meters", "add", id, "--config", config]).as_bytes());
+    let passwords = dir.join("passwords").to_string_lossy().into_owned();
+    let acl = dir.join("acl").to_string_lossy().into_owned();
+    joule_ok(&[
+        "hub",
+        "export-mosquitto-auth",
+        "--config",
+        config,
+        "--password-file",
+        &passwords,
+        "--acl-file",
+        &acl,
+    ]);
+    let lines = format!("allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n");
+    (token, lines)
+}
