@@ -33,7 +33,7 @@ export async function render(container, { me, signal }) {
   h('input', { id: 'meter-search', name: 'q', type: 'search' }),
   h('button', { type: 'submit' }, 'Search'));
   // Only operators search; `replaceChildren` would print a `null` as text.
-  const search = operator ? [form] : [];
-  container.replaceChildren(heading(operator ? 'Meters' : 'Your meters'), ...search, results);
+  const searchForm = operator ? [form] : [];
+  container.replaceChildren(heading(operator ? 'Meters' : 'Your meters'), ...searchForm, results);
   await search('');
 }
