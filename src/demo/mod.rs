@@ -160,7 +160,13 @@ async fn fill_history(
 /// Starts billing last month (in the demo plans' zone), unless it is billed already: the
 /// bills appear in the portal a few seconds after the demo is ready.
 async fn bill_last_month(store: &std::sync::Arc<dyn Store>) -> anyhow::Result<()> {
-    let today = jiff::Timestamp::now().in_tz("Europe/Amsterdam")?.date();
+    let plans = provision::plans()?;
+    let zone = plans
+        .first()
+        .context("the demo has tariff plans")?
+        .0
+        .time_zone();
+    let today = zone.to_datetime(jiff::Timestamp::now()).date();
     let last_month = today.first_of_month().yesterday()?;
     let period = format!("{:04}-{:02}", last_month.year(), last_month.month());
     if !store.period_closed(&period).await? {

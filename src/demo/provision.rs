@@ -58,16 +58,24 @@ const PLANS: [&str; 4] = [
     include_str!("../../examples/tariffs/business-tou.toml"),
 ];
 
+/// The demo's tariff plans, parsed, each with its TOML.
+pub(crate) fn plans() -> anyhow::Result<Vec<(joule_tariff::Plan, &'static str)>> {
+    PLANS
+        .iter()
+        .map(|text| {
+            let plan =
+                joule_tariff::Plan::from_toml(text).context("a demo tariff plan does not parse")?;
+            Ok((plan, *text))
+        })
+        .collect()
+}
+
 /// Stores the demo's tariff plans that the hub does not hold yet (an operator may have
 /// changed one since; that stays).
 pub(crate) async fn ensure_tariffs(store: &dyn Store, now_ms: i64) -> anyhow::Result<()> {
-    for plan in PLANS {
-        let name = joule_tariff::Plan::from_toml(plan)
-            .context("a demo tariff plan does not parse")?
-            .name()
-            .to_owned();
-        if store.tariff(&name).await?.is_none() {
-            store.put_tariff(plan, now_ms).await?;
+    for (plan, text) in plans()? {
+        if store.tariff(plan.name()).await?.is_none() {
+            store.put_tariff(text, now_ms).await?;
         }
     }
     Ok(())
@@ -212,14 +220,10 @@ mod tests {
 
     #[test]
     fn every_tariff_a_home_names_is_a_demo_plan() {
-        let plans: Vec<String> = PLANS
+        let plans: Vec<String> = plans()
+            .expect("plans")
             .iter()
-            .map(|plan| {
-                joule_tariff::Plan::from_toml(plan)
-                    .expect("plan")
-                    .name()
-                    .to_owned()
-            })
+            .map(|(plan, _)| plan.name().to_owned())
             .collect();
         for home in 0..24 {
             let tariff = details(home, &home_spec(home)).tariff.expect("a tariff");
