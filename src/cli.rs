@@ -152,7 +152,7 @@ pub(crate) struct SimArgs {
     /// The meters' logins: one `METER_ID TOKEN` per line (as `joule meters add` prints).
     #[arg(long, value_name = "FILE", conflicts_with = "hub_api")]
     pub(crate) tokens: Option<PathBuf>,
-    /// Register the meters through this hub API (`http://host:port`) as --user (an admin;
+    /// Register the meters through this hub API (`http://host:port` or `https://…`) as --user (an admin;
     /// the password in the variable --password-env names).
     #[arg(long, value_name = "URL", requires = "user")]
     pub(crate) hub_api: Option<String>,
