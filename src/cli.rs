@@ -185,6 +185,34 @@ pub(crate) enum BenchCommand {
     /// A billing run's conversion and billing over many meters with a month of 15-minute
     /// interval records each, in memory (the figure is meters per second).
     Billing(BenchBillingArgs),
+    /// The meter dashboard's queries (latest, a day by the minute, 30 days by the day)
+    /// through the API and on the store, over many meters' stored history.
+    Query(BenchQueryArgs),
+}
+
+/// Arguments of `joule bench query`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchQueryArgs {
+    /// Meters in the stored history.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) meters: usize,
+    /// Days of history per meter (15-minute interval records; at least 31).
+    #[arg(long, default_value_t = 90)]
+    pub(crate) days: u32,
+    /// Times each query is asked (each of a meter picked at random).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) rounds: usize,
+    /// Keep the history in this directory and reuse it in later runs (writing it is the
+    /// slow part); by default it goes into a temporary directory removed afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
+    /// Store into this PostgreSQL database (a connection string, its tables empty)
+    /// instead of a SQLite file.
+    #[arg(long, value_name = "CONNINFO")]
+    pub(crate) postgres: Option<String>,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "joule-bench/query.json")]
+    pub(crate) json: PathBuf,
 }
 
 /// Arguments of `joule bench billing`.

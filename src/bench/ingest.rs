@@ -5,7 +5,6 @@
 //! messages from the same publishers to one bare subscriber.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +22,7 @@ use joule_protocol::{
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
 
-use super::{Progress, machine, percentile, write_json};
+use super::{Progress, machine, percentile, postgres_bytes, sqlite_bytes, write_json};
 use crate::cli::BenchIngestArgs;
 
 /// What one run of publishers measured.
@@ -265,7 +264,7 @@ struct Mosquitto {
 
 impl Mosquitto {
     fn start() -> anyhow::Result<Self> {
-        let binary = Path::new("/usr/sbin/mosquitto");
+        let binary = std::path::Path::new("/usr/sbin/mosquitto");
         if !binary.exists() {
             bail!(
                 "the baseline needs Debian's mosquitto (apt-get install mosquitto), or pass --no-baseline"
@@ -352,30 +351,6 @@ async fn count_deliveries(
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
-}
-
-/// Bytes a SQLite database takes on disk (with its WAL).
-fn sqlite_bytes(path: &Path) -> u64 {
-    ["", "-wal", "-shm"]
-        .iter()
-        .filter_map(|suffix| {
-            let mut name = path.as_os_str().to_owned();
-            name.push(suffix);
-            std::fs::metadata(PathBuf::from(name)).ok()
-        })
-        .map(|meta| meta.len())
-        .sum()
-}
-
-/// Bytes the PostgreSQL database takes.
-async fn postgres_bytes(conninfo: &str) -> anyhow::Result<u64> {
-    let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
-    let task = tokio::spawn(connection);
-    let row = client
-        .query_one("SELECT pg_database_size(current_database())", &[])
-        .await?;
-    task.abort();
-    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
 /// `joule bench ingest`.

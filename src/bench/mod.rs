@@ -3,6 +3,7 @@
 
 pub(crate) mod billing;
 pub(crate) mod ingest;
+pub(crate) mod query;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -31,10 +32,16 @@ impl Progress {
         }
     }
 
-    /// Shows where it is, with a figure so far.
+    /// Shows where it is by the time taken, with a figure so far.
     pub(crate) fn show(&mut self, detail: &str) {
+        let fraction = self.started.elapsed().as_secs_f64() / self.total.as_secs_f64().max(1e-9);
+        self.show_fraction(fraction, detail);
+    }
+
+    /// Shows where it is by the work done (`fraction` of it), with a figure so far.
+    pub(crate) fn show_fraction(&mut self, fraction: f64, detail: &str) {
+        let fraction = fraction.clamp(0.0, 1.0);
         let elapsed = self.started.elapsed();
-        let fraction = (elapsed.as_secs_f64() / self.total.as_secs_f64().max(1e-9)).min(1.0);
         let mut err = std::io::stderr();
         if self.terminal {
             let filled = (fraction * 30.0) as usize;
@@ -51,10 +58,10 @@ impl Progress {
             self.last_line = Instant::now();
             let _ = writeln!(
                 err,
-                "{}: {:.0}/{:.0} s  {detail}",
+                "{}: {:.0}% after {:.0} s  {detail}",
                 self.label,
-                elapsed.as_secs_f64(),
-                self.total.as_secs_f64()
+                fraction * 100.0,
+                elapsed.as_secs_f64()
             );
         }
     }
@@ -112,4 +119,28 @@ pub(crate) fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
     format!("{cpus} CPUs, {model}")
+}
+
+/// Bytes a SQLite database takes on disk (with its WAL).
+pub(crate) fn sqlite_bytes(path: &Path) -> u64 {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            std::fs::metadata(std::path::PathBuf::from(name)).ok()
+        })
+        .map(|meta| meta.len())
+        .sum()
+}
+
+/// Bytes the PostgreSQL database takes.
+pub(crate) async fn postgres_bytes(conninfo: &str) -> anyhow::Result<u64> {
+    let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(connection);
+    let row = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .await?;
+    task.abort();
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
