@@ -353,6 +353,7 @@ async fn the_registry_survives_reopening_and_revocation_locks_out(open: &Open) {
 
 async fn latest_registers_come_from_the_newest_message(store: Arc<dyn Store>) {
     let m = id("m-1");
+    let only_live = id("m-2");
     store
         .write_batch(&batch(vec![
             (m.clone(), live(1, 10)),
@@ -361,14 +362,23 @@ async fn latest_registers_come_from_the_newest_message(store: Arc<dyn Store>) {
                 m.clone(),
                 Stored::Interval(interval(9, T0 + 3_600_000, 999, 5)),
             ),
+            (only_live.clone(), live(1, 30)),
+            (only_live.clone(), live(2, 40)),
         ]))
         .await
         .expect("write");
     let latest = store.latest_registers().await.expect("latest");
-    assert_eq!(latest.len(), 1);
+    assert_eq!(latest.len(), 2);
+    assert_eq!(latest[0].0, m);
     assert_eq!(
         (latest[0].1, latest[0].2.import_mwh, latest[0].2.export_mwh),
         (T0 + 3_600_000, 999, 5)
+    );
+    // Without an interval record, the hour rollup's last registers, as of the hour's end.
+    assert_eq!(latest[1].0, only_live);
+    assert_eq!(
+        (latest[1].1, latest[1].2.import_mwh),
+        (T0.div_euclid(3_600_000) * 3_600_000 + 3_599_999, 40)
     );
 }
 
