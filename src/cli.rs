@@ -185,6 +185,20 @@ pub(crate) enum BenchCommand {
     /// A billing run's conversion and billing over many meters with a month of 15-minute
     /// interval records each, in memory (the figure is meters per second).
     Billing(BenchBillingArgs),
+    /// Sample pairs per second on one core through the metrology chain, against a literal
+    /// port of EmonLib's `calcVI` loop on the same samples.
+    Metrology(BenchMetrologyArgs),
+}
+
+/// Arguments of `joule bench metrology`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchMetrologyArgs {
+    /// About how long each side is measured, seconds (passes of the sides alternate).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) seconds: u64,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "joule-bench/metrology.json")]
+    pub(crate) json: PathBuf,
 }
 
 /// Arguments of `joule bench billing`.

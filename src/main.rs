@@ -56,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(command) => hub::users(&command, &mut out)?,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest::run(&args, &mut out)?,
         Command::Bench(BenchCommand::Billing(args)) => bench::billing::run(&args, &mut out)?,
+        Command::Bench(BenchCommand::Metrology(args)) => bench::metrology::run(&args, &mut out)?,
         Command::Tariffs(command) => billing::tariffs(&command, &mut out)?,
         Command::Billing(command) => billing::billing(&command, &mut out)?,
         Command::Demo(args) => demo::run(&args, &mut out)?,

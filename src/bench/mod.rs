@@ -3,6 +3,7 @@
 
 pub(crate) mod billing;
 pub(crate) mod ingest;
+pub(crate) mod metrology;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
