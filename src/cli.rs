@@ -188,6 +188,9 @@ pub(crate) enum BenchCommand {
     /// The meter dashboard's queries (latest, a day by the minute, 30 days by the day)
     /// through the API and on the store, over many meters' stored history.
     Query(BenchQueryArgs),
+    /// Sample pairs per second on one core through the metrology chain, against a literal
+    /// port of EmonLib's `calcVI` loop on the same samples.
+    Metrology(BenchMetrologyArgs),
 }
 
 /// Arguments of `joule bench query`.
@@ -212,6 +215,17 @@ pub(crate) struct BenchQueryArgs {
     pub(crate) postgres: Option<String>,
     /// Where to write the figures as JSON.
     #[arg(long, default_value = "joule-bench/query.json")]
+    pub(crate) json: PathBuf,
+}
+
+/// Arguments of `joule bench metrology`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchMetrologyArgs {
+    /// About how long each side is measured, seconds (passes of the sides alternate).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) seconds: u64,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "joule-bench/metrology.json")]
     pub(crate) json: PathBuf,
 }
 

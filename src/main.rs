@@ -57,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest::run(&args, &mut out)?,
         Command::Bench(BenchCommand::Billing(args)) => bench::billing::run(&args, &mut out)?,
         Command::Bench(BenchCommand::Query(args)) => bench::query::run(&args, &mut out)?,
+        Command::Bench(BenchCommand::Metrology(args)) => bench::metrology::run(&args, &mut out)?,
         Command::Tariffs(command) => billing::tariffs(&command, &mut out)?,
         Command::Billing(command) => billing::billing(&command, &mut out)?,
         Command::Demo(args) => demo::run(&args, &mut out)?,

@@ -3,6 +3,7 @@
 
 pub(crate) mod billing;
 pub(crate) mod ingest;
+pub(crate) mod metrology;
 pub(crate) mod query;
 
 use std::io::{IsTerminal, Write};

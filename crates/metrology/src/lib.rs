@@ -27,6 +27,8 @@
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 
+#[cfg(feature = "emonlib-anchor")]
+pub mod bench;
 mod config;
 mod crossing;
 mod dc;

@@ -1,5 +1,7 @@
-//! Faithful Rust port of EmonLib's `EnergyMonitor::calcVI(crossings, timeout)`, used as the
-//! comparison anchor in the metrology benchmarks.
+//! Faithful Rust port of EmonLib's `EnergyMonitor::calcVI(crossings, timeout)`: a literal
+//! port kept only as a benchmark anchor, not used by the meter. The chain's criterion
+//! benchmark and `joule bench metrology` run it beside the meter on the same samples; it is
+//! compiled only with the `emonlib-anchor` feature.
 //!
 //! Reference source (read from the stored copy of the public repository):
 //!
@@ -66,26 +68,26 @@ const OFFSET_FILTER_DIVISOR: i32 = 1024;
 /// Values that `calcVI` leaves in the public members of `EnergyMonitor`, plus how many
 /// samples the call used.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct EmonLibReading {
+pub struct EmonLibReading {
     /// `realPower`, in watts.
-    pub(crate) real_power: f64,
+    pub real_power: f64,
     /// `apparentPower`, in volt-amperes (`Vrms * Irms`).
-    pub(crate) apparent_power: f64,
+    pub apparent_power: f64,
     /// `powerFactor` (`realPower / apparentPower`).
-    pub(crate) power_factor: f64,
+    pub power_factor: f64,
     /// `Vrms`, in volts.
-    pub(crate) vrms: f64,
+    pub vrms: f64,
     /// `Irms`, in amperes.
-    pub(crate) irms: f64,
+    pub irms: f64,
     /// How far the sample cursor moved during this call: the voltage-only reads of the
     /// start-up wait loop plus the `numberOfSamples` passes of the main loop.
-    pub(crate) samples_used: usize,
+    pub samples_used: usize,
 }
 
 /// Port of the `EnergyMonitor` class, limited to the state `calcVI` uses. The ADC is replaced
 /// by a cursor into caller-supplied sample slices.
 #[derive(Debug, Clone)]
-pub(crate) struct EmonLib {
+pub struct EmonLib {
     /// `VCAL`: voltage calibration coefficient.
     vcal: f64,
     /// `ICAL`: current calibration coefficient.
@@ -152,7 +154,7 @@ impl EmonLib {
     /// `current(pin, ICAL)` does. Both offsets start at `ADC_COUNTS>>1`, the supply is
     /// 3300 mV and the ADC has 12 bits. The other state starts at zero, as it does for a
     /// zero-initialised global `EnergyMonitor`.
-    pub(crate) fn new(vcal: f64, ical: f64, phasecal: f64) -> Self {
+    pub fn new(vcal: f64, ical: f64, phasecal: f64) -> Self {
         let adc_counts: i32 = 1 << ADC_BITS;
         Self {
             vcal,
@@ -189,13 +191,13 @@ impl EmonLib {
     }
 
     /// Index of the next sample that `calc_vi` will read (the `analogRead` stand-in).
-    pub(crate) fn cursor(&self) -> usize {
+    pub fn cursor(&self) -> usize {
         self.cursor
     }
 
     /// Moves the sample cursor back to index 0. The filter state (`offsetV`, `offsetI`,
     /// `filteredV`, `checkVCross`) is left alone, just as `calcVI` leaves it between calls.
-    pub(crate) fn reset_cursor(&mut self) {
+    pub fn reset_cursor(&mut self) {
         self.cursor = 0;
     }
 
@@ -210,7 +212,7 @@ impl EmonLib {
     /// starting at [`Self::cursor`]. It stops after `crossings` crossings of `startV`. It
     /// returns `None` if the slices run out first; that is this port's version of the
     /// `timeout`, counted in samples instead of milliseconds.
-    pub(crate) fn calc_vi(
+    pub fn calc_vi(
         &mut self,
         samples_v: &[i16],
         samples_i: &[i16],
