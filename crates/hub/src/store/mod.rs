@@ -17,7 +17,7 @@ mod sqlite;
 pub use alerting::{
     ActionOutcome, AlertFilter, AlertKey, AlertStore, AutomationRun, Document, DocumentKind,
 };
-use billing::stored_plan;
+use billing::{BillsOf, stored_plan};
 pub use billing::{
     BillRecord, BillingRun, BillingStore, CurrencyTotal, RunStatus, RunSummary, TariffRecord,
     check_replacement, parse_plan, series_names,
