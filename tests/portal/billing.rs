@@ -151,7 +151,9 @@ pub(crate) async fn add_plan(browser: &Browser) {
     browser.type_into("#tariff-toml", NIGHT_PLAN).await;
     browser.click("#tariff-form button[type=submit]").await;
     browser
-        .wait_text("#tariff-message", |t| t.contains("Added plan “night-saver”"))
+        .wait_text("#tariff-message", |t| {
+            t.contains("Added plan “night-saver”")
+        })
         .await;
     browser
         .wait_text("main table tbody", |t| {

@@ -417,7 +417,11 @@ async fn a_month_is_billed_to_the_hand_computed_totals() {
     billed.sort();
     assert_eq!(
         billed,
-        [("h-1".into(), 22_385), ("h-2".into(), 10_320), ("h-3".into(), 0)]
+        [
+            ("h-1".into(), 22_385),
+            ("h-2".into(), 10_320),
+            ("h-3".into(), 0)
+        ]
     );
     assert_eq!(hub.call(&alice, "GET", &run_bills, None).await.status, 403);
     let missing = hub

@@ -177,11 +177,14 @@ pub async fn cost_series(
     }
     .range()?;
     const DAYS_OF_HOURS_MS: i64 = 90 * 86_400_000;
-    let resolution = query.resolution.unwrap_or(if range.1.saturating_sub(range.0) <= DAYS_OF_HOURS_MS {
-        Resolution::Hour
-    } else {
-        Resolution::Day
-    });
+    let resolution =
+        query
+            .resolution
+            .unwrap_or(if range.1.saturating_sub(range.0) <= DAYS_OF_HOURS_MS {
+                Resolution::Hour
+            } else {
+                Resolution::Day
+            });
     let bucket_ms = match resolution {
         Resolution::Hour | Resolution::Day => resolution.bucket_ms(),
         Resolution::Raw | Resolution::Minute => None,

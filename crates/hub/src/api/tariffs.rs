@@ -4,9 +4,9 @@
 //! background and are followed by polling the run.
 
 use super::auth::Caller;
+use super::bills::BillSummary;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, LimitQuery, now_ms};
-use super::bills::BillSummary;
 use crate::billing;
 use crate::config::PriceFormat;
 use crate::store::{BillingRun, Role, TariffRecord};

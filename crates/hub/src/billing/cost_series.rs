@@ -67,10 +67,7 @@ pub async fn cost_series(
 ) -> Result<CostSeries, BillingError> {
     // Saturating: a range far out of any real one ends up refused, never overflowing.
     let start_ms = from_ms.div_euclid(bucket_ms).saturating_mul(bucket_ms);
-    let buckets = to_ms
-        .saturating_sub(start_ms)
-        .saturating_add(bucket_ms - 1)
-        / bucket_ms;
+    let buckets = to_ms.saturating_sub(start_ms).saturating_add(bucket_ms - 1) / bucket_ms;
     if buckets > MAX_BUCKETS {
         return Err(BillingError::TooManyBuckets {
             buckets,

@@ -3,8 +3,7 @@
 use super::SqliteStore;
 use crate::store::{
     BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord,
-    check_replacement,
-    corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
+    check_replacement, corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
 };
 use async_trait::async_trait;
 use joule_protocol::MeterId;

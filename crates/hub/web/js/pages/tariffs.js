@@ -31,8 +31,8 @@ function upload(id, label, accept, target) {
   return [h('label', { for: id }, label), input];
 }
 
-/** The plans table; `onEdit(plan)` loads a plan into the form. */
-function planTable(plans, onEdit) {
+/** The plans table; `onView(plan)` shows a plan's TOML, `onEdit(plan)` loads it into the form. */
+function planTable(plans, onView, onEdit) {
   if (plans.length === 0) return empty('No tariff plans yet: add the first one below.');
   return table('Tariff plans', [
     { label: 'Plan', cell: (p) => h('strong', {}, p.name) },
@@ -43,10 +43,9 @@ function planTable(plans, onEdit) {
     { label: 'Updated', cell: (p) => format.dateTime(p.updated_ms) },
     {
       label: 'TOML',
-      cell: (p) => [
-        h('details', { class: 'toml' }, h('summary', {}, 'Show'), h('pre', {}, p.toml)),
-        h('button', { type: 'button', class: 'secondary', onclick: () => onEdit(p) }, 'Replace…'),
-      ],
+      cell: (p) => h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'secondary', 'data-view': p.name, onclick: () => onView(p) }, 'View'),
+        h('button', { type: 'button', class: 'secondary', onclick: () => onEdit(p) }, 'Replace…')),
     },
   ], plans);
 }
@@ -71,6 +70,7 @@ function planForm(saved) {
         saved();
       } catch (error) {
         message.replaceChildren(h('div', { class: 'form-error', role: 'alert' }, refusal(error)));
+        message.scrollIntoView({ block: 'nearest' });
       }
     },
   },
@@ -143,15 +143,20 @@ function priceForm() {
 /** Renders the tariff management page. */
 export async function render(container, { signal }) {
   const list = h('div');
+  const viewer = h('div', { id: 'tariff-view' });
+  const view = (plan) => {
+    viewer.replaceChildren(h('h3', {}, `TOML of “${plan.name}”`), h('pre', { class: 'toml' }, plan.toml));
+    viewer.scrollIntoView({ block: 'nearest' });
+  };
   const form = planForm(() => load());
   const load = () => fill(list, () => api('/tariffs', { signal }), (plans) => {
     form.names(plans);
-    return planTable(plans, (plan) => form.edit(plan));
+    return planTable(plans, view, (plan) => form.edit(plan));
   });
   container.replaceChildren(
     heading('Tariffs'),
     h('p', { class: 'sub' }, 'A meter’s plan is named when the meter is registered; bills and costs use the plan stored here.'),
-    card('Plans', list),
+    card('Plans', list, viewer),
     h('div', { class: 'grid' },
       card('Add or replace a plan', form.element),
       card('Import market prices', priceForm())));
