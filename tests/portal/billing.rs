@@ -1,6 +1,7 @@
 //! The portal's billing steps: the cost overlay of a consumer's history chart, an
 //! operator's billing run (a closed month billed again after the confirmation) and its
-//! bills, and an admin's new tariff plan (a broken one first, refused with its line).
+//! bills, and an admin's new tariff plan (a broken one first, refused with its line; a
+//! change of its price in force refused too).
 
 use crate::browser::Browser;
 
@@ -123,7 +124,8 @@ pub(crate) async fn rerun_june(browser: &Browser) {
 }
 
 /// An admin adds a tariff plan by pasting its TOML: a misspelt price kind is refused with
-/// its line, the corrected plan is listed with its version.
+/// its line, the corrected plan is listed with its version, and replacing it with another
+/// price in force is refused as retroactive.
 pub(crate) async fn add_plan(browser: &Browser) {
     browser.click("#nav a[href='/portal/tariffs']").await;
     browser
@@ -162,4 +164,32 @@ pub(crate) async fn add_plan(browser: &Browser) {
         .await;
     browser.screenshot("admin-tariffs").await;
     browser.assert_no_console_errors("the tariffs page").await;
+
+    // Its price is in force since January: a replacement that changes it is refused.
+    browser
+        .click("main table tbody tr:nth-child(2) .actions button:last-child")
+        .await;
+    assert_eq!(
+        browser
+            .run("return document.getElementById('tariff-target').value;")
+            .await,
+        "night-saver",
+        "the form replaces the plan chosen"
+    );
+    browser
+        .run(
+            "const t = document.getElementById('tariff-toml');              t.value = t.value.replace('0.18', '0.17');",
+        )
+        .await;
+    browser.click("#tariff-form button[type=submit]").await;
+    let refused = browser
+        .wait_text("#tariff-message", |t| t.contains("already in force"))
+        .await;
+    assert!(refused.contains("retroactive"), "{refused}");
+    browser.screenshot("admin-tariff-retroactive").await;
+    let logged = browser.console_errors().await;
+    assert!(
+        !logged.is_empty() && logged.iter().all(|e| e.contains("status of 409")),
+        "only the refused replacement is logged: {logged:#?}"
+    );
 }

@@ -87,7 +87,7 @@ function planForm(saved) {
     names(plans) {
       const chosen = target.value;
       target.replaceChildren(h('option', { value: '' }, 'A new plan'),
-        plans.map((p) => h('option', { value: p.name }, `Replace “${p.name}”`)));
+        ...plans.map((p) => h('option', { value: p.name }, `Replace “${p.name}”`)));
       target.value = plans.some((p) => p.name === chosen) ? chosen : '';
     },
     /** Loads `plan` into the form to be replaced. */
