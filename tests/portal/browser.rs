@@ -230,6 +230,19 @@ impl Browser {
         self.client.perform_actions(drag).await.expect("drag");
     }
 
+    /// Moves the mouse over `css` at `fraction` of its width, halfway down it.
+    pub(crate) async fn hover(&self, css: &str, fraction: f64) {
+        let element = self.wait_for(css).await;
+        let (_, _, width, _) = element.rectangle().await.expect("the element's size");
+        let hover = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element,
+            duration: None,
+            x: (fraction - 0.5) * width,
+            y: 0.0,
+        });
+        self.client.perform_actions(hover).await.expect("hover");
+    }
+
     /// Types into `css`.
     pub(crate) async fn type_into(&self, css: &str, text: &str) {
         self.wait_for(css)

@@ -4,9 +4,12 @@
 //! a bill of June 2026 billed by `joule billing run`, and cannot reach another consumer's
 //! meter by link or by API; an operator disconnects a
 //! meter (confirmed, with a reason), sees its power drop to zero and its switch open, and
-//! reconnects it; an admin finds the reason in the audit log. No page logs a console error,
-//! and every main page is saved as a screenshot in `target/e2e-screenshots/`.
+//! reconnects it, then bills June again from the billing runs page and opens the run's
+//! bills; an admin finds the reason in the audit log and adds a tariff plan. The history
+//! chart shows the cost of each hour. No page logs a console error, and every main page
+//! is saved as a screenshot in `target/e2e-screenshots/`.
 
+mod billing;
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;
@@ -26,8 +29,10 @@ const SHOW_CHART: &str =
     "document.getElementById('history-chart').scrollIntoView({ block: 'center' });";
 
 /// Starts `joule meter` for meter `id` with its token, metering a simulated household.
+/// Interval records every 10 s, so the history has priced intervals within seconds.
 fn start_meter(dir: &Path, broker_port: u16, id: &str, token: &str, seed: u32) -> Process {
     let config = common::MeterToml {
+        meter: "interval_s = 10",
         source: &format!("kind = \"simulated\"\nseed = {seed}"),
         ..common::MeterToml::default()
     }
@@ -194,6 +199,7 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         Some("true"),
         "the week is selected"
     );
+    billing::cost_overlay(&browser).await;
     browser.run(SHOW_CHART).await;
     browser.screenshot("consumer-history-week").await;
     // The last hour: every reading (shown again until it holds ten seconds of them).
@@ -505,6 +511,7 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
     browser
         .assert_no_console_errors("the events page with alarms")
         .await;
+    billing::rerun_june(&browser).await;
     browser.logout().await;
 
     // An admin: the audit log has both reasons; users can be listed.
@@ -522,6 +529,7 @@ async fn consumers_and_operators_use_the_portal_in_a_real_browser() {
         .await;
     browser.screenshot("admin-users").await;
     browser.assert_no_console_errors("the admin pages").await;
+    billing::add_plan(&browser).await;
     browser.logout().await;
     browser.screenshot("login").await;
     browser.assert_no_console_errors("the login page").await;

@@ -580,7 +580,8 @@ fn route(method: &str, path: &str, n: u32) -> Option<(Access, Option<String>)> {
             "/api/v1/tariffs"
             | "/api/v1/tariffs/{name}"
             | "/api/v1/billing/runs"
-            | "/api/v1/billing/runs/{run_id}",
+            | "/api/v1/billing/runs/{run_id}"
+            | "/api/v1/billing/runs/{run_id}/bills",
         ) => (Access::Operator, None),
         ("post", "/api/v1/tariffs") => (Access::Operator, Some(plan_body(&fresh))),
         ("put", "/api/v1/tariffs/{name}") => (Access::Operator, Some(plan_body("flat"))),
@@ -603,6 +604,7 @@ fn route(method: &str, path: &str, n: u32) -> Option<(Access, Option<String>)> {
             | "/api/v1/meters/{id}/bills/{bill_id}"
             | "/api/v1/meters/{id}/bills/{bill_id}/html"
             | "/api/v1/meters/{id}/cost"
+            | "/api/v1/meters/{id}/cost/series"
             | "/api/v1/meters/{id}/insights",
         ) => (Access::MeterReader, None),
         ("put", "/api/v1/users/{username}/password") => (

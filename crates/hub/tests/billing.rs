@@ -2,8 +2,8 @@
 //! stored interval records: tariffs are checked and never changed retroactively, prices
 //! arrive by CSV import and from an HTTP price source on 127.0.0.1, a billing run bills
 //! June 2026 to the hand-computed totals, a closed month is billed again only on request,
-//! consumers see their own bills (JSON and printable HTML) and cost and insights are
-//! served with what they rest on.
+//! consumers see their own bills (JSON and printable HTML), a run lists its bills, cost (now
+//! and per hour or day) and insights are served with what they rest on.
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
@@ -401,6 +401,60 @@ async fn a_month_is_billed_to_the_hand_computed_totals() {
         "{run}"
     );
 
+    // The run's bills, one per meter, for operators only.
+    let run_bills = format!("/api/v1/billing/runs/{}/bills", run["id"]);
+    let made = hub.call(&olivia, "GET", &run_bills, None).await.json();
+    let mut billed: Vec<(String, i64)> = made
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|b| {
+            assert_eq!(b["run_id"], run["id"], "{b}");
+            let meter = b["meter"].as_str().unwrap_or_default().to_owned();
+            (meter, b["total_minor"].as_i64().unwrap_or_default())
+        })
+        .collect();
+    billed.sort();
+    assert_eq!(
+        billed,
+        [
+            ("h-1".into(), 22_385),
+            ("h-2".into(), 10_320),
+            ("h-3".into(), 0)
+        ]
+    );
+    assert_eq!(hub.call(&alice, "GET", &run_bills, None).await.status, 403);
+    let missing = hub
+        .call(&olivia, "GET", "/api/v1/billing/runs/999999/bills", None)
+        .await;
+    assert_eq!(missing.status, 404);
+
+    // h-2's cost per hour on June 1: 0.5 kWh an hour at 0.10 until noon, 0.20 after.
+    let costs = format!(
+        "/api/v1/meters/h-2/cost/series?from_ms={}&to_ms={}",
+        JUNE * 1000,
+        june_2 * 1000
+    );
+    let costs = hub.call(&bob, "GET", &costs, None).await;
+    assert_eq!(costs.status, 200, "{}", costs.body);
+    let costs = costs.json();
+    let hourly: Vec<(i64, f64, i64)> = costs["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| {
+            let ts_ms = p["ts_ms"].as_i64().expect("ts");
+            let kwh = p["import_kwh"].as_f64().expect("kWh");
+            (ts_ms, kwh, p["cost_minor"].as_i64().expect("a cost"))
+        })
+        .collect();
+    let expected: Vec<(i64, f64, i64)> = (0..24)
+        .map(|h| ((JUNE + h * 3600) * 1000, 0.5, if h < 12 { 5 } else { 10 }))
+        .collect();
+    assert_eq!(hourly, expected, "{costs}");
+    assert_eq!(costs["total_minor"], 180, "1.80 EUR, as the bill's June 1");
+    assert_eq!(costs["currency"], "EUR");
+
     let bills = hub
         .call(&alice, "GET", "/api/v1/meters/h-1/bills", None)
         .await
@@ -576,6 +630,46 @@ async fn cost_and_insights_say_what_they_rest_on() {
     let block = &dynamic["prices"]["cheapest_block"];
     assert_eq!(block["start"], at(next_hour_s + 5 * 3600), "{dynamic}");
     assert_eq!(block["average_price_per_kwh"], "0.050000");
+
+    // h-3's cost per hour on the flat 0.20 EUR/kWh with nothing else: 1 kWh an hour is
+    // 20 cents; a day of hours is 24 buckets; minutes are refused, days summed.
+    let first_hour_s = hub.h3_last_s - 100 * Q;
+    let first_hour_s = first_hour_s - first_hour_s.rem_euclid(3600) + 3600;
+    let hours = format!(
+        "/api/v1/meters/h-3/cost/series?from_ms={}&to_ms={}&resolution=hour",
+        first_hour_s * 1000,
+        (first_hour_s + 6 * 3600) * 1000
+    );
+    let costs = hub.call(&alice, "GET", &hours, None).await;
+    assert_eq!(costs.status, 200, "{}", costs.body);
+    let costs = costs.json();
+    let points = costs["points"].as_array().expect("points");
+    assert_eq!(points.len(), 6, "{costs}");
+    for (k, point) in (0..).zip(points) {
+        assert_eq!(point["ts_ms"], (first_hour_s + k * 3600) * 1000, "{point}");
+        assert_eq!(point["end_ms"], (first_hour_s + (k + 1) * 3600) * 1000);
+        assert_eq!(point["cost_minor"], 20, "{point}");
+        assert!((point["import_kwh"].as_f64().expect("kWh") - 1.0).abs() < 1e-9);
+    }
+    assert_eq!(costs["total_minor"], 120);
+    assert!(costs["note"].is_null(), "{costs}");
+    assert_eq!(hub.call(&bob, "GET", &hours, None).await.status, 404);
+    let minutes = hours.replace("resolution=hour", "resolution=minute");
+    assert_eq!(hub.call(&alice, "GET", &minutes, None).await.status, 400);
+    let year = format!(
+        "/api/v1/meters/h-3/cost/series?from_ms=0&to_ms={}&resolution=hour",
+        365 * 86_400_000_i64
+    );
+    assert_eq!(hub.call(&alice, "GET", &year, None).await.status, 400);
+    let days = format!(
+        "/api/v1/meters/h-3/cost/series?from_ms={}&to_ms={}&resolution=day",
+        (hub.h3_last_s - 192 * Q) * 1000,
+        hub.h3_last_s * 1000
+    );
+    let days = hub.call(&alice, "GET", &days, None).await.json();
+    // 193 records, 192 quarters of 250 Wh between them: 192 × 5 cents over 2 or 3 days.
+    assert_eq!(days["total_minor"], 192 * 5, "{days}");
+    assert_eq!(days["bucket_ms"], 86_400_000);
 
     let insights = hub
         .call(&alice, "GET", "/api/v1/meters/h-3/insights?days=7", None)

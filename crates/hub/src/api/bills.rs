@@ -1,13 +1,14 @@
-//! A meter's bills (list, JSON document, printable HTML), its cost now and its insights.
-//! Consumers reach only their own meters, as everywhere (`visible_meter`).
+//! A meter's bills (list, JSON document, printable HTML), its cost now and per hour or day,
+//! and its insights. Consumers reach only their own meters, as everywhere (`visible_meter`).
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiPath, ApiQuery};
-use super::meters::visible_meter;
+use super::meters::{RangeQuery, visible_meter};
 use super::{AppState, LimitQuery, now_ms};
 use crate::billing::cost::MeterCost;
+use crate::billing::cost_series::CostSeries;
 use crate::billing::insights::MeterInsights;
-use crate::store::BillRecord;
+use crate::store::{BillRecord, Resolution};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -141,6 +142,60 @@ pub async fn cost(
     let store = state.shared.store.as_ref();
     Ok(Json(
         crate::billing::cost::meter_cost(store, &meter, now_ms()).await?,
+    ))
+}
+
+/// A range and the width of its cost buckets.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CostSeriesQuery {
+    /// Start, Unix ms (inclusive; default: 24 hours before `to_ms`).
+    pub from_ms: Option<i64>,
+    /// End, Unix ms (exclusive; default: now).
+    pub to_ms: Option<i64>,
+    /// `hour` or `day` (UTC days); default hours up to 90 days, days beyond. Costs are
+    /// priced per interval record, so `raw` and `minute` are refused.
+    pub resolution: Option<Resolution>,
+}
+
+/// A meter's cost per hour or UTC day over a range, each bucket priced as a bill over it
+/// would be (the history chart's cost overlay).
+#[utoipa::path(get, path = "/api/v1/meters/{id}/cost/series", tag = "billing",
+    params(("id" = String, Path, description = "Meter id"), CostSeriesQuery),
+    responses((status = 200, body = CostSeries), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+pub async fn cost_series(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<CostSeriesQuery>,
+) -> Result<Json<CostSeries>, ApiError> {
+    let meter = visible_meter(&state, &caller, &id).await?;
+    let range = RangeQuery {
+        from_ms: query.from_ms,
+        to_ms: query.to_ms,
+    }
+    .range()?;
+    const DAYS_OF_HOURS_MS: i64 = 90 * 86_400_000;
+    let resolution =
+        query
+            .resolution
+            .unwrap_or(if range.1.saturating_sub(range.0) <= DAYS_OF_HOURS_MS {
+                Resolution::Hour
+            } else {
+                Resolution::Day
+            });
+    let bucket_ms = match resolution {
+        Resolution::Hour | Resolution::Day => resolution.bucket_ms(),
+        Resolution::Raw | Resolution::Minute => None,
+    }
+    .ok_or_else(|| {
+        ApiError::bad_request("costs are priced per interval record: use `hour` or `day`")
+    })?;
+    let store = state.shared.store.as_ref();
+    let plan = crate::billing::meter_plan(store, &meter).await?;
+    Ok(Json(
+        crate::billing::cost_series::cost_series(store, &meter, &plan, range, bucket_ms).await?,
     ))
 }
 

@@ -136,7 +136,9 @@ impl From<crate::billing::BillingError> for ApiError {
         let message = error.to_string();
         match error {
             BillingError::Store(error) => error.into(),
-            BillingError::BadPeriod(_) => Self::bad_request(message),
+            BillingError::BadPeriod(_) | BillingError::TooManyBuckets { .. } => {
+                Self::bad_request(message)
+            }
             BillingError::Closed(_) => Self::new(StatusCode::CONFLICT, "period_closed", message),
             BillingError::NoTariff(_) | BillingError::MissingPlan(_) => {
                 Self::new(StatusCode::CONFLICT, "no_tariff", message)

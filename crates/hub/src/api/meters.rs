@@ -226,7 +226,7 @@ pub struct RangeQuery {
 }
 
 impl RangeQuery {
-    fn range(&self) -> Result<(i64, i64), ApiError> {
+    pub(super) fn range(&self) -> Result<(i64, i64), ApiError> {
         let to_ms = self.to_ms.unwrap_or_else(now_ms);
         let from_ms = self.from_ms.unwrap_or(to_ms - 86_400_000);
         if from_ms >= to_ms {

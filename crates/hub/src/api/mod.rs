@@ -227,10 +227,12 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(tariffs::import_prices, tariffs::prices))
         .routes(routes!(tariffs::start_run, tariffs::runs))
         .routes(routes!(tariffs::run))
+        .routes(routes!(tariffs::run_bills))
         .routes(routes!(bills::list))
         .routes(routes!(bills::document))
         .routes(routes!(bills::html))
         .routes(routes!(bills::cost))
+        .routes(routes!(bills::cost_series))
         .routes(routes!(bills::insights))
         .split_for_parts();
     let json = document.to_pretty_json().unwrap_or_default();

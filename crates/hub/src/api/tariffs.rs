@@ -4,6 +4,7 @@
 //! background and are followed by polling the run.
 
 use super::auth::Caller;
+use super::bills::BillSummary;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, LimitQuery, now_ms};
 use crate::billing;
@@ -317,4 +318,41 @@ pub async fn run(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no billing run {run_id}")))
+}
+
+/// A bill a run made.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunBill {
+    /// The meter billed.
+    pub meter: String,
+    /// The bill.
+    #[serde(flatten)]
+    pub bill: BillSummary,
+}
+
+/// The bills a billing run made (operators).
+#[utoipa::path(get, path = "/api/v1/billing/runs/{run_id}/bills", tag = "billing",
+    params(("run_id" = u64, Path, description = "Run id"), LimitQuery),
+    responses((status = 200, body = [RunBill]), (status = 404, body = super::error::ErrorBody)))]
+pub async fn run_bills(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(run_id): ApiPath<u64>,
+    ApiQuery(query): ApiQuery<LimitQuery>,
+) -> Result<Json<Vec<RunBill>>, ApiError> {
+    caller.require(Role::Operator)?;
+    let store = &state.shared.store;
+    if store.billing_run(run_id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no billing run {run_id}")));
+    }
+    let bills = store.run_bills(run_id, query.limit_or(200)).await?;
+    Ok(Json(
+        bills
+            .iter()
+            .map(|bill| RunBill {
+                meter: bill.meter.to_string(),
+                bill: BillSummary::from(bill),
+            })
+            .collect(),
+    ))
 }

@@ -5,6 +5,7 @@
 //! - `convert`: interval records (cumulative registers) to interval energy.
 //! - `run`: a billing run over every meter with a tariff, in the background.
 //! - `cost`: a meter's cost today and this month, the forecast, prices ahead.
+//! - `cost_series`: a meter's cost per hour or day over a range (the history chart).
 //! - `insights`: a meter's insights, each with what it is based on.
 //! - `market`: forecasts and prices in memory for alert and automation rules.
 //! - `prices`: price text read in any of the supported formats, and the HTTP sources the
@@ -12,6 +13,7 @@
 
 pub mod convert;
 pub mod cost;
+pub mod cost_series;
 pub mod insights;
 pub mod market;
 pub mod prices;
@@ -46,6 +48,14 @@ pub enum BillingError {
     /// Price text could not be read or fetched.
     #[error("prices: {0}")]
     Prices(String),
+    /// A cost series of more buckets than one answer holds.
+    #[error("{buckets} buckets asked for, at most {max}: shorten the range or use days")]
+    TooManyBuckets {
+        /// Buckets the range holds.
+        buckets: i64,
+        /// The most allowed.
+        max: i64,
+    },
     /// The tariff crate refused (a missing price, an instant out of range…).
     #[error("{0}")]
     Pricing(String),

@@ -64,6 +64,45 @@ pub trait BillingStore: Send + Sync {
     async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError>;
     /// One bill.
     async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError>;
+    /// The bills a run made, by meter.
+    async fn run_bills(&self, run_id: u64, limit: usize) -> Result<Vec<BillRecord>, StoreError>;
+}
+
+/// Which bills a query reads: a meter's, one bill, or a run's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BillsOf<'a> {
+    /// A meter's bills.
+    Meter(&'a MeterId),
+    /// One bill by id.
+    Bill(u64),
+    /// The bills a run made.
+    Run(u64),
+}
+
+impl<'a> BillsOf<'a> {
+    /// The meter asked for.
+    pub(crate) fn meter(self) -> Option<&'a MeterId> {
+        match self {
+            Self::Meter(meter) => Some(meter),
+            Self::Bill(_) | Self::Run(_) => None,
+        }
+    }
+
+    /// The bill asked for.
+    pub(crate) fn bill(self) -> Option<u64> {
+        match self {
+            Self::Bill(id) => Some(id),
+            Self::Meter(_) | Self::Run(_) => None,
+        }
+    }
+
+    /// The run asked for.
+    pub(crate) fn run(self) -> Option<u64> {
+        match self {
+            Self::Run(id) => Some(id),
+            Self::Meter(_) | Self::Bill(_) => None,
+        }
+    }
 }
 
 /// A tariff plan as stored.

@@ -17,11 +17,11 @@ mod sqlite;
 pub use alerting::{
     ActionOutcome, AlertFilter, AlertKey, AlertStore, AutomationRun, Document, DocumentKind,
 };
-use billing::stored_plan;
 pub use billing::{
     BillRecord, BillingRun, BillingStore, CurrencyTotal, RunStatus, RunSummary, TariffRecord,
     check_replacement, parse_plan, series_names,
 };
+use billing::{BillsOf, stored_plan};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

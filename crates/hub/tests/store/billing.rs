@@ -221,4 +221,24 @@ pub(super) async fn runs_and_bills(store: Arc<dyn Store>) {
         runs.iter().map(|r| r.id).collect::<Vec<_>>(),
         [rerun.id, run.id]
     );
+    // Each run lists the bills it made: the rerun took m-1's February bill over.
+    let of_run = |run_id| {
+        let store = Arc::clone(&store);
+        async move {
+            let bills = store.run_bills(run_id, 10).await.expect("run bills");
+            bills
+                .iter()
+                .map(|b| (b.meter.to_string(), b.period.clone(), b.total_minor))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(of_run(run.id).await, [("m-2".into(), "2026-02".into(), 99)]);
+    assert_eq!(
+        of_run(rerun.id).await,
+        [
+            ("m-1".into(), "2026-03".into(), 7),
+            ("m-1".into(), "2026-02".into(), 1300)
+        ]
+    );
+    assert!(of_run(rerun.id + 1).await.is_empty());
 }

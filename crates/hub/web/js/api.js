@@ -25,17 +25,18 @@ export function toLogin() {
 }
 
 /**
- * Calls `/api/v1` + `path`; resolves to the JSON answer (null for 204). A 401 goes to the
+ * Calls `/api/v1` + `path`; resolves to the JSON answer (null for 204). `body` is sent as
+ * JSON, or as it is when `type` names its content type (a CSV upload). A 401 goes to the
  * login page unless `login` is set (the login form shows it instead).
  */
-export async function api(path, { method = 'GET', body, signal, login = false } = {}) {
+export async function api(path, { method = 'GET', body, type, signal, login = false } = {}) {
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body !== undefined) headers['Content-Type'] = type ?? 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   const response = await fetch(`/api/v1${path}`, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || type ? body : JSON.stringify(body),
     signal,
     credentials: 'same-origin',
   });

@@ -1,6 +1,8 @@
 // The history chart: average power per point (import up, export down, net as a line) drawn
-// by uPlot, over exactly the range asked for. Dragging across it selects a range to zoom
-// into; the page fetches that range again at the finer resolution it calls for.
+// by uPlot, over exactly the range asked for, and with a meter's cost series the cost of
+// each hour or day as steps on a second axis in the currency. Dragging across it selects
+// a range to zoom into; the page fetches that range again at the finer resolution it
+// calls for.
 
 import { h } from './dom.js';
 import * as format from './format.js';
@@ -8,7 +10,7 @@ import * as format from './format.js';
 const BUCKET_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
 /** uPlot's columns (seconds; kW) from a series answer of the API. */
-export function columns(series) {
+function columns(series) {
   const bucketMs = BUCKET_MS[series.resolution];
   const x = [];
   const imports = [];
@@ -33,28 +35,96 @@ export function columns(series) {
   return [x, imports, exports, net];
 }
 
-const kw = (_, value) => (format.isNumber(value) ? format.number(value, 2, 'kW') : format.DASH);
+/**
+ * Each cost bucket as a step (in the currency's major unit) from its start, held to its
+ * end; a gap (null) after a bucket no other bucket follows. Keys are x values, seconds.
+ */
+function costSteps(cost) {
+  const scale = 10 ** cost.currency_digits;
+  const steps = new Map();
+  cost.points.forEach((point, index) => {
+    const value = format.isNumber(point.cost_minor) ? point.cost_minor / scale : null;
+    steps.set(point.ts_ms / 1000, value);
+    if (cost.points[index + 1]?.ts_ms !== point.end_ms) {
+      steps.set(point.end_ms / 1000, value);
+      steps.set(point.end_ms / 1000 + 1, null);
+    }
+  });
+  return steps;
+}
 
 /**
- * Draws `series` into `container` over `fromMs`..`toMs`; `onZoom(fromMs, toMs)` is called
- * with a range selected by dragging. Returns the function that removes the chart.
+ * The power columns joined with the cost steps on one x axis; where a column has no value
+ * it holds `undefined`, which uPlot draws across (null is a gap).
  */
-export function draw(container, series, fromMs, toMs, onZoom) {
-  const figure = h('figure', { class: 'chart', id: 'history-chart', 'data-points': String(series.points.length) });
+function withCost([x, ...power], cost) {
+  const steps = costSteps(cost);
+  const xs = [...new Set([...x, ...steps.keys()])].sort((a, b) => a - b);
+  const row = new Map(x.map((value, index) => [value, index]));
+  const joined = power.map((column) => xs.map((value) => (row.has(value) ? column[row.get(value)] : undefined)));
+  return [xs, ...joined, xs.map((value) => steps.get(value))];
+}
+
+const kw = (_, value) => (format.isNumber(value) ? format.number(value, 2, 'kW') : format.DASH);
+
+/** The cost series and its axis on the right, in `cost`'s currency. */
+function costSeries(cost) {
+  const scale = 10 ** cost.currency_digits;
+  const money = (value) => (format.isNumber(value)
+    ? format.money(Math.round(value * scale), cost.currency_digits, cost.currency) : format.DASH);
+  const per = cost.bucket_ms >= BUCKET_MS.day ? 'day' : 'hour';
+  return {
+    series: {
+      label: `Cost per ${per}`,
+      scale: 'cost',
+      stroke: '#6d28d9',
+      width: 2,
+      paths: uPlot.paths.stepped({ align: 1 }),
+      value: (_, value) => money(value),
+    },
+    axis: {
+      scale: 'cost',
+      side: 1,
+      label: `${cost.currency} per ${per}`,
+      size: 80,
+      grid: { show: false },
+      values: (_, ticks) => ticks.map(money),
+    },
+  };
+}
+
+/**
+ * Draws `series` into `container` over `fromMs`..`toMs`, with `cost` (a cost series, or
+ * null) as steps on a second axis; `onZoom(fromMs, toMs)` is called with a range selected
+ * by dragging. Returns the function that removes the chart.
+ */
+export function draw(container, series, fromMs, toMs, onZoom, cost = null) {
+  const priced = cost ? cost.points.filter((p) => format.isNumber(p.cost_minor)).length : 0;
+  const figure = h('figure', {
+    class: 'chart',
+    id: 'history-chart',
+    'data-points': String(series.points.length),
+    'data-cost-points': String(priced),
+  });
   container.replaceChildren(figure);
   const width = () => Math.max(280, figure.clientWidth);
+  const overlay = cost && cost.points.length > 0 ? costSeries(cost) : null;
   const plot = new uPlot({
     width: width(),
     height: 320,
-    scales: { x: { time: true, range: () => [fromMs / 1000, toMs / 1000] } },
+    scales: {
+      x: { time: true, range: () => [fromMs / 1000, toMs / 1000] },
+      cost: { range: (_, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, 0) * 1.1 || 1] },
+    },
     cursor: { drag: { x: true, y: false, setScale: false } },
     series: [
       { value: (_, seconds) => (seconds === null ? format.DASH : format.dateTime(seconds * 1000)) },
       { label: 'Import', stroke: '#b91c1c', fill: 'rgba(185, 28, 28, 0.15)', value: kw },
       { label: 'Export', stroke: '#15803d', fill: 'rgba(21, 128, 61, 0.15)', value: kw },
       { label: 'Net', stroke: '#1e3a8a', width: 2, value: kw },
+      ...(overlay ? [overlay.series] : []),
     ],
-    axes: [{}, { label: 'kW (+ import, − export)', size: 70 }],
+    axes: [{}, { label: 'kW (+ import, − export)', size: 70 }, ...(overlay ? [overlay.axis] : [])],
     hooks: {
       setSelect: [(u) => {
         if (u.select.width < 5) return;
@@ -64,8 +134,10 @@ export function draw(container, series, fromMs, toMs, onZoom) {
         onZoom(Math.round(from), Math.round(to));
       }],
     },
-  }, columns(series), figure);
-  figure.append(h('figcaption', { class: 'note' }, 'Average power per point. Drag across the chart to zoom in.'));
+  }, overlay ? withCost(columns(series), cost) : columns(series), figure);
+  const caption = overlay ? 'Average power per point; the cost of each bucket as steps on the right axis.'
+    : 'Average power per point.';
+  figure.append(h('figcaption', { class: 'note' }, `${caption} Drag across the chart to zoom in.`));
   const resize = () => plot.setSize({ width: width(), height: 320 });
   window.addEventListener('resize', resize);
   return () => {

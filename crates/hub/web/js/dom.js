@@ -1,5 +1,5 @@
 // Small DOM helpers: building elements, the loading/empty/error states every view shows,
-// tables, cards and the confirmation dialog.
+// tables, cards and the confirmation dialogs.
 
 /** Creates `tag` with attributes (`on…` ones become listeners) and children. */
 export function h(tag, attributes = {}, ...children) {
@@ -73,28 +73,47 @@ export function facts(pairs) {
 }
 
 /**
- * Asks for confirmation with a required reason; resolves to the reason, or null when
- * cancelled.
+ * Shows a modal dialog asking `message` with `fields` (elements placed before its buttons);
+ * resolves to whether `confirm` was pressed. `danger` colours that button as destructive.
  */
-export function confirmWithReason({ title, message, confirm }) {
+function ask({ title, message, confirm, fields = [], danger = true, onOpen }) {
   return new Promise((resolve) => {
-    const reason = h('textarea', { id: 'confirm-reason', name: 'reason', required: true, rows: '3', maxlength: '500' });
     const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-title' },
       h('form', { method: 'dialog' },
         h('h2', { id: 'confirm-title' }, title),
         h('p', {}, message),
-        h('label', { for: 'confirm-reason' }, 'Reason (recorded in the audit log)'),
-        reason,
+        fields,
         h('div', { class: 'actions' },
           h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close('') }, 'Cancel'),
-          h('button', { type: 'submit', class: 'danger', value: 'confirm' }, confirm))));
+          h('button', { type: 'submit', class: danger ? 'danger' : null, value: 'confirm' }, confirm))));
     dialog.addEventListener('close', () => {
-      const text = reason.value.trim();
       dialog.remove();
-      resolve(dialog.returnValue === 'confirm' && text ? text : null);
+      resolve(dialog.returnValue === 'confirm');
     });
     document.body.append(dialog);
     dialog.showModal();
-    reason.focus();
+    onOpen?.();
   });
+}
+
+/** Asks for confirmation; resolves to true when confirmed. */
+export function confirmAction({ title, message, confirm, danger }) {
+  return ask({ title, message, confirm, danger });
+}
+
+/**
+ * Asks for confirmation with a required reason; resolves to the reason, or null when
+ * cancelled.
+ */
+export async function confirmWithReason({ title, message, confirm }) {
+  const reason = h('textarea', { id: 'confirm-reason', name: 'reason', required: true, rows: '3', maxlength: '500' });
+  const confirmed = await ask({
+    title,
+    message,
+    confirm,
+    fields: [h('label', { for: 'confirm-reason' }, 'Reason (recorded in the audit log)'), reason],
+    onOpen: () => reason.focus(),
+  });
+  const text = reason.value.trim();
+  return confirmed && text ? text : null;
 }

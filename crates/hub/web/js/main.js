@@ -15,6 +15,9 @@ import * as insights from './pages/insights.js';
 import * as login from './pages/login.js';
 import * as meter from './pages/meter.js';
 import * as meters from './pages/meters.js';
+import * as run from './pages/run.js';
+import * as runs from './pages/runs.js';
+import * as tariffs from './pages/tariffs.js';
 import * as users from './pages/users.js';
 
 const RANK = { consumer: 0, operator: 1, admin: 2 };
@@ -31,6 +34,9 @@ const ROUTES = [
   { path: /^\/portal\/alerts$/, page: alerts },
   { path: /^\/portal\/fleet$/, page: fleet, role: 'operator' },
   { path: /^\/portal\/events$/, page: events, role: 'operator' },
+  { path: /^\/portal\/billing$/, page: runs, role: 'operator' },
+  { path: /^\/portal\/billing\/(\d+)$/, page: run, role: 'operator' },
+  { path: /^\/portal\/tariffs$/, page: tariffs, role: 'operator' },
   { path: /^\/portal\/users$/, page: users, role: 'admin' },
   { path: /^\/portal\/audit$/, page: audit, role: 'admin' },
 ];
@@ -41,6 +47,8 @@ const NAV = [
   { label: 'Fleet', path: '/portal/fleet', role: 'operator' },
   { label: 'Meters', path: '/portal/meters', role: 'consumer' },
   { label: 'Events', path: '/portal/events', role: 'operator' },
+  { label: 'Billing runs', path: '/portal/billing', role: 'operator' },
+  { label: 'Tariffs', path: '/portal/tariffs', role: 'operator' },
   { label: 'Bills', path: '/portal/bills', role: 'consumer', consumers: true },
   { label: 'Insights', path: '/portal/insights', role: 'consumer', consumers: true },
   { label: 'Alerts', path: '/portal/alerts', role: 'consumer' },

@@ -3,8 +3,8 @@
 
 use super::PostgresStore;
 use crate::store::{
-    BillRecord, BillingRun, BillingStore, RunStatus, StoreError, TariffRecord, check_replacement,
-    corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
+    BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord,
+    check_replacement, corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
 };
 use async_trait::async_trait;
 use joule_protocol::MeterId;
@@ -320,8 +320,7 @@ pub(super) async fn period_closed(client: &Client, period: &str) -> Result<bool,
 
 pub(super) async fn bills(
     client: &Client,
-    meter: Option<&MeterId>,
-    id: Option<u64>,
+    of: BillsOf<'_>,
     limit: usize,
 ) -> Result<Vec<BillRecord>, StoreError> {
     let rows = client
@@ -329,11 +328,12 @@ pub(super) async fn bills(
             "SELECT id, run_id, meter_id, period, plan, currency, currency_digits, total_minor,
                     closed, created_ms, bill
              FROM bills WHERE ($1::text IS NULL OR meter_id = $1)
-                 AND ($2::int8 IS NULL OR id = $2)
-             ORDER BY period DESC, id DESC LIMIT $3",
+                 AND ($2::int8 IS NULL OR id = $2) AND ($3::int8 IS NULL OR run_id = $3)
+             ORDER BY period DESC, id DESC LIMIT $4",
             &[
-                &meter.map(MeterId::as_str),
-                &id.map(to_i64),
+                &of.meter().map(MeterId::as_str),
+                &of.bill().map(to_i64),
+                &of.run().map(to_i64),
                 &to_i64(limit as u64),
             ],
         )
@@ -432,10 +432,14 @@ impl BillingStore for PostgresStore {
     }
 
     async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError> {
-        bills(&self.reader, Some(meter), None, limit).await
+        bills(&self.reader, BillsOf::Meter(meter), limit).await
     }
 
     async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError> {
-        Ok(bills(&self.reader, None, Some(id), 1).await?.pop())
+        Ok(bills(&self.reader, BillsOf::Bill(id), 1).await?.pop())
+    }
+
+    async fn run_bills(&self, run_id: u64, limit: usize) -> Result<Vec<BillRecord>, StoreError> {
+        bills(&self.reader, BillsOf::Run(run_id), limit).await
     }
 }

@@ -2,8 +2,8 @@
 
 use super::SqliteStore;
 use crate::store::{
-    BillRecord, BillingRun, BillingStore, RunStatus, StoreError, TariffRecord, check_replacement,
-    corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
+    BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord,
+    check_replacement, corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
 };
 use async_trait::async_trait;
 use joule_protocol::MeterId;
@@ -346,20 +346,21 @@ pub(super) fn period_closed(connection: &Connection, period: &str) -> Result<boo
 
 pub(super) fn bills(
     connection: &Connection,
-    meter: Option<&MeterId>,
-    id: Option<u64>,
+    of: BillsOf<'_>,
     limit: usize,
 ) -> Result<Vec<BillRecord>, StoreError> {
     let mut statement = connection.prepare_cached(
         "SELECT id, run_id, meter_id, period, plan, currency, currency_digits, total_minor,
                 closed, created_ms, bill
          FROM bills WHERE (?1 IS NULL OR meter_id = ?1) AND (?2 IS NULL OR id = ?2)
-         ORDER BY period DESC, id DESC LIMIT ?3",
+             AND (?3 IS NULL OR run_id = ?3)
+         ORDER BY period DESC, id DESC LIMIT ?4",
     )?;
     let rows = statement.query_map(
         params![
-            meter.map(MeterId::as_str),
-            id.map(to_i64),
+            of.meter().map(MeterId::as_str),
+            of.bill().map(to_i64),
+            of.run().map(to_i64),
             to_i64(limit as u64)
         ],
         |row| {
@@ -490,12 +491,17 @@ impl BillingStore for SqliteStore {
 
     async fn bills(&self, meter: &MeterId, limit: usize) -> Result<Vec<BillRecord>, StoreError> {
         let meter = meter.clone();
-        self.blocking(move |db| bills(&db.reader(), Some(&meter), None, limit))
+        self.blocking(move |db| bills(&db.reader(), BillsOf::Meter(&meter), limit))
             .await
     }
 
     async fn bill(&self, id: u64) -> Result<Option<BillRecord>, StoreError> {
-        self.blocking(move |db| Ok(bills(&db.reader(), None, Some(id), 1)?.pop()))
+        self.blocking(move |db| Ok(bills(&db.reader(), BillsOf::Bill(id), 1)?.pop()))
+            .await
+    }
+
+    async fn run_bills(&self, run_id: u64, limit: usize) -> Result<Vec<BillRecord>, StoreError> {
+        self.blocking(move |db| bills(&db.reader(), BillsOf::Run(run_id), limit))
             .await
     }
 }

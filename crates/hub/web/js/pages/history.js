@@ -1,6 +1,7 @@
 // A meter's history: an hour, day, week, month, year or a custom range; zoom by dragging, pan
 // earlier and later; the hub picks the resolution for the range (raw readings, minutes,
-// hours or days). Totals of import, export and net energy, and the range as CSV.
+// hours or days). Totals of import, export and net energy, the cost of each hour or day
+// on the meter's tariff over the chart, and the range as CSV.
 
 import { api, query } from '../api.js';
 import * as chart from '../chart.js';
@@ -17,6 +18,17 @@ function dateValue(ms) {
   const date = new Date(ms);
   const pad = (n) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+/** The range's cost in words: its total, or why there is none. */
+function costText(cost) {
+  if (cost === null) return 'No tariff on this meter';
+  if (cost.error) return `Not available: ${cost.error.message}`;
+  if (cost.points.length === 0) return 'No interval records in this range';
+  const total = format.money(cost.total_minor, cost.currency_digits, cost.currency);
+  const unpriced = cost.points.filter((p) => !format.isNumber(p.cost_minor)).length;
+  const plan = `plan “${cost.plan}”, taxes included`;
+  return unpriced === 0 ? `${total} (${plan})` : `${total} (${plan}; ${unpriced} unpriced: ${cost.note ?? 'no price'})`;
 }
 
 /** Renders the history of meter `params[0]`. */
@@ -98,7 +110,14 @@ export async function render(container, { params: [id], signal, onLeave }) {
     summary.replaceChildren();
     plot.replaceChildren(loading());
     try {
-      const series = await api(`${path}/series${within}`, { signal });
+      // The cost's buckets follow the range as the series' do (hours up to 90 days).
+      const [series, cost] = await Promise.all([
+        api(`${path}/series${within}`, { signal }),
+        meter.tariff ? api(`${path}/cost/series${within}`, { signal }).catch((error) => {
+          if (error.name === 'AbortError') throw error;
+          return { error };
+        }) : null,
+      ]);
       const importWh = series.points.reduce((sum, p) => sum + p.import_wh, 0);
       const exportWh = series.points.reduce((sum, p) => sum + p.export_wh, 0);
       summary.replaceChildren(facts([
@@ -108,16 +127,18 @@ export async function render(container, { params: [id], signal, onLeave }) {
         ['Imported', format.energy(importWh)],
         ['Exported', format.energy(exportWh)],
         ['Net', format.energy(importWh - exportWh)],
+        ['Cost', h('span', { id: 'history-cost' }, costText(cost))],
       ]));
       if (series.points.length === 0) {
         plot.replaceChildren(empty('No readings in this range.'));
         return;
       }
+      const costs = cost && !cost.error ? cost : null;
       removeChart = chart.draw(plot, series, range.from, range.to, (zoomFrom, zoomTo) => {
         range.from = zoomFrom;
         range.to = zoomTo;
         load();
-      });
+      }, costs);
     } catch (error) {
       if (error.name !== 'AbortError') plot.replaceChildren(failure(error));
     }
