@@ -212,6 +212,33 @@ async fn demo_serves_history_and_live_data_to_its_consumers_and_survives_a_resta
     );
     assert_eq!(bill["closed"], true, "{bill}");
 
+    // The first minutes' incidents reach the operator's events: a supply interruption
+    // (begun and ended) and the bakery's voltage tap removed.
+    let operator = login(http_port, "operator", &password(&demo.printed, "operator")).await;
+    let mut seen = Vec::new();
+    for _ in 0..150 {
+        let (status, events) = get(http_port, &operator, "/api/v1/events?limit=500").await;
+        assert_eq!(status, 200, "{events}");
+        seen = events
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|e| format!("{} {}", e["event"]["kind"], e["event"]["state"]))
+            .collect();
+        let has = |wanted: &str| seen.iter().any(|s| s == wanted);
+        if has(r#""interruption" "ended""#) && has(r#""current_without_voltage" "started""#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(
+        seen.iter().any(|s| s == r#""interruption" "ended""#)
+            && seen
+                .iter()
+                .any(|s| s == r#""current_without_voltage" "started""#),
+        "{seen:?}"
+    );
+
     interrupt(demo);
 
     // A restart keeps the data and the logins and writes no history again.

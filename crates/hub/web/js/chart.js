@@ -67,6 +67,18 @@ function withCost([x, ...power], cost) {
 
 const kw = (_, value) => (format.isNumber(value) ? format.number(value, 2, 'kW') : format.DASH);
 
+/** Tick labels with as many decimals as the step between ticks needs (0.05 kW, not 0). */
+const ticksKw = (_, ticks, _axis, _space, step) => {
+  const digits = Math.min(3, Math.max(0, -Math.floor(Math.log10(step || 1))));
+  return ticks.map((tick) => format.number(tick, digits));
+};
+
+/**
+ * At least 0.1 kW tall and always showing zero, so a home drawing almost nothing is a
+ * flat line near 0 rather than its noise magnified.
+ */
+const rangeKw = (_, min, max) => [Math.min(0, min ?? 0), Math.max(0.1, max ?? 0)];
+
 /** The cost series and its axis on the right, in `cost`'s currency. */
 function costSeries(cost) {
   const scale = 10 ** cost.currency_digits;
@@ -114,6 +126,7 @@ export function draw(container, series, fromMs, toMs, onZoom, cost = null) {
     height: 320,
     scales: {
       x: { time: true, range: () => [fromMs / 1000, toMs / 1000] },
+      y: { range: rangeKw },
       cost: { range: (_, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, 0) * 1.1 || 1] },
     },
     cursor: { drag: { x: true, y: false, setScale: false } },
@@ -124,7 +137,7 @@ export function draw(container, series, fromMs, toMs, onZoom, cost = null) {
       { label: 'Net', stroke: '#1e3a8a', width: 2, value: kw },
       ...(overlay ? [overlay.series] : []),
     ],
-    axes: [{}, { label: 'kW (+ import, − export)', size: 70 }, ...(overlay ? [overlay.axis] : [])],
+    axes: [{}, { label: 'kW (+ import, − export)', size: 70, values: ticksKw }, ...(overlay ? [overlay.axis] : [])],
     hooks: {
       setSelect: [(u) => {
         if (u.select.width < 5) return;

@@ -252,19 +252,31 @@ fn advance_progress(
              last_ms = MAX(last_ms, ?4)",
         )?
         .execute(params![meter.as_str(), contiguous, highest, last_ms])?;
+    // Dedup and gaps look only above the mark, so the rows it covers can go now; the
+    // table keeps only what arrived out of order, not every message until retention.
+    transaction
+        .prepare_cached("DELETE FROM seqs WHERE meter_id = ?1 AND seq <= ?2")?
+        .execute(params![meter.as_str(), contiguous])?;
     Ok(to_u64(contiguous))
 }
 
-/// Deletes live readings older than `before_ms`, and the sequence rows the contiguous mark
-/// already covers (dedup no longer needs them).
+/// Deletes live readings older than `before_ms`: a range of the primary key per meter, so
+/// the work is the rows deleted (a scan of the whole table held the writer for seconds per
+/// thousand meters, every hour).
 pub(super) fn prune_live(connection: &mut Connection, before_ms: i64) -> Result<u64, StoreError> {
     let transaction = connection.transaction()?;
-    let deleted = transaction.execute("DELETE FROM live WHERE ts_ms < ?1", params![before_ms])?;
-    transaction.execute(
-        "DELETE FROM seqs WHERE ts_ms < ?1
-         AND seq <= (SELECT contiguous FROM progress WHERE progress.meter_id = seqs.meter_id)",
-        params![before_ms],
-    )?;
+    let meters = transaction
+        .prepare("SELECT meter_id FROM progress")?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut deleted = 0;
+    {
+        let mut delete =
+            transaction.prepare("DELETE FROM live WHERE meter_id = ?1 AND ts_ms < ?2")?;
+        for meter in meters {
+            deleted += delete.execute(params![meter, before_ms])?;
+        }
+    }
     transaction.commit()?;
     Ok(u64::try_from(deleted).unwrap_or(0))
 }
