@@ -117,7 +117,7 @@ fn power_w(meter: usize, ts_ms: i64) -> f64 {
     let base = 180.0 + (meter % 7) as f64 * 40.0 + 60.0 * wobble;
     let peaks = 1500.0 * (-(hour - 7.5).powi(2) / 0.8).exp()
         + 2200.0 * (-(hour - 19.0).powi(2) / 2.0).exp();
-    let solar = if meter % 3 == 0 {
+    let solar = if meter.is_multiple_of(3) {
         2800.0 * (-(hour - 13.0).powi(2) / 6.0).exp()
     } else {
         0.0
