@@ -32,10 +32,17 @@ impl HubProcess {
 
     /// Starts `joule hub` (it may not listen yet when this returns).
     pub(crate) fn spawn(&self) -> Child {
-        self.command()
+        self.spawn_hub(self.command())
+    }
+
+    /// Runs `joule hub` from `command`. Its log goes to `hub-{broker port}.log` in the
+    /// target's test directory, for a failure's post-mortem.
+    fn spawn_hub(&self, mut command: Command) -> Child {
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hub-{}.log", self.port));
+        command
             .arg("hub")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("the hub's log file"))
             .spawn()
             .expect("start joule hub")
     }
@@ -43,14 +50,9 @@ impl HubProcess {
     /// Starts `joule hub` with its API on `http_port`, and waits until the broker and the
     /// API listen.
     pub(crate) fn start_serving(&self, http_port: u16) -> Child {
-        let child = self
-            .command()
-            .env("JOULE_HUB_HTTP_LISTEN", format!("127.0.0.1:{http_port}"))
-            .arg("hub")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start joule hub");
+        let mut command = self.command();
+        command.env("JOULE_HUB_HTTP_LISTEN", format!("127.0.0.1:{http_port}"));
+        let child = self.spawn_hub(command);
         joule_testkit::wait_for_port(self.port);
         joule_testkit::wait_for_port(http_port);
         child
