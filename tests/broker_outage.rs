@@ -10,7 +10,7 @@ use common::{HubProcess, MeterToml, start_meter, wait_until};
 use joule_testkit::{Mosquitto, Process};
 use rusqlite::Connection;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn outbox(dir: &Path, sql: &str) -> i64 {
@@ -50,15 +50,7 @@ fn a_broker_outage_loses_nothing_and_stores_nothing_twice() {
     let config = config.to_string_lossy().into_owned();
     let (token, auth) = common::add_meter_for_mosquitto(dir.path(), &config, "m-1");
     let mosquitto = broker(dir.path(), port, &auth);
-    let _hub = Process(
-        Command::new(env!("CARGO_BIN_EXE_joule"))
-            .args(["hub", "--config", &config])
-            .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start joule hub"),
-    );
+    let _hub = Process(common::spawn_hub_with_config(&config));
     let meter_config = MeterToml {
         meter: "interval_s = 5",
         uplink: "ack_timeout_s = 5",

@@ -12,7 +12,7 @@ use joule_testkit::{Mosquitto, Process};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// Logs in as `olivia` over HTTPS trusting only `ca`, reads meter m-1's latest reading,
@@ -69,16 +69,13 @@ fn the_embedded_broker_and_the_api_serve_tls() {
     let token = hub.add_meter("m-1");
     let password = "a long operator password";
     hub.add_user("olivia", "operator", password);
-    let _hub = Process(
-        hub.command()
-            .env_remove("JOULE_HUB_HTTP_LISTEN")
-            .args(["hub", "--config"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start joule hub"),
-    );
+    let mut command = hub.command();
+    command.env_remove("JOULE_HUB_HTTP_LISTEN");
+    let _hub = Process(common::spawn_hub(
+        command,
+        &["--config", &config.to_string_lossy()],
+        &format!("hub-{}", hub.port),
+    ));
     joule_testkit::wait_for_port(mqtts_port);
     joule_testkit::wait_for_port(https_port);
 
@@ -172,15 +169,7 @@ fn the_hub_reaches_mosquitto_over_tls() {
             dir.path().join("server.key").display()
         ),
     );
-    let _hub = Process(
-        Command::new(env!("CARGO_BIN_EXE_joule"))
-            .args(["hub", "--config", &config])
-            .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start joule hub"),
-    );
+    let _hub = Process(common::spawn_hub_with_config(&config));
     let meter = MeterToml {
         uplink: &format!("ca_file = \"{}\"\nack_timeout_s = 5", ca.display()),
         ..MeterToml::default()

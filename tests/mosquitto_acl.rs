@@ -9,7 +9,6 @@ use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{Mosquitto, Process, client, connects, free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn add_meter(config: &Path, id: &str) -> String {
@@ -56,15 +55,7 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
             acl.display()
         ),
     );
-    let _hub = Process(
-        Command::new(env!("CARGO_BIN_EXE_joule"))
-            .args(["hub", "--config", &config.to_string_lossy()])
-            .env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the hub"),
-    );
+    let _hub = Process(common::spawn_hub_with_config(&config.to_string_lossy()));
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

@@ -32,19 +32,7 @@ impl HubProcess {
 
     /// Starts `joule hub` (it may not listen yet when this returns).
     pub(crate) fn spawn(&self) -> Child {
-        self.spawn_hub(self.command())
-    }
-
-    /// Runs `joule hub` from `command`. Its log goes to `hub-{broker port}.log` in the
-    /// target's test directory, for a failure's post-mortem.
-    fn spawn_hub(&self, mut command: Command) -> Child {
-        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hub-{}.log", self.port));
-        command
-            .arg("hub")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).expect("the hub's log file"))
-            .spawn()
-            .expect("start joule hub")
+        spawn_hub(self.command(), &[], &format!("hub-{}", self.port))
     }
 
     /// Starts `joule hub` with its API on `http_port`, and waits until the broker and the
@@ -52,7 +40,7 @@ impl HubProcess {
     pub(crate) fn start_serving(&self, http_port: u16) -> Child {
         let mut command = self.command();
         command.env("JOULE_HUB_HTTP_LISTEN", format!("127.0.0.1:{http_port}"));
-        let child = self.spawn_hub(command);
+        let child = spawn_hub(command, &[], &format!("hub-{}", self.port));
         joule_testkit::wait_for_port(self.port);
         joule_testkit::wait_for_port(http_port);
         child
@@ -137,6 +125,31 @@ pub(crate) async fn store_june(store: &Path, meter: &str) {
 }
 
 /// Runs `joule ARGS` to completion, asserts it succeeded, and returns what it printed.
+/// Runs `joule hub ARGS` from `command` (its environment set). Its log goes to
+/// `{log_name}.log` in the target's test directory, for a failure's post-mortem.
+pub(crate) fn spawn_hub(mut command: Command, args: &[&str], log_name: &str) -> Child {
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{log_name}.log"));
+    command
+        .arg("hub")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("the hub's log file"))
+        .spawn()
+        .expect("start joule hub")
+}
+
+/// Starts `joule hub --config CONFIG`, its API on a port of the system's choice; the log
+/// is named after the directory holding the configuration.
+pub(crate) fn spawn_hub_with_config(config: &str) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_joule"));
+    command.env("JOULE_HUB_HTTP_LISTEN", "127.0.0.1:0");
+    let dir = Path::new(config)
+        .parent()
+        .and_then(Path::file_name)
+        .map_or_else(|| "config".into(), |name| name.to_string_lossy());
+    spawn_hub(command, &["--config", config], &format!("hub-{dir}"))
+}
+
 pub(crate) fn joule_ok(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_joule"))
         .args(args)
