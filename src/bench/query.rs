@@ -163,6 +163,7 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
         .local_addr()?
         .port();
     config.broker.listen = std::net::SocketAddr::from(([127, 0, 0, 1], mqtt_port));
+    let store = crate::hub::open_store(&config).await?;
     let manifest = match Manifest::load(&dir)? {
         Some(manifest) => {
             if manifest.backend != backend {
@@ -184,7 +185,6 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
             if args.postgres.is_none() {
                 check_room(&dir, args.meters, args.days)?;
             }
-            let store = crate::hub::open_store(&config).await?;
             let manifest = fill(&store, args, backend).await?;
             // A hub keeps live readings for `storage.live_retention_days`; so does this one.
             let retention_ms = i64::from(config.storage.live_retention_days) * DAY_MS;
@@ -196,7 +196,6 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
             manifest
         }
     };
-    let store = crate::hub::open_store(&config).await?;
     let token = tokens::generate();
     store
         .add_api_token(
