@@ -1,5 +1,4 @@
-//! `joule tariffs` and `joule billing`: tariff plans and billing runs on the hub's store,
-//! whether or not the hub is running.
+//! `joule billing`: billing runs on the hub's store, whether or not the hub is running.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -7,79 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use joule_hub::config::HubConfig;
-use joule_hub::store::{AuditEntry, RunStatus, Store};
+use joule_store::{AuditEntry, RunStatus, Store};
 
-use crate::cli::{BillingCommand, HubArgs, TariffsCommand};
+use crate::cli::{BillingCommand, HubArgs};
 use crate::runtime::block_on;
 
 async fn open(args: &HubArgs) -> anyhow::Result<Arc<dyn Store>> {
     let config = HubConfig::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
     crate::hub::open_store(&config).await
-}
-
-/// The dates a plan's versions take effect, as a list.
-fn versions(plan: &joule_tariff::Plan) -> String {
-    let dates: Vec<String> = plan
-        .versions()
-        .iter()
-        .map(|v| v.effective_from.to_string())
-        .collect();
-    dates.join(", ")
-}
-
-fn audit(action: &str, target: &str, detail: &str) -> AuditEntry {
-    AuditEntry {
-        ts_ms: joule_hub::service::now_ms(),
-        actor: "cli".to_owned(),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        detail: detail.to_owned(),
-    }
-}
-
-/// `joule tariffs add|list`.
-pub(crate) fn tariffs(command: &TariffsCommand, out: &mut impl Write) -> anyhow::Result<()> {
-    block_on(async {
-        match command {
-            TariffsCommand::Add(args) => {
-                let toml = std::fs::read_to_string(&args.file)
-                    .with_context(|| format!("reading {}", args.file.display()))?;
-                let store = open(&args.hub).await?;
-                let record = store
-                    .put_tariff(&toml, joule_hub::service::now_ms())
-                    .await
-                    .with_context(|| format!("storing {}", args.file.display()))?;
-                store.audit(audit("tariff.add", &record.name, "")).await?;
-                writeln!(
-                    out,
-                    "tariff {} stored ({} {}, versions from {})",
-                    record.name,
-                    record.plan.currency(),
-                    record.plan.time_zone_name(),
-                    versions(&record.plan)
-                )?;
-            }
-            TariffsCommand::List(args) => {
-                let store = open(args).await?;
-                writeln!(
-                    out,
-                    "{:<24} {:<8} {:<20} versions from",
-                    "name", "currency", "time zone"
-                )?;
-                for tariff in store.tariffs().await? {
-                    writeln!(
-                        out,
-                        "{:<24} {:<8} {:<20} {}",
-                        tariff.name,
-                        tariff.plan.currency(),
-                        tariff.plan.time_zone_name(),
-                        versions(&tariff.plan)
-                    )?;
-                }
-            }
-        }
-        Ok(())
-    })
 }
 
 /// `joule billing run`: starts the run and follows it to its end.
@@ -97,7 +31,13 @@ pub(crate) fn billing(command: &BillingCommand, out: &mut impl Write) -> anyhow:
         .await?;
         let detail = if args.rerun { "rerun" } else { "" };
         store
-            .audit(audit("billing.run", &args.period, detail))
+            .audit(AuditEntry {
+                ts_ms: joule_clock::Clock::now_ms(&joule_clock::SystemClock),
+                actor: "cli".to_owned(),
+                action: "billing.run".to_owned(),
+                target: args.period.clone(),
+                detail: detail.to_owned(),
+            })
             .await?;
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let mut last_line = std::time::Instant::now();

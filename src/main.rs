@@ -7,6 +7,7 @@ mod demo;
 mod hub;
 mod meter;
 mod metrology;
+mod registry;
 mod runtime;
 mod sim;
 
@@ -52,13 +53,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Meter(args) => meter::run(&args, &mut out)?,
-        Command::Meters(command) => hub::meters(&command, &mut out)?,
-        Command::Users(command) => hub::users(&command, &mut out)?,
+        Command::Meters(command) => registry::meters(&command, &mut out)?,
+        Command::Users(command) => registry::users(&command, &mut out)?,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest::run(&args, &mut out)?,
         Command::Bench(BenchCommand::Billing(args)) => bench::billing::run(&args, &mut out)?,
         Command::Bench(BenchCommand::Query(args)) => bench::query::run(&args, &mut out)?,
         Command::Bench(BenchCommand::Metrology(args)) => bench::metrology::run(&args, &mut out)?,
-        Command::Tariffs(command) => billing::tariffs(&command, &mut out)?,
+        Command::Tariffs(command) => registry::tariffs(&command, &mut out)?,
         Command::Billing(command) => billing::billing(&command, &mut out)?,
         Command::Demo(args) => demo::run(&args, &mut out)?,
         Command::Sim(args) => sim::run(&args, &mut out)?,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use joule_hub::store::{SqliteStore, Store};
+use joule_store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_testkit::{Mosquitto, Process, client, connects, free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_hub::store::Store;
+use joule_store::Store;
 use joule_meter::config::{Incident, IncidentKind};
 use joule_protocol::MeterId;
 use tokio::sync::watch;

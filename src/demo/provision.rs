@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use joule_hub::passwords;
-use joule_hub::store::{MeterDetails, NewMeter, Role, Store, UserRecord};
-use joule_hub::tokens;
+use joule_store::passwords;
+use joule_store::{MeterDetails, NewMeter, Role, Store, UserRecord};
+use joule_store::tokens;
 use joule_protocol::MeterId;
 use joule_sim::fleet::neighbourhood_home;
 use joule_sim::household::HouseholdSpec;

@@ -104,7 +104,7 @@ impl HubProcess {
 /// Stores June 2026 for `meter` in the hub's SQLite store at `store`: 250 Wh every quarter
 /// hour, 720 kWh in the month, registers exact at both ends.
 pub(crate) async fn store_june(store: &Path, meter: &str) {
-    use joule_hub::store::{Batch, SqliteStore, Store, Stored};
+    use joule_store::{Batch, SqliteStore, Store, Stored};
     let june_ms: i64 = 1_780_272_000_000;
     let id = joule_protocol::MeterId::new(meter).expect("meter id");
     let messages = (0..=2880u64)

@@ -13,10 +13,10 @@
 //! will, so the will topic is checked at login. The hub logs in with a secret made fresh
 //! at every start and has full rights.
 
-use crate::store::Store;
-use crate::tokens;
 use async_trait::async_trait;
 use joule_protocol::{MeterId, TopicKind, Topics};
+use joule_store::Store;
+use joule_store::tokens;
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};

@@ -14,7 +14,7 @@ pub struct HubConfig {
     pub broker: BrokerConfig,
     /// Where data is kept.
     #[serde(default)]
-    pub storage: StorageConfig,
+    pub storage: joule_store::StorageConfig,
     /// Batching and queueing of ingest.
     #[serde(default)]
     pub ingest: IngestConfig,
@@ -190,30 +190,6 @@ impl Default for BrokerConfig {
     }
 }
 
-/// `[storage]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    /// Path of the SQLite database (created if missing); used unless `postgres` is set.
-    pub sqlite: PathBuf,
-    /// A PostgreSQL connection string (`host=… port=… user=… dbname=…` or
-    /// `postgresql://…`); when set, the hub stores there instead of SQLite.
-    pub postgres: Option<String>,
-    /// Live readings older than this are deleted (rollups, interval records and events
-    /// are kept), days.
-    pub live_retention_days: u32,
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        Self {
-            sqlite: PathBuf::from("joule-data/hub.sqlite"),
-            postgres: None,
-            live_retention_days: 30,
-        }
-    }
-}
-
 /// `[ingest]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -315,9 +291,7 @@ impl HubConfig {
         if self.ingest.queue < self.ingest.batch_max {
             return Err(invalid("ingest.queue", "must be at least ingest.batch_max"));
         }
-        if self.storage.live_retention_days == 0 {
-            return Err(invalid("storage.live_retention_days", "must be at least 1"));
-        }
+        self.storage.validate(origin)?;
         if self.http.session_hours == 0 {
             return Err(invalid("http.session_hours", "must be at least 1"));
         }

@@ -4,8 +4,8 @@
 //! start). Its lifecycle then follows the meter's acknowledgements.
 
 use crate::service::{Shared, now_ms};
-use crate::store::{AuditEntry, CommandRecord, StoreError};
 use joule_protocol::{Action, MeterId};
+use joule_store::{AuditEntry, CommandRecord, StoreError};
 
 /// Why a command could not be issued.
 #[derive(Debug, thiserror::Error)]

@@ -6,11 +6,11 @@
 //! per minute, and kept as a dead letter; it changes nothing else, except that a final
 //! refusal of a numbered message settles its sequence number (see [`Stored::Refused`]).
 
-use crate::store::{DeadLetter, Stored};
 use joule_protocol::{
     DecodeError, MAX_PAYLOAD_BYTES, MeterId, Registers, Status, TopicKind, Topics, Uplink,
     decode_uplink,
 };
+use joule_store::{DeadLetter, Stored};
 use std::collections::{BTreeMap, HashMap};
 
 /// What became of one message.
@@ -22,21 +22,6 @@ pub enum Outcome {
     Status(MeterId, Status),
     /// Refused; keep it as a dead letter.
     Reject(DeadLetter),
-}
-
-impl DeadLetter {
-    /// The sequence number to settle for this refusal, when it has one.
-    pub fn settlement(&self) -> Option<(MeterId, Stored)> {
-        let meter = MeterId::new(self.meter.as_deref()?).ok()?;
-        let seq = self.seq?;
-        Some((
-            meter,
-            Stored::Refused {
-                seq,
-                received_ms: self.received_ms,
-            },
-        ))
-    }
 }
 
 /// The sequence number of a meter's message that failed to decode, when the refusal is

@@ -4,9 +4,9 @@
 //! acknowledgements; the hub reads and writes every meter topic.
 
 use crate::config::HubConfig;
-use crate::store::{Store, StoreError};
-use crate::tokens;
 use joule_protocol::{TOPIC_VERSION, TopicKind};
+use joule_store::tokens;
+use joule_store::{Store, StoreError};
 
 /// The two files' contents.
 #[derive(Debug, Clone, PartialEq, Eq)]

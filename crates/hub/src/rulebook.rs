@@ -4,7 +4,7 @@
 
 use crate::alerts::{AlertRule, AlertRuleSpec, NotificationSettings};
 use crate::automation::{AutomationRule, AutomationSpec, DrEvent, DrEventSpec};
-use crate::store::{Document, DocumentKind, Store, StoreError, corrupt};
+use joule_store::{Document, DocumentKind, Store, StoreError, corrupt};
 use serde::de::DeserializeOwned;
 
 fn decode<T: DeserializeOwned>(document: &Document, what: &'static str) -> Result<T, StoreError> {

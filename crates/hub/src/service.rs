@@ -13,11 +13,11 @@ use crate::broker::{EmbeddedBroker, RegistryCredentials};
 use crate::config::{BrokerUrl, HubConfig, TlsFiles};
 use crate::ingest::{Ingest, Outcome};
 use crate::market::MarketInputs;
-use crate::store::{Batch, CommandRecord, CommandStatus, Store, StoreError};
-use crate::tokens;
 use joule_protocol::{
     Command, LiveReading, MeterId, PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode,
 };
+use joule_store::tokens;
+use joule_store::{Batch, CommandRecord, CommandStatus, Store, StoreError};
 use rumqttc::{
     AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport,
 };

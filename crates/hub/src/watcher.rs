@@ -16,10 +16,10 @@ use crate::automation::{AutomationRule, DrEvent};
 use crate::market::MarketInputs;
 use crate::rulebook;
 use crate::service::{Shared, now_ms};
-use crate::store::{
+use joule_protocol::{EventMessage, LiveReading, MeterId, Status};
+use joule_store::{
     AlertFilter, AlertKey, Batch, BatchOutcome, MeterFilter, Role, StoreError, Stored,
 };
-use joule_protocol::{EventMessage, LiveReading, MeterId, Status};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,9 +8,9 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{MeterDetails, NewMeter, Role, SqliteStore, Store};
-use joule_hub::tokens;
 use joule_protocol::{Command, LiveReading, MeterId, TopicKind, Topics, encode};
+use joule_store::tokens;
+use joule_store::{MeterDetails, NewMeter, Role, SqliteStore, Store};
 use joule_testkit::{Mosquitto, Process, free_port, reading, recent_ms, wait_for_port};
 use rumqttc::{AsyncClient, QoS};
 use std::path::Path;

@@ -6,13 +6,11 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{
-    AlertStore, BillingStore, MeterDetails, NewMeter, Role, SqliteStore, Store,
-};
-use joule_hub::tokens;
 use joule_protocol::{
     AckStatus, Command, CommandAck, MeterId, PAYLOAD_VERSION, RelayState, TopicKind, Topics, encode,
 };
+use joule_store::tokens;
+use joule_store::{AlertStore, BillingStore, MeterDetails, NewMeter, Role, SqliteStore, Store};
 use joule_testkit::http::request;
 use joule_testkit::{client, free_port, reading, recent_ms, wait_for_port};
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
@@ -693,7 +691,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
         <[String; 4]>::try_from(created).expect("four ids");
     let alert = hub
         .store
-        .open_alert(&joule_hub::alerts::NewAlert {
+        .open_alert(&joule_store::NewAlert {
             rule_id: alert_rule.parse().expect("id"),
             owner: "alice".into(),
             meter: "a-1".into(),

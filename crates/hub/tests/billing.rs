@@ -7,11 +7,9 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_hub::store::{
-    Batch, MeterDetails, NewMeter, Role, SqliteStore, Store, Stored, UserRecord,
-};
-use joule_hub::{passwords, tokens};
 use joule_protocol::MeterId;
+use joule_store::{Batch, MeterDetails, NewMeter, Role, SqliteStore, Store, Stored, UserRecord};
+use joule_store::{passwords, tokens};
 use joule_testkit::http::{Response, request_typed};
 use joule_testkit::{free_port, interval_record, wait_for_port};
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_hub::store::{MeterDetails, NewMeter, SqliteStore, Store};
-use joule_hub::tokens;
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
+use joule_store::tokens;
+use joule_store::{MeterDetails, NewMeter, SqliteStore, Store};
 use joule_testkit::{client, connects, free_port, reading, recent_ms};
 use rumqttc::{Event, Packet, QoS};
 use std::sync::Arc;

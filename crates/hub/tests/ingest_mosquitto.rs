@@ -3,8 +3,8 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_hub::store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
+use joule_store::{SqliteStore, Store};
 use joule_testkit::{Mosquitto, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::sync::Arc;

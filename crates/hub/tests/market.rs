@@ -10,11 +10,9 @@
 
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_hub::store::{
-    Batch, BillingStore, MeterDetails, NewMeter, Role, SqliteStore, Store, Stored,
-};
-use joule_hub::tokens;
 use joule_protocol::MeterId;
+use joule_store::tokens;
+use joule_store::{Batch, BillingStore, MeterDetails, NewMeter, Role, SqliteStore, Store, Stored};
 use joule_testkit::{Mosquitto, free_port, interval_record};
 use std::sync::Arc;
 use std::time::Duration;

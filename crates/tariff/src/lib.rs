@@ -12,6 +12,7 @@ mod period;
 mod plan;
 mod prepare;
 mod render;
+mod revision;
 mod series;
 mod timeline;
 mod tou;
@@ -38,5 +39,6 @@ pub use plan::{
 };
 pub use prepare::{BillError, PreparedPeriod};
 pub use render::render_html;
-pub use series::{CriticalPeak, Market, PricePoint, PriceSeries, SeriesError};
+pub use revision::{ReplacementError, check_replacement};
+pub use series::{CriticalPeak, Market, PricePoint, PriceSeries, SeriesError, series_names};
 pub use tou::{Season, Switch, TimeOfUse};

@@ -243,6 +243,23 @@ pub struct Market {
     pub critical_peaks: Vec<CriticalPeak>,
 }
 
+/// The price series a plan's versions name (dynamic import, net-billing export).
+pub fn series_names(plan: &crate::Plan) -> Vec<String> {
+    use crate::{EnergyCharge, ExportCredit, ExportPrice};
+    let mut names = Vec::new();
+    for version in plan.versions() {
+        if let EnergyCharge::Dynamic(dynamic) = &version.import {
+            names.push(dynamic.series.clone());
+        }
+        if let ExportCredit::NetBilling(ExportPrice::Dynamic(dynamic)) = &version.export {
+            names.push(dynamic.series.clone());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,4 +11,6 @@ pub mod deliver;
 pub mod engine;
 pub mod rules;
 
+/// The alert records the store keeps, under the names the alert code uses.
+pub use joule_store::{Alert, AlertState, Channel, DeliveryAttempt, NewAlert};
 pub use rules::*;

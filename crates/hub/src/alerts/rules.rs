@@ -1,5 +1,6 @@
 //! Alert rules, alerts and notification settings as users write and read them.
 
+use joule_store::Channel;
 use serde::{Deserialize, Serialize};
 
 /// What a rule watches for on each of its meters.
@@ -56,41 +57,6 @@ pub enum Condition {
 
 fn utc() -> String {
     "UTC".to_owned()
-}
-
-/// Where an alert is delivered besides the in-app list (which always has it).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// A JSON POST to the user's webhook URL.
-    Webhook,
-    /// A message on the hub's MQTT broker (`{prefix}/v1/alerts/{username}`).
-    Mqtt,
-    /// An email to the user's address.
-    Email,
-}
-
-impl Channel {
-    /// Its stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Webhook => "webhook",
-            Self::Mqtt => "mqtt",
-            Self::Email => "email",
-        }
-    }
 }
 
 /// What a user writes to create or replace a rule.
@@ -191,73 +157,6 @@ pub struct AlertRule {
     pub updated_ms: i64,
 }
 
-/// Where an alert is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertState {
-    /// The condition holds and nobody has seen it yet.
-    Open,
-    /// Someone has seen it; it resolves when the condition clears.
-    Acknowledged,
-    /// Over: the condition cleared, or a user closed it.
-    Resolved,
-}
-
-impl AlertState {
-    /// Its stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Acknowledged => "acknowledged",
-            Self::Resolved => "resolved",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(name: &str) -> Option<Self> {
-        [Self::Open, Self::Acknowledged, Self::Resolved]
-            .into_iter()
-            .find(|state| state.as_str() == name)
-    }
-}
-
-/// An alert to store: one rule's condition raised on one meter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NewAlert {
-    /// The rule that raised it.
-    pub rule_id: u64,
-    /// The rule's owner, who sees it.
-    pub owner: String,
-    /// The meter.
-    pub meter: String,
-    /// Which condition of the rule (e.g. `power_above`, or the tamper event's kind).
-    pub condition: String,
-    /// What happened, for people.
-    pub message: String,
-    /// The value that raised it, in the condition's unit, if there is one.
-    pub value: Option<f64>,
-    /// When the condition was raised, Unix ms.
-    pub opened_ms: i64,
-}
-
-/// A stored alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Alert {
-    /// Its id.
-    pub id: u64,
-    /// What raised it (flattened into the JSON).
-    #[serde(flatten)]
-    pub raised: NewAlert,
-    /// Where it is.
-    pub state: AlertState,
-    /// When someone acknowledged it, Unix ms.
-    pub acknowledged_ms: Option<i64>,
-    /// When it resolved, Unix ms.
-    pub resolved_ms: Option<i64>,
-    /// Who resolved it: a username, or `condition cleared`.
-    pub resolved_by: Option<String>,
-}
-
 /// How a user wants to be told (alerts always appear in the app too).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -285,23 +184,6 @@ impl NotificationSettings {
         }
         Ok(())
     }
-}
-
-/// One attempt to deliver an alert on a channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct DeliveryAttempt {
-    /// The alert.
-    pub alert_id: u64,
-    /// The channel.
-    pub channel: Channel,
-    /// 1 for the first attempt.
-    pub attempt: u32,
-    /// When, Unix ms.
-    pub ts_ms: i64,
-    /// Whether the receiver took it.
-    pub ok: bool,
-    /// The receiver's answer or the error.
-    pub detail: String,
 }
 
 #[cfg(test)]

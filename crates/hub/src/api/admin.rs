@@ -4,12 +4,12 @@ use super::LimitQuery;
 use super::auth::{Caller, set_password};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, now_ms};
-use crate::passwords;
-use crate::store::{AuditEntry, DeadLetter, Role, UserRecord};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use joule_store::passwords;
+use joule_store::{AuditEntry, DeadLetter, Role, UserRecord};
 use serde::{Deserialize, Serialize};
 
 /// A user as listed (never the hash).

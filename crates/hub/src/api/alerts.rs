@@ -11,12 +11,12 @@ use crate::alerts::{
     Alert, AlertRule, AlertRuleSpec, AlertState, DeliveryAttempt, NotificationSettings,
 };
 use crate::rulebook;
-use crate::store::{AlertFilter, AlertKey, DocumentKind};
 use crate::watcher::{self, Input};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use joule_store::{AlertFilter, AlertKey, DocumentKind};
 use serde::Deserialize;
 
 /// The caller's rule `rule_id` (another's or a missing one is 404).

@@ -3,15 +3,15 @@
 
 use super::error::{ApiError, ApiJson};
 use super::{AppState, now_ms};
-use crate::passwords;
-use crate::store::{AuditEntry, MeterRecord, Role, SessionRecord, UserRecord};
-use crate::tokens;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{AppendHeaders, IntoResponse};
+use joule_store::passwords;
+use joule_store::tokens;
+use joule_store::{AuditEntry, MeterRecord, Role, SessionRecord, UserRecord};
 use serde::{Deserialize, Serialize};
 
 /// The session cookie's name.

@@ -12,12 +12,12 @@ use crate::automation::{
     AutomationAction, AutomationRule, AutomationSpec, DrEvent, DrEventSpec, Trigger, runner,
 };
 use crate::rulebook;
-use crate::store::{AutomationRun, DocumentKind, Role};
 use crate::watcher;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use joule_store::{AutomationRun, DocumentKind, Role};
 
 /// The caller's automation rule `rule_id` (another's or a missing one is 404).
 async fn own_rule(

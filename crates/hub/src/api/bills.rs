@@ -8,11 +8,11 @@ use super::{AppState, LimitQuery, now_ms};
 use crate::billing::cost::MeterCost;
 use crate::billing::cost_series::CostSeries;
 use crate::billing::insights::MeterInsights;
-use crate::store::{BillRecord, Resolution};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
+use joule_store::{BillRecord, Resolution};
 use serde::{Deserialize, Serialize};
 
 /// A bill as listed.

@@ -8,12 +8,12 @@ use super::LimitQuery;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::meters::visible_meter;
-use crate::store::{CommandRecord, Role};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use joule_protocol::Action;
+use joule_store::{CommandRecord, Role};
 use serde::Deserialize;
 
 /// A command to create.

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::store::StoreError;
+use joule_store::StoreError;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -127,6 +127,12 @@ impl From<StoreError> for ApiError {
             | StoreError::Corrupt { .. }
             | StoreError::NewerSchema { .. } => Self::internal(error),
         }
+    }
+}
+
+impl From<joule_tariff::PlanError> for ApiError {
+    fn from(error: joule_tariff::PlanError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_tariff", error.to_string())
     }
 }
 

@@ -5,12 +5,12 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiQuery};
 use super::{AppState, LimitQuery, now_ms};
-use crate::store::{MeterFilter, Role};
 use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
 use joule_protocol::{EventMessage, LiveReading, MeterId, RelayState};
+use joule_store::{MeterFilter, Role};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;

@@ -5,10 +5,6 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, now_ms};
-use crate::store::{
-    Gap, MeterDetails, MeterFilter, MeterRecord, NewMeter, Resolution, Role, SeriesPoint,
-};
-use crate::tokens;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,6 +13,10 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
 use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId};
+use joule_store::tokens;
+use joule_store::{
+    Gap, MeterDetails, MeterFilter, MeterRecord, NewMeter, Resolution, Role, SeriesPoint,
+};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 

@@ -16,12 +16,12 @@ pub mod meters;
 pub mod tariffs;
 
 use crate::service::Shared;
-use crate::store::MeterFilter;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use futures_util::Stream;
 use joule_protocol::{LiveReading, MeterId};
+use joule_store::MeterFilter;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{broadcast, watch};

@@ -9,12 +9,12 @@ use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, LimitQuery, now_ms};
 use crate::billing;
 use crate::config::PriceFormat;
-use crate::store::{BillingRun, Role, TariffRecord};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use joule_store::{BillingRun, Role, TariffRecord};
 use serde::{Deserialize, Serialize};
 
 /// A tariff plan as shown.
@@ -47,7 +47,7 @@ impl From<TariffRecord> for TariffView {
                 .iter()
                 .map(|v| v.effective_from.to_string())
                 .collect(),
-            series: crate::store::series_names(&record.plan),
+            series: joule_tariff::series_names(&record.plan),
             name: record.name,
             updated_ms: record.updated_ms,
             toml: record.toml,
@@ -84,7 +84,7 @@ pub async fn create(
     ApiJson(request): ApiJson<TariffRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Role::Operator)?;
-    let plan = crate::store::parse_plan(&request.toml)?;
+    let plan = joule_tariff::Plan::from_toml(&request.toml)?;
     let store = &state.shared.store;
     if store.tariff(plan.name()).await?.is_some() {
         return Err(ApiError::conflict(format!(
@@ -130,7 +130,7 @@ pub async fn replace(
     ApiJson(request): ApiJson<TariffRequest>,
 ) -> Result<Json<TariffView>, ApiError> {
     caller.require(Role::Operator)?;
-    let plan = crate::store::parse_plan(&request.toml)?;
+    let plan = joule_tariff::Plan::from_toml(&request.toml)?;
     if plan.name() != name {
         return Err(ApiError::bad_request(format!(
             "the plan is named `{}`, not `{name}`",

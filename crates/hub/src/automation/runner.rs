@@ -6,8 +6,8 @@ use super::{AutomationAction, AutomationRule};
 use crate::alerts::deliver::{call_webhook, publish};
 use crate::control;
 use crate::service::{Shared, now_ms};
-use crate::store::{ActionOutcome, AuditEntry, AutomationRun, StoreError};
 use joule_protocol::MeterId;
+use joule_store::{ActionOutcome, AuditEntry, AutomationRun, StoreError};
 
 /// The audit log's actor for what automation does.
 pub const ACTOR: &str = "automation";

@@ -4,8 +4,8 @@
 //! the same stretch would be (levies, standing charges and taxes included).
 
 use super::{BillingError, market_for, meter_intervals};
-use crate::store::{MeterRecord, Store};
 use jiff::{SignedDuration, Timestamp};
+use joule_store::{MeterRecord, Store};
 use joule_tariff::{
     Basis, CostSoFar, EnergyCharge, ForecastError, Market, Period, Plan, PricePoint, PriceWindow,
     cheapest_block, cheapest_hours, cost_today, forecast_period, format_minor, prices_ahead,

@@ -6,7 +6,7 @@
 
 use super::cost::whole_second;
 use super::{BillingError, market_for, meter_intervals};
-use crate::store::{MeterRecord, Store};
+use joule_store::{MeterRecord, Store};
 use joule_tariff::{Interval, Market, Plan, cost_between};
 use serde::Serialize;
 

@@ -9,9 +9,9 @@
 
 use super::{BillingError, market_for, meter_intervals};
 use crate::config::BillingConfig;
-use crate::store::{MeterFilter, MeterRecord, Store};
 use jiff::Timestamp;
 use joule_insights as insights;
+use joule_store::{MeterFilter, MeterRecord, Store};
 use serde::Serialize;
 
 /// Peers compared with at most.

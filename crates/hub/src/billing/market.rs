@@ -21,8 +21,8 @@ use super::cost::{AHEAD_HOURS, cost_on_plan, month_of, prices_now, whole_second}
 use super::{BillingError, market_for};
 use crate::market::MarketInputs;
 use crate::service::now_ms;
-use crate::store::{MeterFilter, MeterRecord, Store};
 use joule_protocol::MeterId;
+use joule_store::{MeterFilter, MeterRecord, Store};
 use joule_tariff::{Plan, PricePoint};
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -19,9 +19,10 @@ pub mod market;
 pub mod prices;
 pub mod run;
 
-use crate::store::{Store, StoreError, series_names};
 use convert::MeterIntervals;
 use joule_protocol::MeterId;
+use joule_store::{Store, StoreError};
+use joule_tariff::series_names;
 use joule_tariff::{Market, Plan, PriceSeries};
 
 /// Why billing could not do what was asked.
@@ -119,7 +120,7 @@ pub async fn market_for(
 /// The plan a meter is billed on.
 pub async fn meter_plan(
     store: &dyn Store,
-    meter: &crate::store::MeterRecord,
+    meter: &joule_store::MeterRecord,
 ) -> Result<Plan, BillingError> {
     let name = meter
         .details

@@ -5,7 +5,7 @@
 
 use super::BillingError;
 use crate::config::{PriceFormat, PriceSourceConfig};
-use crate::store::Store;
+use joule_store::Store;
 use joule_tariff::{PricePoint, PriceSeries};
 use std::sync::Arc;
 use std::time::Duration;

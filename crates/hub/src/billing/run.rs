@@ -8,10 +8,10 @@
 
 use super::convert::MeterIntervals;
 use super::{BillingError, market_for, meter_intervals, month};
-use crate::store::{
+use joule_protocol::MeterId;
+use joule_store::{
     BillRecord, BillingRun, CurrencyTotal, MeterFilter, MeterRecord, RunStatus, Store, StoreError,
 };
-use joule_protocol::MeterId;
 use joule_tariff::{Bill, Market, MeterData, Period, Plan, PreparedPeriod, ValidationRules};
 use std::collections::BTreeMap;
 use std::sync::Arc;

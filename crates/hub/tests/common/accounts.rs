@@ -1,7 +1,7 @@
 //! Users for the tests that run a hub: each with a known password.
 
-use joule_hub::passwords;
-use joule_hub::store::{Role, Store, UserRecord};
+use joule_store::passwords;
+use joule_store::{Role, Store, UserRecord};
 
 /// The password every test user gets.
 pub(crate) fn password(username: &str) -> String {

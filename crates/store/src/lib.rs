@@ -8,20 +8,24 @@
 //! events, gaps and dead letters; the API keeps users, sessions, commands and the audit
 //! log here too. Two backends: SQLite (the default, one file) and PostgreSQL (fleets).
 
-pub mod alerting;
+mod alerting;
 mod billing;
+mod config;
 mod model;
+pub mod passwords;
 mod postgres;
 mod sqlite;
+pub mod tokens;
 
 pub use alerting::{
-    ActionOutcome, AlertFilter, AlertKey, AlertStore, AutomationRun, Document, DocumentKind,
+    ActionOutcome, Alert, AlertFilter, AlertKey, AlertState, AlertStore, AutomationRun, Channel,
+    DeliveryAttempt, Document, DocumentKind, NewAlert,
 };
 pub use billing::{
     BillRecord, BillingRun, BillingStore, CurrencyTotal, RunStatus, RunSummary, TariffRecord,
-    check_replacement, parse_plan, series_names,
 };
-use billing::{BillsOf, stored_plan};
+use billing::{BillsOf, check_replacement, parse_plan, stored_plan};
+pub use config::{OpenError, STORAGE_OVERRIDES, StorageConfig};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

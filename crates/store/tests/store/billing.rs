@@ -2,7 +2,7 @@
 //! in and out, never changed retroactively), market prices, billing runs and bills.
 
 use super::{id, new_meter};
-use joule_hub::store::{BillRecord, RunStatus, Store, StoreError};
+use joule_store::{BillRecord, RunStatus, Store, StoreError};
 use joule_tariff::{Micros, PricePoint};
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@
 //! TimescaleDB hypertable none of this runs: TimescaleDB makes its own chunks.
 
 use super::LOCK_KEY;
-use crate::store::{Batch, StoreError, Stored, to_u64};
+use crate::{Batch, StoreError, Stored, to_u64};
 use std::collections::HashSet;
 use tokio_postgres::Client;
 

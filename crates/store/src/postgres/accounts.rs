@@ -2,7 +2,7 @@
 //! the same rules as the SQLite backend (existing ids refused, commands only move forward,
 //! an ack only counts for its own meter).
 
-use crate::store::{
+use crate::{
     AuditEntry, CommandRecord, CommandStatus, MeterDetails, MeterFilter, MeterRecord, NewMeter,
     Role, SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64,
     to_u64,

@@ -1,6 +1,6 @@
 //! SQLite: the registry, users, sessions, API tokens, commands and the audit log.
 
-use crate::store::{
+use crate::{
     AuditEntry, CommandRecord, CommandStatus, MeterDetails, MeterFilter, MeterRecord, NewMeter,
     Role, SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64,
     to_u64,

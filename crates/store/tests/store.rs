@@ -3,14 +3,14 @@
 //! add up, the registry, accounts, commands and audit log round-trip, and data survives
 //! reopening. SQLite runs in a temp dir; PostgreSQL in a throwaway cluster of its own.
 
-use joule_hub::store::{
-    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterDetails, MeterFilter, NewMeter,
-    PostgresStore, Resolution, Role, SessionRecord, SqliteStore, Store, StoreError, Stored,
-    UserRecord,
-};
 use joule_protocol::{
     AckStatus, Action, CommandAck, EventKind, EventMessage, EventState, IntervalRecord,
     LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, Status,
+};
+use joule_store::{
+    AuditEntry, Batch, CommandStatus, DeadLetter, Gap, MeterDetails, MeterFilter, NewMeter,
+    PostgresStore, Resolution, Role, SessionRecord, SqliteStore, Store, StoreError, Stored,
+    UserRecord,
 };
 use std::future::Future;
 

@@ -166,6 +166,21 @@ pub struct DeadLetter {
     pub payload: Vec<u8>,
 }
 
+impl DeadLetter {
+    /// The sequence number to settle for this refusal, when it has one.
+    pub fn settlement(&self) -> Option<(MeterId, Stored)> {
+        let meter = MeterId::new(self.meter.as_deref()?).ok()?;
+        let seq = self.seq?;
+        Some((
+            meter,
+            Stored::Refused {
+                seq,
+                received_ms: self.received_ms,
+            },
+        ))
+    }
+}
+
 fn lossy_text<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&String::from_utf8_lossy(bytes))
 }

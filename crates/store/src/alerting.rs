@@ -8,9 +8,127 @@
 //! has at most one alert that is not resolved (a partial unique index).
 
 use super::StoreError;
-use crate::alerts::{Alert, AlertState, DeliveryAttempt, NewAlert};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+/// Where an alert is delivered besides the in-app list (which always has it).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A JSON POST to the user's webhook URL.
+    Webhook,
+    /// A message on the hub's MQTT broker (`{prefix}/v1/alerts/{username}`).
+    Mqtt,
+    /// An email to the user's address.
+    Email,
+}
+
+impl Channel {
+    /// Its stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Mqtt => "mqtt",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// The condition holds and nobody has seen it yet.
+    Open,
+    /// Someone has seen it; it resolves when the condition clears.
+    Acknowledged,
+    /// Over: the condition cleared, or a user closed it.
+    Resolved,
+}
+
+impl AlertState {
+    /// Its stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Open, Self::Acknowledged, Self::Resolved]
+            .into_iter()
+            .find(|state| state.as_str() == name)
+    }
+}
+
+/// An alert to store: one rule's condition raised on one meter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NewAlert {
+    /// The rule that raised it.
+    pub rule_id: u64,
+    /// The rule's owner, who sees it.
+    pub owner: String,
+    /// The meter.
+    pub meter: String,
+    /// Which condition of the rule (e.g. `power_above`, or the tamper event's kind).
+    pub condition: String,
+    /// What happened, for people.
+    pub message: String,
+    /// The value that raised it, in the condition's unit, if there is one.
+    pub value: Option<f64>,
+    /// When the condition was raised, Unix ms.
+    pub opened_ms: i64,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Alert {
+    /// Its id.
+    pub id: u64,
+    /// What raised it (flattened into the JSON).
+    #[serde(flatten)]
+    pub raised: NewAlert,
+    /// Where it is.
+    pub state: AlertState,
+    /// When someone acknowledged it, Unix ms.
+    pub acknowledged_ms: Option<i64>,
+    /// When it resolved, Unix ms.
+    pub resolved_ms: Option<i64>,
+    /// Who resolved it: a username, or `condition cleared`.
+    pub resolved_by: Option<String>,
+}
+
+/// One attempt to deliver an alert on a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeliveryAttempt {
+    /// The alert.
+    pub alert_id: u64,
+    /// The channel.
+    pub channel: Channel,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When, Unix ms.
+    pub ts_ms: i64,
+    /// Whether the receiver took it.
+    pub ok: bool,
+    /// The receiver's answer or the error.
+    pub detail: String,
+}
 
 /// The kinds of JSON documents kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +357,7 @@ pub(super) fn state_may_follow(state: AlertState) -> &'static [&'static str] {
 }
 
 /// A delivery channel read back.
-pub(super) fn stored_channel(name: &str) -> Result<crate::alerts::Channel, StoreError> {
+pub(super) fn stored_channel(name: &str) -> Result<Channel, StoreError> {
     serde_json::from_value(serde_json::Value::String(name.to_owned()))
         .map_err(super::corrupt("delivery channel"))
 }

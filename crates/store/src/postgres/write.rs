@@ -9,7 +9,7 @@
 
 use super::accounts;
 use super::partitions::Partitions;
-use crate::store::{
+use crate::{
     Batch, BatchOutcome, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
 };
@@ -42,7 +42,7 @@ impl Writer {
         &mut self.client
     }
 
-    /// Writes a batch in one transaction (see [`crate::store::Store::write_batch`]).
+    /// Writes a batch in one transaction (see [`crate::Store::write_batch`]).
     pub(super) async fn write_batch(&mut self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         self.partitions.make(&mut self.client, batch).await?;
         let transaction = self.client.transaction().await?;
@@ -379,10 +379,10 @@ async fn write_rollups(
     if deltas.is_empty() {
         return Ok(());
     }
-    let column = |value: fn(&crate::store::SeriesPoint) -> i64| -> Vec<i64> {
+    let column = |value: fn(&crate::SeriesPoint) -> i64| -> Vec<i64> {
         deltas.iter().map(|(_, _, point)| value(point)).collect()
     };
-    let float = |value: fn(&crate::store::SeriesPoint) -> f64| -> Vec<f64> {
+    let float = |value: fn(&crate::SeriesPoint) -> f64| -> Vec<f64> {
         deltas.iter().map(|(_, _, point)| value(point)).collect()
     };
     let meters: Vec<&str> = deltas.iter().map(|(meter, _, _)| meter.as_str()).collect();

@@ -1,12 +1,12 @@
 //! PostgreSQL: alert and automation documents, alerts, deliveries and automation runs.
 
 use super::PostgresStore;
-use crate::alerts::{Alert, AlertState, DeliveryAttempt, NewAlert};
-use crate::store::alerting::{
+use crate::alerting::{
     AlertFilter, AlertKey, AlertRow, AlertStore, AutomationRun, Document, DocumentKind,
     alerts_query, state_may_follow, stored_channel,
 };
-use crate::store::{StoreError, corrupt, to_i64, to_u64};
+use crate::{Alert, AlertState, DeliveryAttempt, NewAlert};
+use crate::{StoreError, corrupt, to_i64, to_u64};
 use async_trait::async_trait;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;

@@ -1,6 +1,6 @@
 //! SQLite queries for the readers: progress, series, readings, records.
 
-use crate::store::{
+use crate::{
     DeadLetter, Gap, Resolution, SeriesPoint, StoreError, corrupt, relay_from_name,
     stored_meter_id, to_u64,
 };
@@ -19,7 +19,7 @@ pub(super) fn contiguous_seq(connection: &Connection, meter: &MeterId) -> Result
 }
 
 pub(super) fn gaps(connection: &Connection, meter: &MeterId) -> Result<Vec<Gap>, StoreError> {
-    let contiguous = crate::store::to_i64(contiguous_seq(connection, meter)?);
+    let contiguous = crate::to_i64(contiguous_seq(connection, meter)?);
     let mut statement = connection
         .prepare_cached("SELECT seq FROM seqs WHERE meter_id = ?1 AND seq > ?2 ORDER BY seq")?;
     let seqs = statement.query_map(params![meter.as_str(), contiguous], |row| {

@@ -2,10 +2,10 @@
 //! alert per rule, meter and condition, a lifecycle that only moves forward, delivery
 //! attempts and automation runs.
 
-use joule_hub::alerts::{AlertState, Channel, DeliveryAttempt, NewAlert};
-use joule_hub::store::{
+use joule_store::{
     ActionOutcome, AlertFilter, AlertKey, AutomationRun, Document, DocumentKind, Store, StoreError,
 };
+use joule_store::{AlertState, Channel, DeliveryAttempt, NewAlert};
 use std::sync::Arc;
 
 fn doc(id: u64, owner: &str, body: &str, updated_ms: i64) -> Document {

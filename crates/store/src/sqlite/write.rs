@@ -1,7 +1,7 @@
 //! The SQLite ingest path: one transaction per batch.
 
 use super::accounts;
-use crate::store::{
+use crate::{
     Batch, BatchOutcome, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
 };
@@ -9,7 +9,7 @@ use joule_protocol::{MeterId, Status};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{BTreeMap, HashMap};
 
-/// Writes a batch in one transaction (see [`crate::store::Store::write_batch`]).
+/// Writes a batch in one transaction (see [`crate::Store::write_batch`]).
 pub(super) fn write_batch(
     connection: &mut Connection,
     batch: &Batch,

@@ -233,7 +233,7 @@ pub struct BillRecord {
 }
 
 /// Reads a stored or given plan.
-pub fn parse_plan(toml: &str) -> Result<Plan, StoreError> {
+pub(crate) fn parse_plan(toml: &str) -> Result<Plan, StoreError> {
     Plan::from_toml(toml).map_err(|error| StoreError::InvalidTariff(error.to_string()))
 }
 
@@ -245,10 +245,10 @@ pub(crate) fn stored_plan(toml: &str) -> Result<Plan, StoreError> {
     })
 }
 
-/// Refuses a replacement that changes what is in force on or before `now_ms`: every
-/// version effective on or before today (the plan's local date) must be kept unchanged,
-/// none may be added there, and the plan's own settings (currency, zone, holidays) stay.
-pub fn check_replacement(
+/// Refuses a replacement of `old_toml` by `new_toml` that would change prices already in
+/// force at `now_ms` (`joule_tariff::check_replacement` holds the rule; the store applies
+/// it inside the transaction that reads the old plan and writes the new one).
+pub(crate) fn check_replacement(
     old_toml: &str,
     new_toml: &str,
     old: &Plan,
@@ -256,85 +256,10 @@ pub fn check_replacement(
 ) -> Result<(), StoreError> {
     let now = jiff::Timestamp::from_millisecond(now_ms)
         .map_err(|error| StoreError::Database(error.to_string()))?;
-    let today = old.time_zone().to_offset(now).to_datetime(now).date();
-    let (old_settings, old_versions) = split_versions(old_toml, today)?;
-    let (new_settings, new_versions) = split_versions(new_toml, today)?;
-    if old_settings != new_settings {
-        return Err(StoreError::Retroactive(
-            "currency, time zone or holidays differ; they apply to prices already in \
-             force, so publish a plan under a new name instead"
-                .to_owned(),
-        ));
-    }
-    for (date, version) in &old_versions {
-        if new_versions.get(date) != Some(version) {
-            return Err(StoreError::Retroactive(format!(
-                "the version effective from {date} is in force since before today \
-                 ({today}) and may not change or go; add a version with a later \
-                 `effective_from` instead"
-            )));
-        }
-    }
-    if let Some(date) = new_versions.keys().find(|d| !old_versions.contains_key(*d)) {
-        return Err(StoreError::Retroactive(format!(
-            "a new version effective from {date} would change prices on or before today \
-             ({today}); its `effective_from` must be after today"
-        )));
-    }
-    Ok(())
-}
-
-type Versions = std::collections::BTreeMap<jiff::civil::Date, toml::Value>;
-
-/// The plan's settings (without name and versions) and its versions effective on or
-/// before `today`, by date.
-fn split_versions(
-    text: &str,
-    today: jiff::civil::Date,
-) -> Result<(toml::Table, Versions), StoreError> {
-    let invalid = |detail: String| StoreError::InvalidTariff(detail);
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-    table.remove("name");
-    let versions = match table.remove("versions") {
-        Some(toml::Value::Array(versions)) => versions,
-        _ => return Err(invalid("`versions` must be an array of tables".to_owned())),
-    };
-    let mut in_force = Versions::new();
-    for version in versions {
-        let date = match version.get("effective_from") {
-            Some(toml::Value::Datetime(d)) => d.to_string(),
-            Some(toml::Value::String(s)) => s.clone(),
-            _ => return Err(invalid("a version has no `effective_from`".to_owned())),
-        };
-        let date: jiff::civil::Date = date
-            .parse()
-            .map_err(|e| invalid(format!("effective_from `{date}`: {e}")))?;
-        if date <= today {
-            let mut version = version;
-            if let Some(table) = version.as_table_mut() {
-                table.remove("effective_from");
-            }
-            in_force.insert(date, version);
-        }
-    }
-    Ok((table, in_force))
-}
-
-/// The price series a plan's versions name (dynamic import, net-billing export).
-pub fn series_names(plan: &Plan) -> Vec<String> {
-    use joule_tariff::{EnergyCharge, ExportCredit, ExportPrice};
-    let mut names = Vec::new();
-    for version in plan.versions() {
-        if let EnergyCharge::Dynamic(dynamic) = &version.import {
-            names.push(dynamic.series.clone());
-        }
-        if let ExportCredit::NetBilling(ExportPrice::Dynamic(dynamic)) = &version.export {
-            names.push(dynamic.series.clone());
-        }
-    }
-    names.sort();
-    names.dedup();
-    names
+    joule_tariff::check_replacement(old_toml, new_toml, old, now).map_err(|error| match error {
+        joule_tariff::ReplacementError::Invalid(detail) => StoreError::InvalidTariff(detail),
+        joule_tariff::ReplacementError::Retroactive(detail) => StoreError::Retroactive(detail),
+    })
 }
 
 /// A price point read back from the database.

@@ -2,7 +2,7 @@
 //! the SQLite backend.
 
 use super::PostgresStore;
-use crate::store::{
+use crate::{
     BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord,
     check_replacement, corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
 };
@@ -170,9 +170,7 @@ pub(super) async fn prices(
         )
         .await?;
     rows.iter()
-        .map(|row| {
-            crate::store::billing::price_point(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)
-        })
+        .map(|row| crate::billing::price_point(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
         .collect()
 }
 
@@ -201,8 +199,8 @@ pub(super) async fn add_billing_run(
     meters_total: u64,
     now_ms: i64,
 ) -> Result<BillingRun, StoreError> {
-    let summary = serde_json::to_string(&crate::store::RunSummary::default())
-        .map_err(corrupt("run summary"))?;
+    let summary =
+        serde_json::to_string(&crate::RunSummary::default()).map_err(corrupt("run summary"))?;
     let row = client
         .query_one(
             &format!(

@@ -1,7 +1,7 @@
 //! PostgreSQL queries for the readers: progress, series, readings, records. They run on the
 //! reader connection, which sees the last committed batch and never waits for the writer.
 
-use crate::store::{
+use crate::{
     DeadLetter, Gap, Resolution, SeriesPoint, StoreError, corrupt, relay_from_name,
     stored_meter_id, to_i64, to_u64,
 };

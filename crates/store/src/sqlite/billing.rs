@@ -1,7 +1,7 @@
 //! SQLite: tariff plans, market prices, billing runs and bills.
 
 use super::SqliteStore;
-use crate::store::{
+use crate::{
     BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord,
     check_replacement, corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
 };
@@ -171,9 +171,7 @@ pub(super) fn prices(
     let mut points = Vec::new();
     for row in rows {
         let (start_ms, duration_s, price) = row?;
-        points.push(crate::store::billing::price_point(
-            start_ms, duration_s, price,
-        )?);
+        points.push(crate::billing::price_point(start_ms, duration_s, price)?);
     }
     Ok(points)
 }
