@@ -26,13 +26,13 @@ pub(crate) fn billing(command: &BillingCommand, out: &mut impl Write) -> anyhow:
             &args.period,
             args.rerun,
             "cli",
-            joule_hub::service::now_ms,
+            joule_clock::SystemClock::shared(),
         )
         .await?;
         let detail = if args.rerun { "rerun" } else { "" };
         store
             .audit(AuditEntry {
-                ts_ms: joule_clock::Clock::now_ms(&joule_clock::SystemClock),
+                ts_ms: crate::runtime::now_ms(),
                 actor: "cli".to_owned(),
                 action: "billing.run".to_owned(),
                 target: args.period.clone(),

@@ -8,7 +8,6 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use anyhow::Context;
-use joule_clock::{Clock, SystemClock};
 use joule_protocol::MeterId;
 use joule_store::{
     AuditEntry, MeterDetails, MeterFilter, NewMeter, Role, StorageConfig, Store, UserRecord,
@@ -16,12 +15,7 @@ use joule_store::{
 };
 
 use crate::cli::{HubArgs, MetersCommand, RoleArg, TariffsCommand, UsersCommand};
-use crate::runtime::block_on;
-
-/// The time now, Unix ms (what audit entries and new records are stamped with).
-fn now_ms() -> i64 {
-    SystemClock.now_ms()
-}
+use crate::runtime::{block_on, now_ms};
 
 /// Opens the store that the hub configuration `args` names (its `[storage]` table and the
 /// `JOULE_HUB_STORAGE_*` variables).

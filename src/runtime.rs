@@ -1,5 +1,5 @@
-//! What every long-running verb shares: the async runtime, logs on stderr, and stopping
-//! on Ctrl-C or SIGTERM.
+//! What every long-running verb shares: the async runtime, logs on stderr, stopping
+//! on Ctrl-C or SIGTERM, and the system clock.
 
 use anyhow::Context as _;
 
@@ -57,4 +57,10 @@ pub(crate) async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
+}
+
+/// The system clock's time now, Unix ms: the command line is the shell that reads it and
+/// hands it to the code it calls.
+pub(crate) fn now_ms() -> i64 {
+    joule_clock::Clock::now_ms(&joule_clock::SystemClock)
 }

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_store::{MeterDetails, NewMeter, Store};
-use joule_store::tokens;
 use joule_protocol::{
     LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
     encode,
 };
+use joule_store::tokens;
+use joule_store::{MeterDetails, NewMeter, Store};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
 

@@ -84,9 +84,7 @@ impl Progress {
 }
 
 /// The time now, Unix ms.
-pub(crate) fn now_ms() -> i64 {
-    joule_hub::service::now_ms()
-}
+pub(crate) use crate::runtime::now_ms;
 
 /// Writes `value` as pretty JSON to `path` (creating its directory).
 pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_store::{Resolution, Role, Store, UserRecord};
 use joule_store::tokens;
+use joule_store::{Resolution, Role, Store, UserRecord};
 use serde_json::json;
 
 use super::{Progress, machine, percentile, postgres_bytes, sqlite_bytes, write_json};

@@ -17,16 +17,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_store::Store;
 use joule_meter::config::{Incident, IncidentKind};
 use joule_protocol::MeterId;
+use joule_store::Store;
 use tokio::sync::watch;
 
 use crate::cli::DemoArgs;
+use crate::runtime::now_ms;
 use crate::runtime::{block_on, init_logs_at, shutdown_signal};
 use crate::sim::ProgressLine;
 use crate::sim::agents::{self, AgentSpec};
-use crate::sim::register::now_ms;
 use backfill::Backlog;
 use provision::Demo;
 
@@ -170,7 +170,14 @@ async fn bill_last_month(store: &std::sync::Arc<dyn Store>) -> anyhow::Result<()
     let last_month = today.first_of_month().yesterday()?;
     let period = format!("{:04}-{:02}", last_month.year(), last_month.month());
     if !store.period_closed(&period).await? {
-        joule_hub::billing::run::start(Arc::clone(store), &period, false, "demo", now_ms).await?;
+        joule_hub::billing::run::start(
+            Arc::clone(store),
+            &period,
+            false,
+            "demo",
+            joule_clock::SystemClock::shared(),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use anyhow::Context;
-use joule_store::passwords;
-use joule_store::{MeterDetails, NewMeter, Role, Store, UserRecord};
-use joule_store::tokens;
 use joule_protocol::MeterId;
 use joule_sim::fleet::neighbourhood_home;
 use joule_sim::household::HouseholdSpec;
+use joule_store::passwords;
+use joule_store::tokens;
+use joule_store::{MeterDetails, NewMeter, Role, Store, UserRecord};
 use serde::{Deserialize, Serialize};
 
 /// Seed of the demo's neighbourhood.

@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use joule_meter::agent::{self, Panel};
+use joule_meter::agent;
+use joule_meter::clock::SystemClock;
 use joule_meter::config::{Incident, IncidentKind, MeterConfig};
+use joule_meter::display::Panel;
 use joule_sim::household::HouseholdSpec;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -77,7 +79,7 @@ pub(crate) fn spawn(
     tokio::spawn(async move {
         let id = config.meter.id.clone();
         let (panel, _display) = Panel::new();
-        agent::run(config, stop, panel)
+        agent::run(config, SystemClock::shared(), stop, panel)
             .await
             .with_context(|| format!("meter {id} stopped"))
     })

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::Credentials;
+use super::credentials::Credentials;
 
 /// A logged-in session with a hub's API.
 #[derive(Debug)]

@@ -6,10 +6,10 @@
 
 pub(crate) mod agents;
 pub(crate) mod api;
+pub(crate) mod credentials;
 pub(crate) mod register;
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -18,36 +18,8 @@ use tokio::sync::watch;
 
 use crate::cli::SimArgs;
 use crate::runtime::{block_on, init_logs_at, shutdown_signal};
+use credentials::{Credentials, read_tokens};
 use register::{FleetSettings, FleetTotals};
-
-/// A meter's login.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Credentials {
-    /// Meter id (MQTT username).
-    pub(crate) id: String,
-    /// Device token (MQTT password).
-    pub(crate) token: String,
-}
-
-/// Reads a token file: one `METER_ID TOKEN` per line; blank lines and `#` comments skipped.
-fn read_tokens(path: &Path) -> anyhow::Result<Vec<Credentials>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .map(|(n, line)| (n + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-        .map(
-            |(n, line)| match line.split_whitespace().collect::<Vec<_>>()[..] {
-                [id, token] => Ok(Credentials {
-                    id: id.to_owned(),
-                    token: token.to_owned(),
-                }),
-                _ => bail!("{} line {n}: expected `METER_ID TOKEN`", path.display()),
-            },
-        )
-        .collect()
-}
 
 /// The meters to simulate: from the token file, or registered through the API now.
 async fn credentials(args: &SimArgs) -> anyhow::Result<Vec<Credentials>> {

@@ -8,8 +8,9 @@
 //! backlog is small, so a hub slower than the fleet slows the simulation instead of
 //! piling readings up in memory.
 
+use crate::runtime::now_ms;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use joule_meter::outbox::Outbox;
@@ -18,20 +19,13 @@ use joule_protocol::{MeterId, TopicKind, Topics, encode};
 use joule_sim::fleet::{Cadence, RegisterMeter, Report, Start, neighbourhood_home};
 use tokio::sync::{Notify, mpsc, watch};
 
-use super::Credentials;
+use super::credentials::Credentials;
 
 /// How long the fleet waits for its meters to connect before simulated time starts.
 const CONNECT_WAIT: Duration = Duration::from_secs(120);
 
 /// Unsent messages per meter beyond which simulated time waits for the hub.
 const BACKLOG_PER_METER: u64 = 400;
-
-/// The time now, Unix ms.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// How a register-level fleet runs.
 #[derive(Debug, Clone)]

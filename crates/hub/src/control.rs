@@ -3,7 +3,7 @@
 //! dispatcher that publishes it (a pending command left by a stopped hub goes at the next
 //! start). Its lifecycle then follows the meter's acknowledgements.
 
-use crate::service::{Shared, now_ms};
+use crate::context::Shared;
 use joule_protocol::{Action, MeterId};
 use joule_store::{AuditEntry, CommandRecord, StoreError};
 
@@ -41,7 +41,7 @@ pub async fn issue(
     context: Option<&str>,
     expires_s: u32,
 ) -> Result<CommandRecord, ControlError> {
-    let now = now_ms();
+    let now = shared.now_ms();
     let store = &shared.store;
     let command = store
         .add_command(meter, action, actor, now, now + i64::from(expires_s) * 1000)

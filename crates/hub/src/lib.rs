@@ -8,6 +8,7 @@ pub mod automation;
 pub mod billing;
 pub mod broker;
 pub mod config;
+pub mod context;
 pub mod control;
 pub mod ingest;
 pub mod market;

@@ -11,18 +11,18 @@
 use crate::billing::market::MarketCache;
 use crate::broker::{EmbeddedBroker, RegistryCredentials};
 use crate::config::{BrokerUrl, HubConfig, TlsFiles};
+use crate::context::{Outgoing, Shared, WATCH_QUEUE, WatchInput};
 use crate::ingest::{Ingest, Outcome};
 use crate::market::MarketInputs;
-use joule_protocol::{
-    Command, LiveReading, MeterId, PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode,
-};
+use joule_clock::{SharedClock, SystemClock};
+use joule_protocol::{Command, PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode};
 use joule_store::tokens;
 use joule_store::{Batch, CommandRecord, CommandStatus, Store, StoreError};
 use rumqttc::{
     AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport,
 };
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 /// Why the service stopped.
@@ -45,15 +45,6 @@ pub enum ServiceError {
         /// Why.
         source: joule_tls::TlsError,
     },
-}
-
-/// The current time in Unix ms (the hub's only clock).
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 /// How the hub reaches its broker.
@@ -110,56 +101,13 @@ fn server_tls(
         .map_err(|source| ServiceError::Tls { key, source })
 }
 
-/// What the hub's parts share: the API reads, asks for commands and streams live
-/// readings; ingest writes, publishes commands and feeds the streams.
-#[derive(Debug, Clone)]
-pub struct Shared {
-    /// The configuration.
-    pub config: Arc<HubConfig>,
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// Live readings as they are stored (for server-sent events).
-    pub live: broadcast::Sender<(MeterId, LiveReading)>,
-    /// Commands to publish (stored already, status pending).
-    pub commands: mpsc::Sender<CommandRecord>,
-    /// Messages for the hub's own MQTT connection to publish (alerts, automation).
-    pub outgoing: mpsc::Sender<Outgoing>,
-    /// What alert and automation rules watch: stored data, rule changes, resolutions.
-    pub watch: mpsc::Sender<crate::watcher::Input>,
-    /// The HTTP client for webhooks.
-    pub http: reqwest::Client,
-    /// Notified when prices, tariff plans or meters change, so the money figures alert and
-    /// automation rules read are worked out again at once (`billing::market`).
-    pub billing_changed: Arc<Notify>,
-}
-
-impl Shared {
-    /// Says that prices, tariff plans or meters changed.
-    pub fn billing_changed(&self) {
-        self.billing_changed.notify_one();
-    }
-}
-
-/// A message for the hub's MQTT connection to publish, with where to say it was taken.
-#[derive(Debug)]
-pub struct Outgoing {
-    /// Topic.
-    pub topic: String,
-    /// Payload.
-    pub payload: Vec<u8>,
-    /// Whether the broker retains it.
-    pub retain: bool,
-    /// Told `Ok` once the client has queued it (QoS 1), or why not.
-    pub done: tokio::sync::oneshot::Sender<Result<(), String>>,
-}
-
 /// A hub ready to run: what its parts share, and the receiving ends of its queues.
 #[derive(Debug)]
 pub struct Hub {
     shared: Shared,
     commands: mpsc::Receiver<CommandRecord>,
     outgoing: mpsc::Receiver<Outgoing>,
-    watch: mpsc::Receiver<crate::watcher::Input>,
+    watch: mpsc::Receiver<WatchInput>,
     market: Arc<dyn MarketInputs>,
     /// Billing's figures in memory, when they are the market (then their refresher runs).
     market_cache: Option<MarketCache>,
@@ -169,15 +117,22 @@ impl Hub {
     /// A hub with `config` storing into `store`, whose alert and automation rules read
     /// bill forecasts and prices from billing (`billing::market`).
     pub fn new(config: HubConfig, store: Arc<dyn Store>) -> Self {
+        Self::with_clock(config, store, SystemClock::shared())
+    }
+
+    /// A hub like [`Hub::new`] whose parts read the time from `clock` (tests pass a
+    /// manual clock).
+    pub fn with_clock(config: HubConfig, store: Arc<dyn Store>, clock: SharedClock) -> Self {
         let (commands_tx, commands) = mpsc::channel(1024);
         let (outgoing_tx, outgoing) = mpsc::channel(1024);
-        let (watch_tx, watch) = mpsc::channel(crate::watcher::QUEUE);
+        let (watch_tx, watch) = mpsc::channel(WATCH_QUEUE);
         let (live, _) = broadcast::channel(4096);
         let market_cache = MarketCache::default();
         Self {
             shared: Shared {
                 config: Arc::new(config),
                 store,
+                clock,
                 live,
                 commands: commands_tx,
                 outgoing: outgoing_tx,
@@ -340,6 +295,7 @@ impl Hub {
             topics.clone(),
             ingest,
             queue,
+            Arc::clone(&shared.clock),
         ));
         let dispatcher = tokio::spawn(dispatch_commands(
             commands,
@@ -358,6 +314,7 @@ impl Hub {
         let market_refresher = market_cache.map(|cache| {
             tokio::spawn(crate::billing::market::run(
                 Arc::clone(&shared.store),
+                Arc::clone(&shared.clock),
                 cache,
                 Arc::clone(&shared.billing_changed),
             ))
@@ -460,7 +417,7 @@ async fn dispatch_commands(
         }
         if let Err(error) = shared
             .store
-            .set_command_status(command.id, CommandStatus::Sent, None, now_ms())
+            .set_command_status(command.id, CommandStatus::Sent, None, shared.now_ms())
             .await
         {
             tracing::error!(%error, id = command.id, "marking a command sent failed");
@@ -492,7 +449,7 @@ async fn housekeeping(shared: Shared) {
     let mut last_prune_ms = 0;
     loop {
         tick.tick().await;
-        let now = now_ms();
+        let now = shared.now_ms();
         match shared.store.expire_commands(now).await {
             Ok(expired) => {
                 for command in expired {
@@ -523,6 +480,7 @@ async fn read_messages(
     topics: Topics,
     mut ingest: Ingest,
     queue: mpsc::Sender<Outcome>,
+    clock: SharedClock,
 ) {
     let mut failures: u32 = 0;
     // This task alone polls the connection, so it must never wait on the client's request
@@ -551,7 +509,7 @@ async fn read_messages(
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let outcome = ingest.accept(&publish.topic, &publish.payload, now_ms());
+                let outcome = ingest.accept(&publish.topic, &publish.payload, clock.now_ms());
                 if queue.send(outcome).await.is_err() {
                     return;
                 }
@@ -605,7 +563,7 @@ async fn write_batches(
                         status = status.as_str(),
                         "meter status"
                     );
-                    batch.statuses.push((meter, status, now_ms()));
+                    batch.statuses.push((meter, status, shared.now_ms()));
                 }
             }
         }
@@ -622,7 +580,7 @@ async fn write_batches(
             let ack = StorageAck {
                 v: PAYLOAD_VERSION,
                 up_to_seq,
-                ts_ms: now_ms(),
+                ts_ms: shared.now_ms(),
             };
             let topic = topics.topic(&meter, TopicKind::Stored);
             // Never wait here: the reader may be waiting for this task to take from the queue,

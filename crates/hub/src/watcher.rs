@@ -13,10 +13,10 @@ use crate::alerts::{AlertRule, AlertState, NewAlert, NotificationSettings};
 use crate::automation::runner;
 use crate::automation::triggers::{Firing, Triggers};
 use crate::automation::{AutomationRule, DrEvent};
+use crate::context::{Shared, WatchInput};
 use crate::market::MarketInputs;
 use crate::rulebook;
-use crate::service::{Shared, now_ms};
-use joule_protocol::{EventMessage, LiveReading, MeterId, Status};
+use joule_protocol::{EventMessage, MeterId, Status};
 use joule_store::{
     AlertFilter, AlertKey, Batch, BatchOutcome, MeterFilter, Role, StoreError, Stored,
 };
@@ -24,35 +24,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// How many inputs may wait for the watcher; past that, ingest drops them (counted in
-/// `joule_watch_dropped_total`) rather than slow down.
-pub const QUEUE: usize = 10_000;
-
-/// What the watcher is told.
-#[derive(Debug)]
-pub enum Input {
-    /// What a committed batch stored.
-    Stored {
-        /// New live readings.
-        readings: Vec<(MeterId, LiveReading)>,
-        /// Events.
-        events: Vec<(MeterId, EventMessage)>,
-        /// Presence changes (`true`: online) with their time.
-        presence: Vec<(MeterId, bool, i64)>,
-    },
-    /// Rules, settings or DR events changed: reload them.
-    RulesChanged,
-    /// A user resolved an alert: its next occurrence raises a new one.
-    Resolved {
-        /// The rule.
-        rule_id: u64,
-        /// The meter.
-        meter: String,
-        /// The condition.
-        condition: String,
-    },
-}
 
 /// Hands what a batch stored to the watcher, never waiting.
 pub fn feed(shared: &Shared, batch: &Batch, outcome: &BatchOutcome) {
@@ -72,7 +43,7 @@ pub fn feed(shared: &Shared, batch: &Batch, outcome: &BatchOutcome) {
     if outcome.new_live.is_empty() && events.is_empty() && presence.is_empty() {
         return;
     }
-    let input = Input::Stored {
+    let input = WatchInput::Stored {
         readings: outcome.new_live.clone(),
         events,
         presence,
@@ -82,14 +53,12 @@ pub fn feed(shared: &Shared, batch: &Batch, outcome: &BatchOutcome) {
     }
 }
 
-/// Tells the watcher that rules changed (the API calls this after every change).
-pub fn rules_changed(shared: &Shared) {
-    // A full queue will reach a reload at the next minute anyway.
-    let _ = shared.watch.try_send(Input::RulesChanged);
-}
-
 /// Runs the watcher until `inputs` closes.
-pub async fn run(shared: Shared, mut inputs: mpsc::Receiver<Input>, market: Arc<dyn MarketInputs>) {
+pub async fn run(
+    shared: Shared,
+    mut inputs: mpsc::Receiver<WatchInput>,
+    market: Arc<dyn MarketInputs>,
+) {
     let mut watcher = Watcher {
         deliverer: Deliverer::new(shared.clone()),
         shared,
@@ -114,7 +83,7 @@ pub async fn run(shared: Shared, mut inputs: mpsc::Receiver<Input>, market: Arc<
                 Some(input) => watcher.handle(input).await,
             },
             _ = tick.tick() => {
-                if now_ms() - watcher.reloaded_ms >= 60_000 {
+                if watcher.shared.now_ms() - watcher.reloaded_ms >= 60_000 {
                     watcher.reload_logged().await;
                 }
                 watcher.tick().await;
@@ -143,7 +112,7 @@ struct Watcher {
 
 impl Watcher {
     async fn reload_logged(&mut self) {
-        self.reloaded_ms = now_ms();
+        self.reloaded_ms = self.shared.now_ms();
         if let Err(error) = self.reload().await {
             tracing::error!(%error, "loading alert and automation rules failed");
         }
@@ -233,9 +202,9 @@ impl Watcher {
         }
     }
 
-    async fn handle(&mut self, input: Input) {
+    async fn handle(&mut self, input: WatchInput) {
         match input {
-            Input::Stored {
+            WatchInput::Stored {
                 readings,
                 events,
                 presence,
@@ -258,7 +227,7 @@ impl Watcher {
                 self.apply(changes).await;
                 self.run(firings);
             }
-            Input::Resolved {
+            WatchInput::Resolved {
                 rule_id,
                 meter,
                 condition,
@@ -267,12 +236,12 @@ impl Watcher {
                     self.engine.forget(rule_id, &meter, &condition);
                 }
             }
-            Input::RulesChanged => self.reload_logged().await,
+            WatchInput::RulesChanged => self.reload_logged().await,
         }
     }
 
     async fn tick(&mut self) {
-        let now = now_ms();
+        let now = self.shared.now_ms();
         let changes = self.engine.tick(now, self.market.as_ref());
         self.apply(changes).await;
         let feeders = &self.feeders;

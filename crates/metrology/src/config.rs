@@ -72,6 +72,9 @@ pub struct TamperThresholds {
     pub persistence_s: f64,
 }
 
+/// The most sub-intervals a sliding window may have.
+pub(crate) const MAX_SUBINTERVALS: usize = 60;
+
 /// Demand measurement: block demand is `subintervals = 1`; sliding demand has several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemandConfig {
@@ -263,7 +266,7 @@ impl MeterConfig {
         }
         let subintervals = self.demand.subintervals;
         if subintervals == 0
-            || subintervals as usize > crate::demand::MAX_SUBINTERVALS
+            || subintervals as usize > MAX_SUBINTERVALS
             || !self.demand.interval_s.is_multiple_of(subintervals)
         {
             return Err(ConfigError::new(

@@ -5,10 +5,7 @@
 //! so the caller passes time in seconds since its epoch with each energy amount. A gap in
 //! the energy (the meter was off) counts as sub-intervals with no energy.
 
-use crate::config::DemandConfig;
-
-/// The most sub-intervals a sliding window may have.
-pub(crate) const MAX_SUBINTERVALS: usize = 60;
+use crate::config::{DemandConfig, MAX_SUBINTERVALS};
 
 /// A demand value and the end of the window it covers.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -8,6 +8,7 @@ mod postgres;
 pub use postgres::Postgres;
 
 pub mod http;
+pub mod modules;
 
 use joule_protocol::{
     IntervalRecord, LiveReading, PAYLOAD_VERSION, PqCounters, Registers, RelayState,

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use joule_store::{Batch, MeterDetails, NewMeter, Store, Stored};
-use joule_store::tokens;
 use joule_protocol::MeterId;
 use joule_sim::fleet::{Cadence, RegisterMeter, Report, Start, neighbourhood_home};
+use joule_store::tokens;
+use joule_store::{Batch, MeterDetails, NewMeter, Store, Stored};
 use serde::{Deserialize, Serialize};
 
 use crate::bench::Progress;

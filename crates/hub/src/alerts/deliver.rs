@@ -8,7 +8,7 @@
 
 use super::config::{AlertsConfig, SmtpConfig, SmtpSecurity};
 use super::{Alert, Channel, DeliveryAttempt, NotificationSettings};
-use crate::service::{Outgoing, Shared, now_ms};
+use crate::context::{Outgoing, Shared};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -53,7 +53,7 @@ impl Deliverer {
                 alert_id: alert.id,
                 channel,
                 attempt,
-                ts_ms: now_ms(),
+                ts_ms: self.shared.now_ms(),
                 ok: result.is_ok(),
                 detail: match &result {
                     Ok(detail) | Err(Failure::Retry(detail) | Failure::Final(detail)) => {

@@ -1,9 +1,9 @@
 //! Administration: users, the audit log, and the dead letters of ingest.
 
+use super::AppState;
 use super::LimitQuery;
 use super::auth::{Caller, set_password};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use super::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -86,7 +86,7 @@ pub async fn add_user(
         username: request.username,
         role: request.role,
         password_hash,
-        created_ms: now_ms(),
+        created_ms: state.shared.now_ms(),
     };
     let store = &state.shared.store;
     store.add_user(user.clone()).await?;

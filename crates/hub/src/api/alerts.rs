@@ -2,16 +2,16 @@
 //! personal: a user sees and changes only their own (another's answers 404). A consumer's
 //! rules watch their own meters; an operator's may watch the fleet.
 
+use super::AppState;
 use super::LimitQuery;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::meters::visible_meter;
-use super::{AppState, now_ms};
 use crate::alerts::{
     Alert, AlertRule, AlertRuleSpec, AlertState, DeliveryAttempt, NotificationSettings,
 };
+use crate::context::WatchInput;
 use crate::rulebook;
-use crate::watcher::{self, Input};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -69,10 +69,10 @@ pub async fn create_rule(
         None,
         &caller.user.username,
         &spec,
-        now_ms(),
+        state.shared.now_ms(),
     )
     .await?;
-    watcher::rules_changed(&state.shared);
+    state.shared.rules_changed();
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
@@ -106,10 +106,10 @@ pub async fn replace_rule(
         Some(rule_id),
         &caller.user.username,
         &spec,
-        now_ms(),
+        state.shared.now_ms(),
     )
     .await?;
-    watcher::rules_changed(&state.shared);
+    state.shared.rules_changed();
     Ok(Json(rule))
 }
 
@@ -132,8 +132,10 @@ pub async fn delete_rule(
         meter: None,
         condition: None,
     };
-    store.resolve_alerts(&key, "rule deleted", now_ms()).await?;
-    watcher::rules_changed(&state.shared);
+    store
+        .resolve_alerts(&key, "rule deleted", state.shared.now_ms())
+        .await?;
+    state.shared.rules_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,10 +167,10 @@ pub async fn put_settings(
         state.shared.store.as_ref(),
         &caller.user.username,
         &settings,
-        now_ms(),
+        state.shared.now_ms(),
     )
     .await?;
-    watcher::rules_changed(&state.shared);
+    state.shared.rules_changed();
     Ok(Json(settings))
 }
 
@@ -228,13 +230,13 @@ async fn move_alert(
     let moved = state
         .shared
         .store
-        .set_alert_state(alert_id, to, &caller.user.username, now_ms())
+        .set_alert_state(alert_id, to, &caller.user.username, state.shared.now_ms())
         .await?
         .ok_or_else(|| {
             ApiError::conflict(format!("alert {alert_id} is {}", alert.state.as_str()))
         })?;
     if to == AlertState::Resolved {
-        let _ = state.shared.watch.try_send(Input::Resolved {
+        let _ = state.shared.watch.try_send(WatchInput::Resolved {
             rule_id: moved.raised.rule_id,
             meter: moved.raised.meter.clone(),
             condition: moved.raised.condition.clone(),

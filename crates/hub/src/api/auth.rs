@@ -1,8 +1,8 @@
 //! Who is asking: browser sessions (an HttpOnly cookie plus a CSRF token on every
 //! state-changing request) and bearer API tokens for scripts; login, logout and tokens.
 
+use super::AppState;
 use super::error::{ApiError, ApiJson};
-use super::{AppState, now_ms};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
@@ -41,6 +41,9 @@ pub struct Caller {
     pub user: UserRecord,
     /// How they proved it.
     pub proof: Proof,
+    /// When the request was authenticated, Unix ms (the hub's clock): what the caller's
+    /// audit entries are stamped with.
+    pub at_ms: i64,
 }
 
 impl Caller {
@@ -63,7 +66,7 @@ impl Caller {
     /// An audit entry by this caller.
     pub fn audit(&self, action: &str, target: &str, detail: impl Into<String>) -> AuditEntry {
         AuditEntry {
-            ts_ms: now_ms(),
+            ts_ms: self.at_ms,
             actor: self.user.username.clone(),
             action: action.to_owned(),
             target: target.to_owned(),
@@ -91,6 +94,7 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let store = &state.shared.store;
+        let at_ms = state.shared.now_ms();
         let bearer = parts
             .headers
             .get(AUTHORIZATION)
@@ -104,13 +108,14 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Self {
                 user,
                 proof: Proof::ApiToken,
+                at_ms,
             });
         }
         let token =
             cookie_value(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthorized)?;
         let token_hash = tokens::hash(token);
         let (session, user) = store
-            .session(&token_hash, now_ms())
+            .session(&token_hash, at_ms)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -130,6 +135,7 @@ impl FromRequestParts<AppState> for Caller {
                 token_hash,
                 csrf_token: session.csrf_token,
             },
+            at_ms,
         })
     }
 }
@@ -184,7 +190,7 @@ pub async fn login(
     };
     let token = tokens::generate();
     let csrf_token = tokens::generate();
-    let now = now_ms();
+    let now = state.shared.now_ms();
     let hours = state.shared.config.http.session_hours;
     store
         .add_session(SessionRecord {
@@ -274,7 +280,7 @@ pub async fn create_token(
             &caller.user.username,
             &tokens::hash(&token),
             &request.name,
-            now_ms(),
+            state.shared.now_ms(),
         )
         .await?;
     store

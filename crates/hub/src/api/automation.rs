@@ -3,16 +3,15 @@
 //! a meter command) need the operator role; anyone may call a webhook. Triggers and
 //! commands may name only meters the caller may see.
 
+use super::AppState;
 use super::LimitQuery;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::meters::visible_meter;
-use super::{AppState, now_ms};
 use crate::automation::{
     AutomationAction, AutomationRule, AutomationSpec, DrEvent, DrEventSpec, Trigger, runner,
 };
 use crate::rulebook;
-use crate::watcher;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -89,12 +88,18 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     check_spec(&state, &caller, &spec).await?;
     let store = state.shared.store.as_ref();
-    let rule =
-        rulebook::put_automation(store, None, &caller.user.username, &spec, now_ms()).await?;
+    let rule = rulebook::put_automation(
+        store,
+        None,
+        &caller.user.username,
+        &spec,
+        state.shared.now_ms(),
+    )
+    .await?;
     store
         .audit(caller.audit("automation.create", &rule.id.to_string(), &spec.name))
         .await?;
-    watcher::rules_changed(&state.shared);
+    state.shared.rules_changed();
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
@@ -124,13 +129,18 @@ pub async fn replace(
     own_rule(&state, &caller, rule_id).await?;
     check_spec(&state, &caller, &spec).await?;
     let store = state.shared.store.as_ref();
-    let rule =
-        rulebook::put_automation(store, Some(rule_id), &caller.user.username, &spec, now_ms())
-            .await?;
+    let rule = rulebook::put_automation(
+        store,
+        Some(rule_id),
+        &caller.user.username,
+        &spec,
+        state.shared.now_ms(),
+    )
+    .await?;
     store
         .audit(caller.audit("automation.replace", &rule_id.to_string(), &spec.name))
         .await?;
-    watcher::rules_changed(&state.shared);
+    state.shared.rules_changed();
     Ok(Json(rule))
 }
 
@@ -151,7 +161,7 @@ pub async fn delete(
     store
         .audit(caller.audit("automation.delete", &rule_id.to_string(), &rule.spec.name))
         .await?;
-    watcher::rules_changed(&state.shared);
+    state.shared.rules_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -218,12 +228,13 @@ pub async fn add_dr_event(
     spec.validate()
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let store = state.shared.store.as_ref();
-    let event = rulebook::add_dr_event(store, &caller.user.username, &spec, now_ms()).await?;
+    let event =
+        rulebook::add_dr_event(store, &caller.user.username, &spec, state.shared.now_ms()).await?;
     let detail = serde_json::to_string(&spec).unwrap_or_default();
     store
         .audit(caller.audit("dr_event.add", &event.id.to_string(), detail))
         .await?;
-    watcher::rules_changed(&state.shared);
+    state.shared.rules_changed();
     Ok((StatusCode::CREATED, Json(event)))
 }
 
@@ -248,6 +259,6 @@ pub async fn cancel_dr_event(
     store
         .audit(caller.audit("dr_event.cancel", &event_id.to_string(), ""))
         .await?;
-    watcher::rules_changed(&state.shared);
+    state.shared.rules_changed();
     Ok(StatusCode::NO_CONTENT)
 }

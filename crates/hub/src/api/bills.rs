@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiPath, ApiQuery};
 use super::meters::{RangeQuery, visible_meter};
-use super::{AppState, LimitQuery, now_ms};
+use super::{AppState, LimitQuery};
 use crate::billing::cost::MeterCost;
 use crate::billing::cost_series::CostSeries;
 use crate::billing::insights::MeterInsights;
@@ -141,7 +141,7 @@ pub async fn cost(
     let meter = visible_meter(&state, &caller, &id).await?;
     let store = state.shared.store.as_ref();
     Ok(Json(
-        crate::billing::cost::meter_cost(store, &meter, now_ms()).await?,
+        crate::billing::cost::meter_cost(store, &meter, state.shared.now_ms()).await?,
     ))
 }
 
@@ -175,7 +175,7 @@ pub async fn cost_series(
         from_ms: query.from_ms,
         to_ms: query.to_ms,
     }
-    .range()?;
+    .range(state.shared.now_ms())?;
     const DAYS_OF_HOURS_MS: i64 = 90 * 86_400_000;
     let resolution =
         query
@@ -223,6 +223,13 @@ pub async fn insights(
     let config = &state.shared.config.billing;
     let days = query.days.unwrap_or(30);
     Ok(Json(
-        crate::billing::insights::meter_insights(store, config, &meter, now_ms(), days).await?,
+        crate::billing::insights::meter_insights(
+            store,
+            config,
+            &meter,
+            state.shared.now_ms(),
+            days,
+        )
+        .await?,
     ))
 }

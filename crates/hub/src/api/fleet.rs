@@ -4,7 +4,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiQuery};
-use super::{AppState, LimitQuery, now_ms};
+use super::{AppState, LimitQuery};
 use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -84,7 +84,7 @@ pub struct FleetSummary {
 async fn summary(state: &AppState) -> Result<FleetSummary, ApiError> {
     let meters = state.shared.store.meters(&MeterFilter::default()).await?;
     let latest = state.latest.snapshot();
-    let now = now_ms();
+    let now = state.shared.now_ms();
     let mut summary = FleetSummary {
         ts_ms: now,
         meters: 0,

@@ -2,9 +2,9 @@
 //! stream. Consumers reach only their own meters; a foreign meter is "not found", so its
 //! existence is not revealed either.
 
+use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use super::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -114,7 +114,7 @@ pub async fn create(
     store
         .add_meter(
             NewMeter::with_token(id.clone(), request.details, &token),
-            now_ms(),
+            state.shared.now_ms(),
         )
         .await?;
     store
@@ -226,8 +226,9 @@ pub struct RangeQuery {
 }
 
 impl RangeQuery {
-    pub(super) fn range(&self) -> Result<(i64, i64), ApiError> {
-        let to_ms = self.to_ms.unwrap_or_else(now_ms);
+    /// The range asked for, ending now (`now_ms`) unless it says otherwise.
+    pub(super) fn range(&self, now_ms: i64) -> Result<(i64, i64), ApiError> {
+        let to_ms = self.to_ms.unwrap_or(now_ms);
         let from_ms = self.from_ms.unwrap_or(to_ms - 86_400_000);
         if from_ms >= to_ms {
             return Err(ApiError::bad_request("from_ms must be before to_ms"));
@@ -299,7 +300,7 @@ async fn series_of(
         from_ms: query.from_ms,
         to_ms: query.to_ms,
     }
-    .range()?;
+    .range(state.shared.now_ms())?;
     let resolution = query
         .resolution
         .unwrap_or_else(|| resolution_for(to_ms - from_ms));
@@ -413,7 +414,7 @@ pub async fn intervals(
     ApiQuery(query): ApiQuery<RangeQuery>,
 ) -> Result<Json<Vec<IntervalRecord>>, ApiError> {
     let meter = visible_meter(&state, &caller, &id).await?;
-    let (from_ms, to_ms) = query.range()?;
+    let (from_ms, to_ms) = query.range(state.shared.now_ms())?;
     Ok(Json(
         state
             .shared
@@ -435,7 +436,7 @@ pub async fn events(
     ApiQuery(query): ApiQuery<RangeQuery>,
 ) -> Result<Json<Vec<EventMessage>>, ApiError> {
     let meter = visible_meter(&state, &caller, &id).await?;
-    let (from_ms, to_ms) = query.range()?;
+    let (from_ms, to_ms) = query.range(state.shared.now_ms())?;
     Ok(Json(
         state.shared.store.events(&meter.id, from_ms, to_ms).await?,
     ))

@@ -15,7 +15,7 @@ pub mod fleet;
 pub mod meters;
 pub mod tariffs;
 
-use crate::service::Shared;
+use crate::context::Shared;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -45,11 +45,6 @@ pub struct Api {
     /// Turns true when the hub stops (ends live streams).
     pub stop: watch::Receiver<bool>,
     openapi: OnceLock<String>,
-}
-
-/// The time now, Unix ms.
-pub fn now_ms() -> i64 {
-    crate::service::now_ms()
 }
 
 /// How many entries of a newest-first list to return.

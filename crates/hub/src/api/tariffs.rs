@@ -6,7 +6,7 @@
 use super::auth::Caller;
 use super::bills::BillSummary;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use super::{AppState, LimitQuery, now_ms};
+use super::{AppState, LimitQuery};
 use crate::billing;
 use crate::config::PriceFormat;
 use axum::Json;
@@ -93,7 +93,9 @@ pub async fn create(
             plan.name()
         )));
     }
-    let record = store.put_tariff(&request.toml, now_ms()).await?;
+    let record = store
+        .put_tariff(&request.toml, state.shared.now_ms())
+        .await?;
     store
         .audit(caller.audit("tariff.add", &record.name, ""))
         .await?;
@@ -141,7 +143,9 @@ pub async fn replace(
     if store.tariff(&name).await?.is_none() {
         return Err(ApiError::not_found(format!("no tariff `{name}`")));
     }
-    let record = store.put_tariff(&request.toml, now_ms()).await?;
+    let record = store
+        .put_tariff(&request.toml, state.shared.now_ms())
+        .await?;
     store
         .audit(caller.audit("tariff.replace", &name, ""))
         .await?;
@@ -240,7 +244,7 @@ pub async fn prices(
     ApiPath(market): ApiPath<String>,
     ApiQuery(query): ApiQuery<RangeQuery>,
 ) -> Result<Json<Vec<joule_tariff::PricePoint>>, ApiError> {
-    let from_ms = query.from_ms.unwrap_or_else(now_ms);
+    let from_ms = query.from_ms.unwrap_or_else(|| state.shared.now_ms());
     let to_ms = query.to_ms.unwrap_or(from_ms.saturating_add(86_400_000));
     Ok(Json(
         state.shared.store.prices(&market, from_ms, to_ms).await?,
@@ -275,7 +279,7 @@ pub async fn start_run(
         &request.period,
         request.rerun,
         &caller.user.username,
-        now_ms,
+        state.shared.clock.clone(),
     )
     .await?;
     let detail = if request.rerun { "rerun" } else { "" };

@@ -4,8 +4,8 @@
 
 use super::{AutomationAction, AutomationRule};
 use crate::alerts::deliver::{call_webhook, publish};
+use crate::context::Shared;
 use crate::control;
-use crate::service::{Shared, now_ms};
 use joule_protocol::MeterId;
 use joule_store::{ActionOutcome, AuditEntry, AutomationRun, StoreError};
 
@@ -39,7 +39,7 @@ pub async fn run(
             shared
                 .store
                 .audit(AuditEntry {
-                    ts_ms: now_ms(),
+                    ts_ms: shared.now_ms(),
                     actor: ACTOR.into(),
                     action: format!("automation.{kind}"),
                     target,
@@ -64,7 +64,7 @@ pub async fn run(
         .add_automation_run(&AutomationRun {
             id: 0,
             rule_id: rule.id,
-            ts_ms: now_ms(),
+            ts_ms: shared.now_ms(),
             dry_run,
             reason: reason.to_owned(),
             outcomes,

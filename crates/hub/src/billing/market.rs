@@ -20,7 +20,7 @@
 use super::cost::{AHEAD_HOURS, cost_on_plan, month_of, prices_now, whole_second};
 use super::{BillingError, market_for};
 use crate::market::MarketInputs;
-use crate::service::now_ms;
+use joule_clock::SharedClock;
 use joule_protocol::MeterId;
 use joule_store::{MeterFilter, MeterRecord, Store};
 use joule_tariff::{Plan, PricePoint};
@@ -114,17 +114,22 @@ impl MarketInputs for MarketCache {
 
 /// Keeps `cache` filled from `store` until aborted: a pass every 15 s, and one at once
 /// whenever `changed` is notified (prices, plans or meters changed).
-pub async fn run(store: Arc<dyn Store>, cache: MarketCache, changed: Arc<Notify>) {
+pub async fn run(
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    cache: MarketCache,
+    changed: Arc<Notify>,
+) {
     let mut refresher = Refresher::new(store, cache);
     let mut tick = tokio::time::interval(PASS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            () = changed.notified() => refresher.changed(now_ms()),
+            () = changed.notified() => refresher.changed(clock.now_ms()),
         }
         let started = std::time::Instant::now();
-        match refresher.pass(now_ms()).await {
+        match refresher.pass(clock.now_ms()).await {
             Ok(forecasts) => tracing::debug!(forecasts, "market figures refreshed"),
             Err(error) => tracing::warn!(%error, "refreshing market figures failed"),
         }

@@ -8,6 +8,7 @@
 
 use super::convert::MeterIntervals;
 use super::{BillingError, market_for, meter_intervals, month};
+use joule_clock::SharedClock;
 use joule_protocol::MeterId;
 use joule_store::{
     BillRecord, BillingRun, CurrencyTotal, MeterFilter, MeterRecord, RunStatus, Store, StoreError,
@@ -67,13 +68,13 @@ pub fn bill_chunk(
 }
 
 /// Starts billing `period` (`YYYY-MM`) for every meter with a tariff; returns the run at
-/// once and bills in the background. `now_ms` is the clock the run reads.
+/// once and bills in the background, reading the time from `clock`.
 pub async fn start(
     store: Arc<dyn Store>,
     period: &str,
     rerun: bool,
     started_by: &str,
-    now_ms: fn() -> i64,
+    clock: SharedClock,
 ) -> Result<BillingRun, BillingError> {
     let (first, next) = month(period)?;
     if !rerun && store.period_closed(period).await? {
@@ -86,7 +87,7 @@ pub async fn start(
         .filter(|meter| meter.details.tariff.is_some())
         .collect();
     let run = store
-        .add_billing_run(period, started_by, meters.len() as u64, now_ms())
+        .add_billing_run(period, started_by, meters.len() as u64, clock.now_ms())
         .await?;
     tracing::info!(
         run = run.id,
@@ -99,7 +100,7 @@ pub async fn start(
         run: run.clone(),
         first,
         next,
-        now_ms,
+        clock,
     };
     tokio::spawn(task.execute(meters));
     Ok(run)
@@ -111,14 +112,14 @@ struct Run {
     run: BillingRun,
     first: jiff::civil::Date,
     next: jiff::civil::Date,
-    now_ms: fn() -> i64,
+    clock: SharedClock,
 }
 
 impl Run {
     async fn execute(mut self, meters: Vec<MeterRecord>) {
         let outcome = self.bill_all(meters).await;
         let run = &mut self.run;
-        run.finished_ms = Some((self.now_ms)());
+        run.finished_ms = Some(self.clock.now_ms());
         run.status = match &outcome {
             Ok(()) => RunStatus::Done,
             Err(error) => {
@@ -208,7 +209,7 @@ impl Run {
                 credit_in_mwh: self.credit_in(meter).await?,
             });
         }
-        let now = jiff::Timestamp::from_millisecond((self.now_ms)()).unwrap_or(period.end());
+        let now = jiff::Timestamp::from_millisecond(self.clock.now_ms()).unwrap_or(period.end());
         let (plan, market) = (Arc::clone(plan), Arc::clone(market));
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let (inputs, bills) = tokio::task::spawn_blocking(move || {
@@ -217,7 +218,7 @@ impl Run {
         })
         .await
         .map_err(|error| StoreError::Database(format!("billing task: {error}")))?;
-        let created_ms = (self.now_ms)();
+        let created_ms = self.clock.now_ms();
         let mut records = Vec::with_capacity(bills.len());
         for (input, bill) in inputs.iter().zip(bills) {
             match bill {
