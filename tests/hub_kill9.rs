@@ -6,8 +6,8 @@
 mod common;
 
 use common::HubProcess;
-use joule_store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
+use joule_store::{SqliteStore, Store};
 use joule_testkit::{free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::collections::BTreeMap;

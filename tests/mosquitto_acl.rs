@@ -4,8 +4,8 @@
 
 mod common;
 
-use joule_store::{SqliteStore, Store};
 use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
+use joule_store::{SqliteStore, Store};
 use joule_testkit::{Mosquitto, Process, client, connects, free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::path::Path;
