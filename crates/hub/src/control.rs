@@ -4,6 +4,7 @@
 //! start). Its lifecycle then follows the meter's acknowledgements.
 
 use crate::context::Shared;
+use crate::telemetry::CommandIssued;
 use joule_protocol::{Action, MeterId};
 use joule_store::{AuditEntry, CommandRecord, StoreError};
 
@@ -65,6 +66,13 @@ pub async fn issue(
             detail,
         })
         .await?;
+    CommandIssued {
+        id: command.id,
+        meter: meter.as_str(),
+        action: &action_name(action),
+        actor,
+    }
+    .emit();
     // Stored as pending first: if the hub stops now, the next start sends it.
     shared
         .commands

@@ -6,6 +6,7 @@
 //! per minute, and kept as a dead letter; it changes nothing else, except that a final
 //! refusal of a numbered message settles its sequence number (see [`Stored::Refused`]).
 
+use crate::telemetry::{MessageAccepted, MessageRefused};
 use joule_protocol::{
     DecodeError, MAX_PAYLOAD_BYTES, MeterId, Registers, Status, TopicKind, Topics, Uplink,
     decode_uplink,
@@ -140,7 +141,7 @@ impl Ingest {
             Uplink::CommandAck(ack) => Stored::CommandAck(ack),
         };
         self.counts.accepted += 1;
-        metrics::counter!("joule_ingest_accepted_total").increment(1);
+        MessageAccepted.emit();
         Outcome::Accept(meter, stored)
     }
 
@@ -177,13 +178,18 @@ impl Ingest {
             seq,
         } = refusal;
         *self.counts.rejected.entry(reason).or_default() += 1;
-        metrics::counter!("joule_ingest_rejected_total", "reason" => reason).increment(1);
         let key = meter.map_or_else(|| topic.to_owned(), ToString::to_string);
         let last = self.last_log_ms.get(&key).copied();
-        if last.is_none_or(|last| now_ms - last >= 60_000) {
+        let log = last.is_none_or(|last| now_ms - last >= 60_000);
+        if log {
             self.last_log_ms.insert(key, now_ms);
-            tracing::warn!(topic, reason, detail = detail.as_str(), "message refused");
         }
+        MessageRefused {
+            topic,
+            reason,
+            detail: &detail,
+        }
+        .emit(log);
         Outcome::Reject(DeadLetter {
             received_ms: now_ms,
             topic: topic.to_owned(),

@@ -15,6 +15,7 @@ pub mod market;
 pub mod mosquitto;
 pub mod rulebook;
 pub mod service;
+pub mod telemetry;
 pub mod tls;
 pub mod watcher;
 pub mod web;

@@ -14,6 +14,7 @@ use crate::config::{BrokerUrl, HubConfig, TlsFiles};
 use crate::context::{Outgoing, Shared, WATCH_QUEUE, WatchInput};
 use crate::ingest::{Ingest, Outcome};
 use crate::market::MarketInputs;
+use crate::telemetry::{BatchStored, CommandTimedOut};
 use joule_clock::{SharedClock, SystemClock};
 use joule_protocol::{Command, PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode};
 use joule_store::tokens;
@@ -453,11 +454,11 @@ async fn housekeeping(shared: Shared) {
         match shared.store.expire_commands(now).await {
             Ok(expired) => {
                 for command in expired {
-                    tracing::warn!(
-                        id = command.id,
-                        meter = command.meter.as_str(),
-                        "command timed out"
-                    );
+                    CommandTimedOut {
+                        id: command.id,
+                        meter: command.meter.as_str(),
+                    }
+                    .emit();
                 }
             }
             Err(error) => tracing::error!(%error, "expiring commands failed"),
@@ -548,7 +549,6 @@ async fn write_batches(
                 Ok(None) | Err(_) => break,
             }
         }
-        metrics::gauge!("joule_ingest_queue_depth").set(receiver.len() as f64);
         let mut batch = Batch::default();
         for outcome in pending.drain(..) {
             match outcome {
@@ -573,9 +573,13 @@ async fn write_batches(
         let started = std::time::Instant::now();
         let outcome = shared.store.write_batch(&batch).await?;
         crate::watcher::feed(&shared, &batch, &outcome);
-        metrics::histogram!("joule_store_batch_seconds").record(started.elapsed().as_secs_f64());
-        metrics::counter!("joule_ingest_stored_total").increment(outcome.stored as u64);
-        metrics::counter!("joule_ingest_duplicates_total").increment(outcome.duplicates as u64);
+        BatchStored {
+            stored: outcome.stored,
+            duplicates: outcome.duplicates,
+            seconds: started.elapsed().as_secs_f64(),
+            queue_depth: receiver.len(),
+        }
+        .emit();
         for (meter, up_to_seq) in outcome.acknowledged {
             let ack = StorageAck {
                 v: PAYLOAD_VERSION,

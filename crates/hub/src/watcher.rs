@@ -16,6 +16,7 @@ use crate::automation::{AutomationRule, DrEvent};
 use crate::context::{Shared, WatchInput};
 use crate::market::MarketInputs;
 use crate::rulebook;
+use crate::telemetry::names;
 use joule_protocol::{EventMessage, MeterId, Status};
 use joule_store::{
     AlertFilter, AlertKey, Batch, BatchOutcome, MeterFilter, Role, StoreError, Stored,
@@ -49,7 +50,7 @@ pub fn feed(shared: &Shared, batch: &Batch, outcome: &BatchOutcome) {
         presence,
     };
     if shared.watch.try_send(input).is_err() {
-        metrics::counter!("joule_watch_dropped_total").increment(1);
+        metrics::counter!(names::WATCH_DROPPED_TOTAL).increment(1);
     }
 }
 
@@ -272,7 +273,7 @@ impl Watcher {
                     };
                     match store.open_alert(&alert).await {
                         Ok(Some(opened)) => {
-                            metrics::counter!("joule_alerts_opened_total").increment(1);
+                            metrics::counter!(names::ALERTS_OPENED_TOTAL).increment(1);
                             tracing::info!(
                                 alert = opened.id,
                                 rule = rule.id,

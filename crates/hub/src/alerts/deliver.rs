@@ -9,6 +9,7 @@
 use super::config::{AlertsConfig, SmtpConfig, SmtpSecurity};
 use super::{Alert, Channel, DeliveryAttempt, NotificationSettings};
 use crate::context::{Outgoing, Shared};
+use crate::telemetry::AlertDelivery;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -64,9 +65,14 @@ impl Deliverer {
             if let Err(error) = self.shared.store.add_delivery(&record).await {
                 tracing::error!(%error, alert = alert.id, "recording a delivery failed");
             }
-            metrics::counter!("joule_alert_deliveries_total", "channel" => channel.as_str(),
-                "ok" => if record.ok { "true" } else { "false" })
-            .increment(1);
+            AlertDelivery {
+                alert_id: alert.id,
+                channel: channel.as_str(),
+                attempt,
+                ok: record.ok,
+                detail: &record.detail,
+            }
+            .emit();
             match result {
                 Ok(_) | Err(Failure::Final(_)) => return,
                 Err(Failure::Retry(detail)) => {

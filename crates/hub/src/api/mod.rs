@@ -141,8 +141,8 @@ fn metrics_handle() -> &'static PrometheusHandle {
 async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(meters) = state.shared.store.meters(&MeterFilter::default()).await {
         let online = meters.iter().filter(|m| m.online == Some(true)).count();
-        metrics::gauge!("joule_meters_online").set(online as f64);
-        metrics::gauge!("joule_meters_registered").set(meters.len() as f64);
+        metrics::gauge!(crate::telemetry::names::METERS_ONLINE).set(online as f64);
+        metrics::gauge!(crate::telemetry::names::METERS_REGISTERED).set(meters.len() as f64);
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -6,6 +6,7 @@ use super::{AutomationAction, AutomationRule};
 use crate::alerts::deliver::{call_webhook, publish};
 use crate::context::Shared;
 use crate::control;
+use crate::telemetry::AutomationRan;
 use joule_protocol::MeterId;
 use joule_store::{ActionOutcome, AuditEntry, AutomationRun, StoreError};
 
@@ -57,8 +58,13 @@ pub async fn run(
         };
         outcomes.push(outcome);
     }
-    metrics::counter!("joule_automation_runs_total", "dry_run" => if dry_run { "true" } else { "false" })
-        .increment(1);
+    AutomationRan {
+        rule_id: rule.id,
+        dry_run,
+        ok: outcomes.iter().filter(|outcome| outcome.ok).count(),
+        actions: outcomes.len(),
+    }
+    .emit();
     shared
         .store
         .add_automation_run(&AutomationRun {

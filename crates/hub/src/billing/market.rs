@@ -133,7 +133,8 @@ pub async fn run(
             Ok(forecasts) => tracing::debug!(forecasts, "market figures refreshed"),
             Err(error) => tracing::warn!(%error, "refreshing market figures failed"),
         }
-        metrics::histogram!("joule_market_pass_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!(crate::telemetry::names::MARKET_PASS_SECONDS)
+            .record(started.elapsed().as_secs_f64());
     }
 }
 
@@ -314,7 +315,7 @@ async fn forecast(
 /// Counts a figure that could not be worked out. Logged at debug level only: the same
 /// failure comes back every pass, and the portal's cost page says why.
 fn failed(what: &std::fmt::Arguments<'_>, error: &BillingError) {
-    metrics::counter!("joule_market_refresh_failed_total").increment(1);
+    metrics::counter!(crate::telemetry::names::MARKET_REFRESH_FAILED_TOTAL).increment(1);
     tracing::debug!(%error, "market figures for {what} failed");
 }
 

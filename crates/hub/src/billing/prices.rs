@@ -100,12 +100,14 @@ pub async fn fetch_sources(
                 tick.tick().await;
                 match fetch_once(&client, store.as_ref(), &source).await {
                     Ok(points) => {
-                        metrics::counter!("joule_prices_fetched_total").increment(1);
+                        metrics::counter!(crate::telemetry::names::PRICES_FETCHED_TOTAL)
+                            .increment(1);
                         tracing::info!(market = source.market, points, "prices fetched");
                         fetched.notify_one();
                     }
                     Err(error) => {
-                        metrics::counter!("joule_prices_fetch_failed_total").increment(1);
+                        metrics::counter!(crate::telemetry::names::PRICES_FETCH_FAILED_TOTAL)
+                            .increment(1);
                         tracing::warn!(market = source.market, %error, "fetching prices failed");
                     }
                 }
