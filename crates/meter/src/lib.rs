@@ -5,16 +5,22 @@
 //! or a meter people already own); the [`recorder`] turns measurements into live readings,
 //! interval records and events; they wait in the disk [`outbox`] until the hub confirms it
 //! stored them, while the [`uplink`] carries them over MQTT. Commands flow back: the uplink
-//! hands them to the [`agent`], which moves the [`relay`], switches tariffs by the
-//! [`tou`] calendar, and acknowledges. The registers and the settings commands changed
-//! live in [`state`], saved by the crash-safe [`register_store`].
+//! hands them to the [`agent`], which asks [`commands`] what each one does, moves the
+//! [`relay`], switches tariffs by the [`tou`] calendar, and acknowledges. The registers and
+//! the settings commands changed live in [`state`], saved by [`persistence`] into the
+//! crash-safe [`register_store`]. The [`display`] and the Modbus server ([`modbus_view`])
+//! show what the agent hands them.
 
 pub mod agent;
 pub mod alerts;
 pub mod clock;
+pub mod commands;
 pub mod config;
+pub mod demand;
 pub mod display;
+pub mod modbus_view;
 pub mod outbox;
+pub mod persistence;
 pub mod recorder;
 pub mod register_store;
 pub mod relay;

@@ -40,7 +40,7 @@ pub struct MeterState {
     pub load_limit: Option<LoadLimit>,
     /// Calibration changed by command, per phase (1-based phase, values).
     pub calibration: Vec<(u8, PhaseCalibration)>,
-    /// Correction of the system clock from the last time sync, ms.
+    /// Correction of the base clock from the last time sync, ms.
     pub clock_offset_ms: i64,
     /// Whether the agent stopped cleanly after saving this (false while running).
     pub clean_shutdown: bool,

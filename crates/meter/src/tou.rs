@@ -33,7 +33,7 @@ pub enum TouError {
 }
 
 /// A validated schedule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TouCalendar {
     zone: TimeZone,
     /// (days, minute of the day, tariff), in the order given.

@@ -123,6 +123,8 @@ pub async fn run(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
 
+    // Backoff, pacing and the ack timeout run on the monotonic clock (`Instant`), not the
+    // meter's wall clock: a time sync that steps the clock must not stall or burst them.
     let mut acked = lock().depth()?.acked_seq;
     let mut cursor = acked + 1;
     let mut connected = false;

@@ -2,7 +2,7 @@
 //! power (W, V, A, PF, Hz, per phase on a three-phase meter) and status (supply switch,
 //! link, outbox, alarms). A header names the meter and flags alarms on every page.
 
-use crate::agent::Snapshot;
+use super::panel::Snapshot;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};

@@ -2,7 +2,7 @@
 //! display client as one line of JSON, and takes `button` lines from them as presses of
 //! its local button. Line-delimited JSON over TCP keeps it readable with `nc` too.
 
-use crate::agent::Snapshot;
+use super::panel::Snapshot;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};

@@ -2,8 +2,8 @@
 //! cycles the pages on a timer until someone uses the keys, and presses the meter's local
 //! button on `b`. Blocking: run it on a thread of its own.
 
+use super::panel::Snapshot;
 use super::screen::{Page, draw};
-use crate::agent::Snapshot;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};

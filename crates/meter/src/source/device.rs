@@ -6,7 +6,7 @@
 //! whose registers are below what it already holds (a glitch, or a swapped device), because
 //! the hub treats registers that go backwards as an error and the meter would stall.
 
-use super::{Observation, SourceEvent};
+use super::observation::{Observation, SourceEvent};
 use joule_metrology::{EnergyRegister, MAX_TARIFFS, RegisterBank, RegisterSet};
 use joule_protocol::{EventState, Registers};
 use tokio::sync::{mpsc, watch};

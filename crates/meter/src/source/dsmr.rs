@@ -7,9 +7,10 @@
 //! events when they go up. Reactive energy (+R, −R) goes to Q1 and Q4, as for Modbus.
 
 use super::device::DeviceStatus;
-use super::{
+use super::observation::{
     Observation, PhaseValues, SourceEvent, mean_voltage_current, power_factor, voltage_range_v,
 };
+use crate::clock::SharedClock;
 use joule_dsmr::{ReadError, Telegram};
 use joule_protocol::{EventKind, EventState, Registers, TariffRegisters};
 use std::time::Duration;
@@ -19,9 +20,11 @@ use tokio::sync::{mpsc, watch};
 const REOPEN_AFTER: Duration = Duration::from_secs(5);
 
 /// Reads telegrams from `port` until the receiver is gone, reopening the port after a
-/// failure; publishes each reading and sends the counters' events.
+/// failure; publishes each reading, stamped by `clock` as it arrives, and sends the
+/// counters' events.
 pub async fn run(
     port: String,
+    clock: SharedClock,
     status: watch::Sender<DeviceStatus>,
     events: mpsc::Sender<SourceEvent>,
 ) {
@@ -31,7 +34,7 @@ pub async fn run(
             Ok(mut reader) => loop {
                 match reader.next_telegram().await {
                     Some(Ok(telegram)) => {
-                        let now_ms = jiff::Timestamp::now().as_millisecond();
+                        let now_ms = clock.now_ms();
                         for event in counters.update(&telegram, now_ms) {
                             // A full queue means the agent is not taking them: drop, never wait.
                             let _ = events.try_send(event);

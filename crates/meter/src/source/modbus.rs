@@ -6,7 +6,8 @@
 //! imports (the common case) and keeps the totals right for one that exports.
 
 use super::device::DeviceStatus;
-use super::{Observation, PhaseValues, mean_voltage_current, voltage_range_v};
+use super::observation::{Observation, PhaseValues, mean_voltage_current, voltage_range_v};
+use crate::clock::SharedClock;
 use crate::config::SdmModelConfig;
 use joule_modbus::{Link, LinkError, Phases, Poller, PollerConfig, SdmModel, Snapshot};
 use joule_protocol::Registers;
@@ -31,8 +32,14 @@ pub fn poller(
     Ok(Poller::new(config))
 }
 
-/// Polls every `every` until the receiver is gone, publishing each reading or failure.
-pub async fn run(mut poller: Poller, every: Duration, status: watch::Sender<DeviceStatus>) {
+/// Polls every `every` until the receiver is gone, publishing each reading (stamped by
+/// `clock` when the answer came) or failure.
+pub async fn run(
+    mut poller: Poller,
+    every: Duration,
+    clock: SharedClock,
+    status: watch::Sender<DeviceStatus>,
+) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
@@ -44,7 +51,7 @@ pub async fn run(mut poller: Poller, every: Duration, status: watch::Sender<Devi
                     tracing::info!(device = %poller.config().name, "Modbus meter answers again");
                     failing = false;
                 }
-                DeviceStatus::Reading(Box::new(observation(&snapshot, now_ms())))
+                DeviceStatus::Reading(Box::new(observation(&snapshot, clock.now_ms())))
             }
             Err(error) => {
                 if !failing {
@@ -58,10 +65,6 @@ pub async fn run(mut poller: Poller, every: Duration, status: watch::Sender<Devi
             return;
         }
     }
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// One poll as an observation at `ts_ms`.

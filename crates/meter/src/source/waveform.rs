@@ -7,8 +7,10 @@
 //! switch cuts the current: the simulated household draws nothing, and a replayed capture's
 //! current channels are held at their DC offset.
 
+use super::observation::{
+    Observation, PhaseValues, SourceEvent, mean_voltage_current, power_factor,
+};
 use super::wav::{WavError, WavSource};
-use super::{Observation, PhaseValues, SourceEvent, mean_voltage_current, power_factor};
 use joule_metrology::{
     Calibration, EventKind as MetrologyEvent, Frame, IntervalAccumulator, MAX_PHASES, Meter,
     MeterConfig, RegisterBank, RegisterSet, Transition,
@@ -225,6 +227,27 @@ impl CaptureReplay {
     }
 }
 
+/// `config` with phase `phase`'s (0-based) calibration replaced, checked the way the
+/// metrology chain checks it: what a `calibrate` command would leave in force.
+pub fn recalibrated(
+    config: &MeterConfig,
+    phase: usize,
+    calibration: Calibration,
+) -> Result<MeterConfig, WaveformError> {
+    if phase >= config.phases {
+        return Err(WaveformError::Metrology(format!(
+            "the meter has no phase {}",
+            phase + 1
+        )));
+    }
+    let mut config = *config;
+    config.calibration[phase] = calibration;
+    config
+        .validate()
+        .map_err(|e| WaveformError::Metrology(e.to_string()))?;
+    Ok(config)
+}
+
 /// Where the frames come from.
 #[derive(Debug)]
 pub enum Frames {
@@ -276,20 +299,18 @@ impl WaveformSource {
         self.meter.select_tariff(tariff)
     }
 
+    /// The metrology chain's configuration.
+    pub fn metrology(&self) -> &MeterConfig {
+        self.meter.config()
+    }
+
     /// Replaces one phase's calibration (0-based), keeping the registers.
     pub fn calibrate(
         &mut self,
         phase: usize,
         calibration: Calibration,
     ) -> Result<(), WaveformError> {
-        if phase >= self.phases {
-            return Err(WaveformError::Metrology(format!(
-                "the meter has no phase {}",
-                phase + 1
-            )));
-        }
-        let mut config = *self.meter.config();
-        config.calibration[phase] = calibration;
+        let config = recalibrated(self.meter.config(), phase, calibration)?;
         let mut meter = Meter::new(config).map_err(|e| WaveformError::Metrology(e.to_string()))?;
         meter.restore_registers(*self.meter.registers());
         self.meter = meter;
