@@ -1,13 +1,14 @@
 //! `joule meter`: the meter agent as a service, until Ctrl-C or SIGTERM (then it says
 //! `power_down`, saves its registers and tells the broker it is offline); with
 //! `--display` it shows its display on the terminal too, and `joule meter display
-//! --connect` shows a running meter's.
+//! --connect` shows a running meter's. With `[metrics] listen` it serves its own metrics.
 
 use anyhow::Context;
 use joule_meter::agent;
 use joule_meter::clock::SystemClock;
 use joule_meter::config::MeterConfig;
 use joule_meter::display::{Panel, socket, terminal};
+use joule_meter::telemetry::exporter;
 use std::io::Write;
 use tokio::sync::watch;
 
@@ -39,6 +40,9 @@ pub(crate) fn run(args: &MeterArgs, out: &mut impl Write) -> anyhow::Result<()> 
         init_logs();
     }
     block_on(async {
+        if let Some(listen) = config.metrics.listen {
+            exporter::serve(listen)?;
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let (panel, handle) = Panel::new();
         let on_screen = args.display.then(|| {

@@ -40,6 +40,18 @@ pub struct MeterConfig {
     /// `[display]`: the local display's socket.
     #[serde(default)]
     pub display: DisplayConfig,
+    /// `[metrics]`: the meter's own Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where `joule meter` serves its metrics for Prometheus (`/metrics`, plain HTTP);
+    /// absent: not served.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[display]`.
@@ -452,6 +464,17 @@ impl MeterConfig {
                 "a modbus or dsmr source measures a supply Joule cannot switch",
             ));
         }
+        if let Some(listen) = self.metrics.listen {
+            let taken = [
+                ("modbus.listen", self.modbus.listen),
+                ("display.listen", self.display.listen),
+            ]
+            .into_iter()
+            .find(|(_, other)| *other == Some(listen));
+            if let Some((key, _)) = taken {
+                return Err(origin.invalid("metrics.listen", format!("is {key} already")));
+            }
+        }
         if let Some(tariff) = &self.tariff {
             let schedule = crate::state::Schedule {
                 timezone: tariff.timezone.clone(),
@@ -533,5 +556,27 @@ mod tests {
         let unknown = format!("{MINIMAL}[source]\nkind = \"simulated\"\nsample_rat = 4000\n");
         let error = load(&unknown, &[]).unwrap_err().to_string();
         assert!(error.contains("sample_rat"), "{error}");
+    }
+
+    #[test]
+    fn metrics_are_off_unless_a_valid_free_address_is_given() {
+        assert_eq!(load(MINIMAL, &[]).unwrap().metrics.listen, None);
+        let on = format!("{MINIMAL}[metrics]\nlisten = \"127.0.0.1:9464\"\n");
+        assert_eq!(
+            load(&on, &[]).unwrap().metrics.listen,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        let bad = format!("{MINIMAL}[metrics]\nlisten = \"localhost\"\n");
+        let error = load(&bad, &[]).unwrap_err().to_string();
+        assert!(error.contains("meter.toml"), "{error}");
+        assert!(error.contains("metrics.listen"), "{error}");
+        let shared = format!(
+            "{MINIMAL}[modbus]\nlisten = \"127.0.0.1:1502\"\n[metrics]\nlisten = \"127.0.0.1:1502\"\n"
+        );
+        let error = load(&shared, &[]).unwrap_err().to_string();
+        assert!(
+            error.ends_with("`metrics.listen` is modbus.listen already"),
+            "{error}"
+        );
     }
 }

@@ -9,7 +9,7 @@
 //! [`relay`], switches tariffs by the [`tou`] calendar, and acknowledges. The registers and
 //! the settings commands changed live in [`state`], saved by [`persistence`] into the
 //! crash-safe [`register_store`]. The [`display`] and the Modbus server ([`modbus_view`])
-//! show what the agent hands them.
+//! show what the agent hands them; [`telemetry`] logs and counts what happens.
 
 pub mod agent;
 pub mod alerts;
@@ -26,5 +26,6 @@ pub mod register_store;
 pub mod relay;
 pub mod source;
 pub mod state;
+pub mod telemetry;
 pub mod tou;
 pub mod uplink;

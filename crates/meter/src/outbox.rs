@@ -14,6 +14,9 @@
 //! recorded with the meter's state at that moment, so a restart resumes its registers from
 //! the newer of this and the register store: never below a value already reported.
 
+use crate::telemetry::events::{
+    LiveReadingsThinned, MessagesAcknowledged, MessagesRecorded, OutboxClosed, OutboxOpened,
+};
 use joule_protocol::TopicKind;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -101,11 +104,13 @@ impl Outbox {
                 |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
             )
             .map_err(wrap)?;
+        let messages = u64::try_from(messages).unwrap_or(0);
+        OutboxOpened { messages }.emit();
         Ok(Self {
             path: path.to_path_buf(),
             db,
             max_live: max_live.max(2),
-            messages: u64::try_from(messages).unwrap_or(0),
+            messages,
             live_unsent: u64::try_from(live_unsent).unwrap_or(0),
         })
     }
@@ -157,6 +162,12 @@ impl Outbox {
         .map_err(|e| wrap(&self.path, e))?;
         tx.commit().map_err(|e| wrap(&self.path, e))?;
         self.messages += messages.len() as u64;
+        for (index, (kind, _)) in messages.iter().enumerate() {
+            if messages[..index].iter().all(|(earlier, _)| earlier != kind) {
+                let count = messages.iter().filter(|(k, _)| k == kind).count() as u64;
+                MessagesRecorded { kind: *kind, count }.emit();
+            }
+        }
         let live = messages
             .iter()
             .filter(|(kind, _)| *kind == TopicKind::Live)
@@ -200,7 +211,13 @@ impl Outbox {
             })
             .map_err(|e| self.wrap(e))?;
         self.live_unsent -= dropped as u64;
-        self.messages -= (dropped as u64).min(self.messages);
+        let dropped = (dropped as u64).min(self.messages);
+        self.messages -= dropped;
+        LiveReadingsThinned {
+            dropped,
+            kept: self.live_unsent,
+        }
+        .emit();
         Ok(())
     }
 
@@ -298,8 +315,15 @@ impl Outbox {
             })
             .map_err(|e| wrap(&self.path, e))?;
         tx.commit().map_err(|e| wrap(&self.path, e))?;
-        self.messages -= (removed as u64).min(self.messages);
-        Ok(removed as u64)
+        let removed = removed as u64;
+        let gone = removed.min(self.messages);
+        self.messages -= gone;
+        MessagesAcknowledged {
+            up_to_seq,
+            removed: gone,
+        }
+        .emit();
+        Ok(removed)
     }
 
     /// How full it is.
@@ -319,6 +343,15 @@ impl Outbox {
             thinned: meta("thinned")?,
             acked_seq: meta("acked_seq")?,
         })
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        OutboxClosed {
+            messages: self.messages,
+        }
+        .emit();
     }
 }
 

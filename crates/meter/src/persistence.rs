@@ -7,6 +7,7 @@
 use crate::config::PersistenceConfig;
 use crate::register_store::{RegisterStore, StoreError};
 use crate::state::MeterState;
+use crate::telemetry::events::RegistersSaved;
 
 /// The register store with its saving pace.
 #[derive(Debug)]
@@ -40,6 +41,10 @@ impl Persistence {
         self.store.save(&state.to_bytes(), now_ms)?;
         self.last_save_ms = now_ms;
         self.saved_energy_wh = (state.total[0] + state.total[1]) as f64 / 1000.0;
+        RegistersSaved {
+            writes: self.store.writes(),
+        }
+        .emit();
         Ok(())
     }
 

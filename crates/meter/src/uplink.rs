@@ -12,6 +12,9 @@
 //! retried with exponential backoff and jitter, logged once per outage.
 
 use crate::outbox::{Outbox, OutboxError};
+use crate::telemetry::events::{
+    BrokerUnreachable, CommandDropped, DownlinkRefused, UplinkConnected,
+};
 use joule_protocol::{
     Command, DecodeError, Downlink, MAX_PAYLOAD_BYTES, MeterId, Status, TopicKind, Topics,
     decode_downlink, discovery_documents,
@@ -140,7 +143,7 @@ pub async fn run(
         tokio::select! {
             event = eventloop.poll() => match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    tracing::info!(meter = %meter, host = %settings.host, port = settings.port, "connected to the broker");
+                    UplinkConnected { meter: meter.as_str(), host: &settings.host, port: settings.port }.emit();
                     connected = true;
                     backoff = Duration::from_millis(500);
                     cursor = acked + 1;
@@ -161,8 +164,7 @@ pub async fn run(
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     match incoming(&settings.topics, &meter, &publish.topic, &publish.payload) {
                         Ok(Downlink::Stored(ack)) if ack.up_to_seq > acked => {
-                            let removed = lock().ack(ack.up_to_seq)?;
-                            tracing::debug!(up_to = ack.up_to_seq, removed, "hub stored");
+                            lock().ack(ack.up_to_seq)?;
                             acked = ack.up_to_seq;
                             cursor = cursor.max(acked + 1);
                             last_progress = Instant::now();
@@ -171,17 +173,23 @@ pub async fn run(
                         Ok(Downlink::Stored(_)) => {}
                         Ok(Downlink::Command(command)) => {
                             if channels.commands.try_send(command).is_err() {
-                                tracing::warn!("command queue full; the command is dropped and will time out at the hub");
+                                CommandDropped.emit();
                             }
                         }
-                        Err(error) => tracing::warn!(topic = %publish.topic, %error, "refused a message from the hub"),
+                        Err(error) => DownlinkRefused { topic: &publish.topic, error: &error }.emit(),
                     }
                 }
                 Ok(_) => {}
                 Err(error) => {
                     if connected || channels.link.borrow().last_error.is_none() {
-                        tracing::warn!(meter = %meter, host = %settings.host, port = settings.port, %error,
-                            "broker unreachable; retrying with backoff, measurements keep going to the outbox");
+                        BrokerUnreachable {
+                            meter: meter.as_str(),
+                            host: &settings.host,
+                            port: settings.port,
+                            error: &error,
+                            connection_lost: connected,
+                        }
+                        .emit();
                     }
                     connected = false;
                     channels.link.send_modify(|link| {

@@ -12,7 +12,7 @@
 //! The register maps are pure functions of a [`Snapshot`]; the server's request handling
 //! is a sans-I/O [`Session`] (bytes in, answers out) that the fuzz target drives; the
 //! socket code around them is thin. `README.md` beside this crate has the register tables
-//! and client configurations.
+//! and client configurations; [`telemetry`] has the metrics both sides emit.
 
 mod exception;
 mod link;
@@ -22,6 +22,7 @@ mod server;
 mod session;
 mod snapshot;
 mod sunspec;
+pub mod telemetry;
 
 #[cfg(test)]
 mod fixtures;

@@ -20,6 +20,7 @@ use tokio_modbus::{ExceptionCode, Slave};
 use crate::link::{Link, Parity};
 use crate::sdm::{self, SDM_MAP, float_at};
 use crate::snapshot::{PhaseValues, Phases, ReactiveEnergy, Snapshot};
+use crate::telemetry::PollFailed;
 
 /// Which Eastron meter is polled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,8 +185,11 @@ impl Poller {
     pub async fn poll(&mut self) -> Result<Snapshot, PollError> {
         let result = self.read_snapshot().await;
         if let Err(error) = &result {
-            metrics::counter!("joule_modbus_poll_errors_total", "device" => self.config.name.clone())
-                .increment(1);
+            PollFailed {
+                device: &self.config.name,
+                error,
+            }
+            .emit();
             // After a timeout or a garbled answer, a late reply could be taken for the next
             // request's: start over on a fresh connection.
             if !matches!(error, PollError::Exception { .. } | PollError::Value { .. }) {

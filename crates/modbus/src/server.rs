@@ -15,6 +15,7 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::session::{FrameError, Session};
 use crate::snapshot::{Identity, Snapshot};
+use crate::telemetry::{ConnectionRefused, FrameRejected, RequestsAnswered};
 
 /// Limits of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +97,7 @@ pub async fn serve_with(
                         };
                         connections.spawn(client.run(stream));
                     }
-                    Err(_) => {
-                        metrics::counter!("joule_modbus_connections_refused_total").increment(1);
-                        tracing::warn!(%peer, max = options.max_clients, "Modbus client refused: all slots taken");
-                    }
+                    Err(_) => ConnectionRefused { peer, max_clients: options.max_clients }.emit(),
                 },
                 Err(error) => {
                     // Out of descriptors and the like: wait instead of spinning.
@@ -145,10 +143,11 @@ impl Client {
         tracing::debug!(peer = %self.peer, "Modbus client connected");
         match self.exchange(&mut stream).await {
             Ok(()) => tracing::debug!(peer = %self.peer, "Modbus client disconnected"),
-            Err(Ended::Frame(error)) => {
-                metrics::counter!("joule_modbus_frames_rejected_total").increment(1);
-                tracing::info!(peer = %self.peer, %error, "Modbus client sent a non-Modbus frame; closed");
+            Err(Ended::Frame(error)) => FrameRejected {
+                peer: self.peer,
+                error: &error,
             }
+            .emit(),
             Err(error) => tracing::debug!(peer = %self.peer, %error, "Modbus client closed"),
         }
     }
@@ -183,12 +182,12 @@ impl Client {
             let received = received?;
             if received.requests > 0 {
                 deadline = Instant::now() + self.idle_timeout;
-                metrics::counter!("joule_modbus_requests_total")
-                    .increment(received.requests as u64);
-            }
-            if received.exceptions > 0 {
-                metrics::counter!("joule_modbus_exceptions_total")
-                    .increment(received.exceptions as u64);
+                RequestsAnswered {
+                    peer: self.peer,
+                    requests: received.requests,
+                    exceptions: received.exceptions,
+                }
+                .emit();
             }
         }
     }

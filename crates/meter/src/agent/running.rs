@@ -22,6 +22,7 @@ use crate::register_store::RegisterStore;
 use crate::relay::{LoadLimiter, Trigger};
 use crate::source::{Observation, Source, build_source};
 use crate::state::{MeterState, Schedule};
+use crate::telemetry::events::CommandHandled;
 use crate::tou::TouCalendar;
 use crate::uplink::LinkState;
 use joule_metrology::Calibration;
@@ -243,8 +244,12 @@ impl Agent {
                 break;
             }
         }
-        let (status, detail) = (ack.status, &ack.detail);
-        tracing::info!(id = command.id, action = ?command.action, ?status, ?detail, ?outcome, "command");
+        CommandHandled {
+            command,
+            ack: &ack,
+            outcome,
+        }
+        .emit();
         self.save(now_ms)?;
         self.record(TopicKind::CommandAck, &encode(&ack), now_ms)
     }
