@@ -9,7 +9,8 @@
 //! [`relay`], switches tariffs by the [`tou`] calendar, and acknowledges. The registers and
 //! the settings commands changed live in [`state`], saved by [`persistence`] into the
 //! crash-safe [`register_store`]. The [`display`] and the Modbus server ([`modbus_view`])
-//! show what the agent hands them; [`telemetry`] logs and counts what happens.
+//! show what the agent hands them; [`telemetry`] logs and counts what happens. `design.md`
+//! beside this crate tells how the parts fit.
 
 pub mod agent;
 pub mod alerts;
