@@ -2,13 +2,15 @@
 //! `joule hub` runs) on Debian's Mosquitto, with billing's forecasts and prices as the
 //! market the rules read.
 //!
-//! Day-ahead prices imported through the API cross a threshold a few seconds later: the
-//! "price above" alert opens once at the crossing and resolves when the price falls back;
-//! a live automation with a price trigger publishes its MQTT message then and records its
-//! run. A meter on a flat plan that used enough has its "bill forecast above budget"
+//! Day-ahead prices imported through the API cross a threshold a few seconds later on the
+//! hub's manual clock, which the test moves to the crossing instead of waiting for it: the
+//! "price above" alert opens once, at the crossing to the millisecond, and resolves when the
+//! price falls back; a live automation with a price trigger publishes its MQTT message then
+//! and records its run. A meter on a flat plan that used enough has its "bill forecast above budget"
 //! alert opened with the forecast the cost API shows.
 
 use joule_hub::config::HubConfig;
+use joule_clock::{Clock, ManualClock};
 use joule_hub::service;
 use joule_protocol::MeterId;
 use joule_store::tokens;
@@ -57,6 +59,8 @@ struct Fixture {
     broker: Mosquitto,
     api: joule_testkit::http::Api,
     hub: joule_testkit::Stoppable<service::ServiceError>,
+    /// The hub's clock: it starts at the real time and moves only when the test moves it.
+    clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -90,8 +94,9 @@ impl Fixture {
                 .await
                 .expect("meter");
         }
+        let clock = ManualClock::new(jiff::Timestamp::now().as_millisecond());
         // f-1: 1 kWh a quarter hour (4 kW) for the last ten days, up to the last quarter.
-        let now_s = jiff::Timestamp::now().as_second();
+        let now_s = clock.now_ms() / 1000;
         let last_s = now_s - now_s.rem_euclid(Q);
         let quarters = 10 * 96;
         let records: Vec<(MeterId, Stored)> = (0..=quarters)
@@ -124,7 +129,13 @@ impl Fixture {
         .expect("config");
         let config = HubConfig::load(Some(&config_path), |_| None).expect("config");
         let store: Arc<dyn Store> = Arc::new(store);
-        let hub = joule_testkit::Stoppable::spawn(|stopped| service::serve(config, store, stopped));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", http))
+            .await
+            .expect("listen");
+        let hub_clock = Arc::clone(&clock);
+        let hub = joule_testkit::Stoppable::spawn(move |stopped| {
+            service::Hub::with_clock(config, store, hub_clock).serve(listener, stopped)
+        });
         tokio::task::spawn_blocking(move || joule_testkit::wait_for_port(http))
             .await
             .expect("API up");
@@ -132,6 +143,7 @@ impl Fixture {
             broker,
             api: joule_testkit::http::Api { port: http },
             hub,
+            clock,
             _dir: dir,
         }
     }
@@ -181,8 +193,16 @@ impl Fixture {
 }
 
 /// Now, Unix s.
-fn now_s() -> i64 {
-    jiff::Timestamp::now().as_second()
+impl Fixture {
+    /// The hub's time now, s.
+    fn now_s(&self) -> i64 {
+        self.clock.now_ms() / 1000
+    }
+
+    /// Moves the hub's clock to `at_s`.
+    fn set_time_s(&self, at_s: i64) {
+        self.clock.set_ms(at_s * 1000);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,7 +251,7 @@ async fn money_alerts_fire_once_from_imported_prices_and_the_bill_forecast() {
 
     // 0.20 until `rise_s`, 0.45 for four seconds, then 0.10: one alert, open at the
     // rise, resolved at the fall, without any further import.
-    let start_s = now_s();
+    let start_s = hub.now_s();
     let (rise_s, fall_s) = (start_s + 6, start_s + 10);
     hub.import_prices(
         &olivia,
@@ -242,17 +262,15 @@ async fn money_alerts_fire_once_from_imported_prices_and_the_bill_forecast() {
         ],
     )
     .await;
+    hub.set_time_s(rise_s);
     let opened = eventually("the price alert", || async {
         hub.alerts(&alice, "price_above").await.pop()
     })
     .await;
     assert_eq!(opened["meter"], "d-1");
     assert_eq!(opened["value"], 0.45, "{opened}");
-    let opened_ms = opened["opened_ms"].as_i64().expect("opened_ms");
-    assert!(
-        opened_ms >= rise_s * 1000,
-        "opened at {opened_ms}, before the rise"
-    );
+    assert_eq!(opened["opened_ms"], rise_s * 1000, "opened at the rise: {opened}");
+    hub.set_time_s(fall_s);
     let resolved = eventually("the price alert resolved", || async {
         let alerts = hub.alerts(&alice, "price_above").await;
         alerts
@@ -263,11 +281,7 @@ async fn money_alerts_fire_once_from_imported_prices_and_the_bill_forecast() {
     .await;
     assert_eq!(resolved.len(), 1, "fired once: {resolved:?}");
     assert_eq!(resolved[0]["resolved_by"], "condition cleared");
-    let resolved_ms = resolved[0]["resolved_ms"].as_i64().expect("resolved_ms");
-    assert!(
-        resolved_ms >= fall_s * 1000,
-        "resolved at {resolved_ms}, before the fall"
-    );
+    assert_eq!(resolved[0]["resolved_ms"], fall_s * 1000, "{resolved:?}");
     // Still one each a few ticks later.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(hub.alerts(&alice, "price_above").await.len(), 1);
@@ -288,7 +302,7 @@ async fn a_live_price_automation_publishes_when_the_price_rises_and_records_its_
     let rule = watching::create(&hub.api, &olivia, "/api/v1/automations", &rule).await;
     let id = rule["id"].as_u64().expect("id");
 
-    let start_s = now_s();
+    let start_s = hub.now_s();
     let rise_s = start_s + 6;
     hub.import_prices(
         &olivia,
@@ -298,6 +312,7 @@ async fn a_live_price_automation_publishes_when_the_price_rises_and_records_its_
         ],
     )
     .await;
+    hub.set_time_s(rise_s);
     let (topic, payload) = tokio::time::timeout(Duration::from_secs(30), home.recv())
         .await
         .expect("the switch message")
@@ -314,10 +329,7 @@ async fn a_live_price_automation_publishes_when_the_price_rises_and_records_its_
     .await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["dry_run"], false);
-    assert!(
-        runs[0]["ts_ms"].as_i64().expect("ts_ms") >= rise_s * 1000,
-        "{runs:?}"
-    );
+    assert_eq!(runs[0]["ts_ms"], rise_s * 1000, "{runs:?}");
     let reason = runs[0]["reason"].as_str().expect("reason");
     assert!(reason.contains("d-1 price 0.45"), "{reason}");
     assert_eq!(runs[0]["outcomes"][0]["ok"], true, "{runs:?}");
