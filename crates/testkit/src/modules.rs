@@ -278,11 +278,10 @@ fn ident_before(chars: &[char], i: usize) -> bool {
 
 /// A `'` that opens a character literal rather than a lifetime or label.
 fn is_char_literal(chars: &[char], i: usize) -> bool {
-    match (chars.get(i + 1), chars.get(i + 2)) {
-        (Some('\\'), _) => true,
-        (Some(_), Some('\'')) => true,
-        _ => false,
-    }
+    matches!(
+        (chars.get(i + 1), chars.get(i + 2)),
+        (Some('\\'), _) | (Some(_), Some('\''))
+    )
 }
 
 /// `#[path = "x.rs"] mod name;` pairs of a file's raw text.
