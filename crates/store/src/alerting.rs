@@ -7,7 +7,8 @@
 //! Alerts are rows, because the store itself guarantees that one rule, meter and condition
 //! has at most one alert that is not resolved (a partial unique index).
 
-use super::StoreError;
+use super::rows::{ResultRow, narrow};
+use super::{StoreError, corrupt, to_u64};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -281,11 +282,7 @@ pub(super) fn alerts_query(
     filter: &AlertFilter,
     placeholder: fn(usize) -> String,
 ) -> (String, Vec<String>) {
-    let mut sql = String::from(
-        "SELECT id, rule_id, owner, meter_id, condition, message, value, state, opened_ms,
-                acknowledged_ms, resolved_ms, resolved_by
-         FROM alerts WHERE 1 = 1",
-    );
+    let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1 = 1");
     let mut values = Vec::new();
     let id = filter.id.map(|id| id.to_string());
     let state = filter.state.map(|s| s.as_str().to_owned());
@@ -304,47 +301,76 @@ pub(super) fn alerts_query(
     (sql, values)
 }
 
-/// The columns of one alert row, as both backends read them.
-#[derive(Debug)]
-pub(super) struct AlertRow {
-    pub(super) id: i64,
-    pub(super) rule_id: i64,
-    pub(super) owner: String,
-    pub(super) meter: String,
-    pub(super) condition: String,
-    pub(super) message: String,
-    pub(super) value: Option<f64>,
-    pub(super) state: String,
-    pub(super) opened_ms: i64,
-    pub(super) acknowledged_ms: Option<i64>,
-    pub(super) resolved_ms: Option<i64>,
-    pub(super) resolved_by: Option<String>,
+/// The columns `alert` reads, of `alerts` (a `SELECT` or a `RETURNING`).
+pub(super) const ALERT_COLUMNS: &str = "id, rule_id, owner, meter_id, condition, message,
+    value, state, opened_ms, acknowledged_ms, resolved_ms, resolved_by";
+
+/// An alert, from `ALERT_COLUMNS`.
+pub(super) fn alert(row: &impl ResultRow) -> Result<Alert, StoreError> {
+    let state = row.text(7)?;
+    Ok(Alert {
+        id: to_u64(row.int(0)?),
+        raised: NewAlert {
+            rule_id: to_u64(row.int(1)?),
+            owner: row.text(2)?,
+            meter: row.text(3)?,
+            condition: row.text(4)?,
+            message: row.text(5)?,
+            value: row.opt_real(6)?,
+            opened_ms: row.int(8)?,
+        },
+        state: AlertState::parse(&state).ok_or(StoreError::Corrupt {
+            what: "alert state",
+            detail: state,
+        })?,
+        acknowledged_ms: row.opt_int(9)?,
+        resolved_ms: row.opt_int(10)?,
+        resolved_by: row.opt_text(11)?,
+    })
 }
 
-impl AlertRow {
-    /// The alert it holds.
-    pub(super) fn into_alert(self) -> Result<Alert, StoreError> {
-        let state = AlertState::parse(&self.state).ok_or_else(|| StoreError::Corrupt {
-            what: "alert state",
-            detail: self.state.clone(),
-        })?;
-        Ok(Alert {
-            id: super::to_u64(self.id),
-            raised: NewAlert {
-                rule_id: super::to_u64(self.rule_id),
-                owner: self.owner,
-                meter: self.meter,
-                condition: self.condition,
-                message: self.message,
-                value: self.value,
-                opened_ms: self.opened_ms,
-            },
-            state,
-            acknowledged_ms: self.acknowledged_ms,
-            resolved_ms: self.resolved_ms,
-            resolved_by: self.resolved_by,
-        })
-    }
+/// The columns `document` reads, of `alerting_documents`.
+pub(super) const DOCUMENT_COLUMNS: &str = "id, owner, body, updated_ms";
+
+/// A document, from `DOCUMENT_COLUMNS`.
+pub(super) fn document(row: &impl ResultRow) -> Result<Document, StoreError> {
+    Ok(Document {
+        id: to_u64(row.int(0)?),
+        owner: row.text(1)?,
+        body: row.text(2)?,
+        updated_ms: row.int(3)?,
+    })
+}
+
+/// The columns `delivery` reads, of `alert_deliveries`.
+pub(super) const DELIVERY_COLUMNS: &str = "channel, attempt, ts_ms, ok, detail";
+
+/// A delivery attempt of the alert `alert_id`, from `DELIVERY_COLUMNS`.
+pub(super) fn delivery(row: &impl ResultRow, alert_id: u64) -> Result<DeliveryAttempt, StoreError> {
+    Ok(DeliveryAttempt {
+        alert_id,
+        channel: stored_channel(row.text(0)?)?,
+        attempt: narrow(row.int(1)?, "delivery attempt")?,
+        ts_ms: row.int(2)?,
+        ok: row.flag(3)?,
+        detail: row.text(4)?,
+    })
+}
+
+/// The columns `automation_run` reads, of `automation_runs`.
+pub(super) const AUTOMATION_RUN_COLUMNS: &str = "id, rule_id, ts_ms, dry_run, reason, outcomes";
+
+/// An automation run, from `AUTOMATION_RUN_COLUMNS`.
+pub(super) fn automation_run(row: &impl ResultRow) -> Result<AutomationRun, StoreError> {
+    Ok(AutomationRun {
+        id: to_u64(row.int(0)?),
+        rule_id: to_u64(row.int(1)?),
+        ts_ms: row.int(2)?,
+        dry_run: row.flag(3)?,
+        reason: row.text(4)?,
+        outcomes: serde_json::from_str(&row.text(5)?)
+            .map_err(corrupt("automation run outcomes"))?,
+    })
 }
 
 /// The states an alert may move to `state` from.
@@ -357,7 +383,6 @@ pub(super) fn state_may_follow(state: AlertState) -> &'static [&'static str] {
 }
 
 /// A delivery channel read back.
-pub(super) fn stored_channel(name: &str) -> Result<Channel, StoreError> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned()))
-        .map_err(super::corrupt("delivery channel"))
+fn stored_channel(name: String) -> Result<Channel, StoreError> {
+    serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt("delivery channel"))
 }

@@ -7,7 +7,8 @@
 //! replacement may add or change versions that start after today (in the plan's zone) and
 //! nothing else, so a price change applies from its effective date, never retroactively.
 
-use super::StoreError;
+use super::rows::{ResultRow, narrow};
+use super::{StoreError, corrupt, stored_meter_id, to_u64};
 use async_trait::async_trait;
 use joule_protocol::MeterId;
 use joule_tariff::Plan;
@@ -262,23 +263,78 @@ pub(crate) fn check_replacement(
     })
 }
 
-/// A price point read back from the database.
-pub(crate) fn price_point(
-    start_ms: i64,
-    duration_s: i64,
-    price_micros: i64,
-) -> Result<joule_tariff::PricePoint, StoreError> {
+/// The columns `tariff` reads, of `tariffs`.
+pub(crate) const TARIFF_COLUMNS: &str = "name, toml, updated_ms";
+
+/// A tariff plan, from `TARIFF_COLUMNS`: its TOML is read again, so a plan read back is
+/// always checked.
+pub(crate) fn tariff(row: &impl ResultRow) -> Result<TariffRecord, StoreError> {
+    let toml = row.text(1)?;
+    Ok(TariffRecord {
+        name: row.text(0)?,
+        plan: stored_plan(&toml)?,
+        toml,
+        updated_ms: row.int(2)?,
+    })
+}
+
+/// The columns `price_point` reads, of `prices`.
+pub(crate) const PRICE_COLUMNS: &str = "start_ms, duration_s, price_micros";
+
+/// A price point, from `PRICE_COLUMNS`.
+pub(crate) fn price_point(row: &impl ResultRow) -> Result<joule_tariff::PricePoint, StoreError> {
     let corrupt = |detail: String| StoreError::Corrupt {
         what: "price point",
         detail,
     };
-    let start = jiff::Timestamp::from_millisecond(start_ms).map_err(|e| corrupt(e.to_string()))?;
+    let start =
+        jiff::Timestamp::from_millisecond(row.int(0)?).map_err(|e| corrupt(e.to_string()))?;
     let end = start
-        .checked_add(jiff::SignedDuration::from_secs(duration_s))
+        .checked_add(jiff::SignedDuration::from_secs(row.int(1)?))
         .map_err(|e| corrupt(e.to_string()))?;
     Ok(joule_tariff::PricePoint {
         start,
         end,
-        price_per_kwh: joule_tariff::Micros(price_micros),
+        price_per_kwh: joule_tariff::Micros(row.int(2)?),
+    })
+}
+
+/// The columns `billing_run` reads, of `billing_runs` (a `SELECT` or a `RETURNING`).
+pub(crate) const BILLING_RUN_COLUMNS: &str = "id, period, started_by, started_ms, finished_ms,
+    meters_done, meters_total, status, summary";
+
+/// A billing run, from `BILLING_RUN_COLUMNS`.
+pub(crate) fn billing_run(row: &impl ResultRow) -> Result<BillingRun, StoreError> {
+    Ok(BillingRun {
+        id: to_u64(row.int(0)?),
+        period: row.text(1)?,
+        started_by: row.text(2)?,
+        started_ms: row.int(3)?,
+        finished_ms: row.opt_int(4)?,
+        meters_done: to_u64(row.int(5)?),
+        meters_total: to_u64(row.int(6)?),
+        status: RunStatus::from_name(&row.text(7)?)?,
+        summary: serde_json::from_str(&row.text(8)?).map_err(corrupt("run summary"))?,
+    })
+}
+
+/// The columns `bill` reads, of `bills`.
+pub(crate) const BILL_COLUMNS: &str = "id, run_id, meter_id, period, plan, currency,
+    currency_digits, total_minor, closed, created_ms, bill";
+
+/// A bill, from `BILL_COLUMNS`.
+pub(crate) fn bill(row: &impl ResultRow) -> Result<BillRecord, StoreError> {
+    Ok(BillRecord {
+        id: to_u64(row.int(0)?),
+        run_id: to_u64(row.int(1)?),
+        meter: stored_meter_id(&row.text(2)?)?,
+        period: row.text(3)?,
+        plan: row.text(4)?,
+        currency: row.text(5)?,
+        currency_digits: narrow(row.small(6)?, "bill currency digits")?,
+        total_minor: row.int(7)?,
+        closed: row.flag(8)?,
+        created_ms: row.int(9)?,
+        json: row.text(10)?,
     })
 }

@@ -8,6 +8,7 @@
 //! events, gaps and dead letters; the API keeps users, sessions, commands and the audit
 //! log here too. Two backends: SQLite (the default, one file) and PostgreSQL (fleets).
 
+mod accounts;
 mod alerting;
 mod billing;
 mod config;
@@ -15,6 +16,8 @@ mod error;
 mod model;
 pub mod passwords;
 mod postgres;
+mod read;
+mod rows;
 mod sqlite;
 pub mod tokens;
 
@@ -35,7 +38,7 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
 
-/// The hub's storage. Every backend passes the same suite (`crates/hub/tests/store.rs`).
+/// The hub's storage. Every backend passes the same suite (`tests/store.rs`).
 /// Billing's part is `BillingStore` (in `billing.rs`), which every store is too.
 #[async_trait]
 pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
@@ -171,46 +174,6 @@ pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
-/// The meters query both backends run: the columns every `MeterRecord` is read from, the
-/// filter's conditions with their text values, order and paging. `placeholder(n)` spells
-/// the n-th (1-based) parameter in the backend's syntax (`$n` or `?n`).
-fn meters_query(
-    filter: &MeterFilter,
-    id: Option<&MeterId>,
-    placeholder: fn(usize) -> String,
-) -> (String, Vec<String>) {
-    let mut sql = String::from(
-        "SELECT id, name, owner, location, feeder, transformer, tariff, install_date,
-                created_ms, revoked, online, status_ms
-         FROM meters WHERE 1 = 1",
-    );
-    let mut values: Vec<String> = Vec::new();
-    let equal = [
-        ("id", id.map(ToString::to_string)),
-        ("owner", filter.owner.clone()),
-        ("feeder", filter.feeder.clone()),
-        ("transformer", filter.transformer.clone()),
-    ];
-    for (column, value) in equal {
-        if let Some(value) = value {
-            values.push(value);
-            sql.push_str(&format!(" AND {column} = {}", placeholder(values.len())));
-        }
-    }
-    if let Some(search) = &filter.search {
-        values.push(format!("%{}%", search.to_lowercase()));
-        let p = placeholder(values.len());
-        sql.push_str(&format!(
-            " AND (lower(id) LIKE {p} OR lower(name) LIKE {p})"
-        ));
-    }
-    sql.push_str(" ORDER BY id");
-    if filter.limit > 0 {
-        sql.push_str(&format!(" LIMIT {} OFFSET {}", filter.limit, filter.offset));
-    }
-    (sql, values)
-}
-
 /// A meter id read back from the database.
 fn stored_meter_id(id: &str) -> Result<MeterId, StoreError> {
     MeterId::new(id).map_err(|error| StoreError::Corrupt {
@@ -226,10 +189,6 @@ fn to_i64(value: u64) -> i64 {
 
 fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
-}
-
-fn relay_from_name(name: String) -> Result<joule_protocol::RelayState, StoreError> {
-    serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt("relay state"))
 }
 
 /// The event kind as stored: its wire name.

@@ -2,14 +2,16 @@
 //! the same rules as the SQLite backend (existing ids refused, commands only move forward,
 //! an ack only counts for its own meter).
 
+use crate::accounts::{
+    AUDIT_COLUMNS, COMMAND_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, meters_query,
+};
 use crate::{
-    AuditEntry, CommandRecord, CommandStatus, MeterDetails, MeterFilter, MeterRecord, NewMeter,
-    Role, SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64,
-    to_u64,
+    AuditEntry, CommandRecord, CommandStatus, MeterFilter, MeterRecord, NewMeter, SessionRecord,
+    StoreError, UserRecord, accounts, corrupt, to_i64,
 };
 use joule_protocol::{Action, MeterId};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, Row};
+use tokio_postgres::{Client, GenericClient};
 
 pub(super) async fn add_meter(
     client: &Client,
@@ -84,26 +86,12 @@ pub(super) async fn meters(
         .iter()
         .map(|value| value as &(dyn ToSql + Sync))
         .collect();
-    let mut meters = Vec::new();
-    for row in client.query(&sql, &params).await? {
-        meters.push(MeterRecord {
-            id: stored_meter_id(&row.try_get::<_, String>(0)?)?,
-            details: MeterDetails {
-                name: row.try_get(1)?,
-                owner: row.try_get(2)?,
-                location: row.try_get(3)?,
-                feeder: row.try_get(4)?,
-                transformer: row.try_get(5)?,
-                tariff: row.try_get(6)?,
-                install_date: row.try_get(7)?,
-            },
-            created_ms: row.try_get(8)?,
-            revoked: row.try_get(9)?,
-            online: row.try_get(10)?,
-            status_ms: row.try_get(11)?,
-        });
-    }
-    Ok(meters)
+    client
+        .query(&sql, &params)
+        .await?
+        .iter()
+        .map(accounts::meter)
+        .collect()
 }
 
 pub(super) async fn active_token_hash(
@@ -122,19 +110,16 @@ pub(super) async fn active_token_hash(
 pub(super) async fn mosquitto_hashes(
     client: &Client,
 ) -> Result<Vec<(MeterId, String)>, StoreError> {
-    let rows = client
+    client
         .query(
             "SELECT id, mosquitto_hash FROM meters
              WHERE NOT revoked AND mosquitto_hash IS NOT NULL ORDER BY id",
             &[],
         )
-        .await?;
-    let mut hashes = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id: String = row.try_get(0)?;
-        hashes.push((stored_meter_id(&id)?, row.try_get(1)?));
-    }
-    Ok(hashes)
+        .await?
+        .iter()
+        .map(accounts::mosquitto_hash)
+        .collect()
 }
 
 pub(super) async fn add_user(client: &Client, user: &UserRecord) -> Result<(), StoreError> {
@@ -156,19 +141,6 @@ pub(super) async fn add_user(client: &Client, user: &UserRecord) -> Result<(), S
     Ok(())
 }
 
-fn user_from_row(row: &Row, first: usize) -> Result<UserRecord, StoreError> {
-    let role: String = row.try_get(first + 1)?;
-    Ok(UserRecord {
-        username: row.try_get(first)?,
-        role: Role::parse(&role).ok_or(StoreError::Corrupt {
-            what: "role",
-            detail: role,
-        })?,
-        password_hash: row.try_get(first + 2)?,
-        created_ms: row.try_get(first + 3)?,
-    })
-}
-
 /// Every user (or the one named), by name.
 pub(super) async fn users(
     client: &(impl GenericClient + Sync),
@@ -176,13 +148,15 @@ pub(super) async fn users(
 ) -> Result<Vec<UserRecord>, StoreError> {
     client
         .query(
-            "SELECT username, role, password_hash, created_ms FROM users
-             WHERE $1::text IS NULL OR username = $1 ORDER BY username",
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users u
+                 WHERE $1::text IS NULL OR username = $1 ORDER BY username"
+            ),
             &[&username],
         )
         .await?
         .iter()
-        .map(|row| user_from_row(row, 0))
+        .map(|row| accounts::user(row, 0))
         .collect()
 }
 
@@ -233,26 +207,19 @@ pub(super) async fn session(
     token_hash: &str,
     now_ms: i64,
 ) -> Result<Option<(SessionRecord, UserRecord)>, StoreError> {
-    let Some(row) = client
+    client
         .query_opt(
-            "SELECT s.token_hash, s.username, s.csrf_token, s.created_ms, s.expires_ms,
-                    u.username, u.role, u.password_hash, u.created_ms
-             FROM sessions s JOIN users u ON u.username = s.username
-             WHERE s.token_hash = $1 AND s.expires_ms > $2",
+            &format!(
+                "SELECT {SESSION_COLUMNS}
+                 FROM sessions s JOIN users u ON u.username = s.username
+                 WHERE s.token_hash = $1 AND s.expires_ms > $2"
+            ),
             &[&token_hash, &now_ms],
         )
         .await?
-    else {
-        return Ok(None);
-    };
-    let session = SessionRecord {
-        token_hash: row.try_get(0)?,
-        username: row.try_get(1)?,
-        csrf_token: row.try_get(2)?,
-        created_ms: row.try_get(3)?,
-        expires_ms: row.try_get(4)?,
-    };
-    Ok(Some((session, user_from_row(&row, 5)?)))
+        .as_ref()
+        .map(accounts::session)
+        .transpose()
 }
 
 pub(super) async fn add_api_token(
@@ -281,12 +248,15 @@ pub(super) async fn api_token_user(
 ) -> Result<Option<UserRecord>, StoreError> {
     client
         .query_opt(
-            "SELECT u.username, u.role, u.password_hash, u.created_ms
-             FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = $1",
+            &format!(
+                "SELECT {USER_COLUMNS}
+                 FROM api_tokens t JOIN users u ON u.username = t.username
+                 WHERE t.token_hash = $1"
+            ),
             &[&token_hash],
         )
         .await?
-        .map(|row| user_from_row(&row, 0))
+        .map(|row| accounts::user(&row, 0))
         .transpose()
 }
 
@@ -313,17 +283,9 @@ pub(super) async fn add_command(
         )
         .await?
         .try_get(0)?;
-    Ok(CommandRecord {
-        id: to_u64(id),
-        meter: meter.clone(),
-        action: action.clone(),
-        status: CommandStatus::Pending,
-        created_by: created_by.to_owned(),
-        created_ms: now_ms,
-        updated_ms: now_ms,
-        expires_ms,
-        detail: None,
-    })
+    Ok(accounts::pending_command(
+        id, meter, action, created_by, now_ms, expires_ms,
+    ))
 }
 
 /// Moves a command on, if it exists (for `meter`, when given) and the move is forward;
@@ -359,28 +321,6 @@ pub(super) async fn set_command_status(
     Ok(changed > 0)
 }
 
-const COMMAND_COLUMNS: &str =
-    "id, meter_id, action, status, created_by, created_ms, updated_ms, expires_ms, detail";
-
-fn command_from_row(row: &Row) -> Result<CommandRecord, StoreError> {
-    let action: String = row.try_get(2)?;
-    let status: String = row.try_get(3)?;
-    Ok(CommandRecord {
-        id: to_u64(row.try_get(0)?),
-        meter: stored_meter_id(&row.try_get::<_, String>(1)?)?,
-        action: serde_json::from_str(&action).map_err(corrupt("command action"))?,
-        status: CommandStatus::parse(&status).ok_or(StoreError::Corrupt {
-            what: "command status",
-            detail: status,
-        })?,
-        created_by: row.try_get(4)?,
-        created_ms: row.try_get(5)?,
-        updated_ms: row.try_get(6)?,
-        expires_ms: row.try_get(7)?,
-        detail: row.try_get(8)?,
-    })
-}
-
 /// Commands newest first: of one meter, or the one with `id`, or all; in `status` or any.
 pub(super) async fn commands(
     client: &(impl GenericClient + Sync),
@@ -406,7 +346,7 @@ pub(super) async fn commands(
         )
         .await?
         .iter()
-        .map(command_from_row)
+        .map(accounts::command)
         .collect()
 }
 
@@ -427,7 +367,7 @@ pub(super) async fn expire_commands(
         )
         .await?
         .iter()
-        .map(command_from_row)
+        .map(accounts::command)
         .collect::<Result<Vec<_>, _>>()?;
     expired.sort_by_key(|command| command.id);
     Ok(expired)
@@ -454,21 +394,13 @@ pub(super) async fn audit_log(
     client: &Client,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let rows = client
+    client
         .query(
-            "SELECT ts_ms, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT $1",
+            &format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY id DESC LIMIT $1"),
             &[&i64::try_from(limit).unwrap_or(i64::MAX)],
         )
-        .await?;
-    let mut entries = Vec::with_capacity(rows.len());
-    for row in rows {
-        entries.push(AuditEntry {
-            ts_ms: row.try_get(0)?,
-            actor: row.try_get(1)?,
-            action: row.try_get(2)?,
-            target: row.try_get(3)?,
-            detail: row.try_get(4)?,
-        });
-    }
-    Ok(entries)
+        .await?
+        .iter()
+        .map(accounts::audit_entry)
+        .collect()
 }

@@ -2,36 +2,13 @@
 
 use super::PostgresStore;
 use crate::alerting::{
-    AlertFilter, AlertKey, AlertRow, AlertStore, AutomationRun, Document, DocumentKind,
-    alerts_query, state_may_follow, stored_channel,
+    ALERT_COLUMNS, AUTOMATION_RUN_COLUMNS, AlertFilter, AlertKey, AlertStore, AutomationRun,
+    DELIVERY_COLUMNS, DOCUMENT_COLUMNS, Document, DocumentKind, alerts_query, state_may_follow,
 };
 use crate::{Alert, AlertState, DeliveryAttempt, NewAlert};
-use crate::{StoreError, corrupt, to_i64, to_u64};
+use crate::{StoreError, alerting, corrupt, to_i64, to_u64};
 use async_trait::async_trait;
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-
-/// The alert columns, for `RETURNING`.
-const ALERT_COLUMNS: &str = "id, rule_id, owner, meter_id, condition, message, value, state,
-    opened_ms, acknowledged_ms, resolved_ms, resolved_by";
-
-fn alert(row: &Row) -> Result<Alert, StoreError> {
-    AlertRow {
-        id: row.try_get(0)?,
-        rule_id: row.try_get(1)?,
-        owner: row.try_get(2)?,
-        meter: row.try_get(3)?,
-        condition: row.try_get(4)?,
-        message: row.try_get(5)?,
-        value: row.try_get(6)?,
-        state: row.try_get(7)?,
-        opened_ms: row.try_get(8)?,
-        acknowledged_ms: row.try_get(9)?,
-        resolved_ms: row.try_get(10)?,
-        resolved_by: row.try_get(11)?,
-    }
-    .into_alert()
-}
 
 fn limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -84,23 +61,17 @@ impl AlertStore for PostgresStore {
         kind: DocumentKind,
         owner: Option<&str>,
     ) -> Result<Vec<Document>, StoreError> {
-        let rows = self
-            .reader
+        self.reader
             .query(
-                "SELECT id, owner, body, updated_ms FROM alerting_documents
-                 WHERE kind = $1 AND ($2::text IS NULL OR owner = $2) ORDER BY id",
+                &format!(
+                    "SELECT {DOCUMENT_COLUMNS} FROM alerting_documents
+                     WHERE kind = $1 AND ($2::text IS NULL OR owner = $2) ORDER BY id"
+                ),
                 &[&kind.as_str(), &owner],
             )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Document {
-                    id: to_u64(row.try_get(0)?),
-                    owner: row.try_get(1)?,
-                    body: row.try_get(2)?,
-                    updated_ms: row.try_get(3)?,
-                })
-            })
+            .await?
+            .iter()
+            .map(alerting::document)
             .collect()
     }
 
@@ -143,7 +114,7 @@ impl AlertStore for PostgresStore {
                 ],
             )
             .await?;
-        row.as_ref().map(alert).transpose()
+        row.as_ref().map(alerting::alert).transpose()
     }
 
     async fn set_alert_state(
@@ -176,7 +147,7 @@ impl AlertStore for PostgresStore {
             .client()
             .query_opt(&sql, &params)
             .await?;
-        row.as_ref().map(alert).transpose()
+        row.as_ref().map(alerting::alert).transpose()
     }
 
     async fn resolve_alerts(
@@ -207,7 +178,7 @@ impl AlertStore for PostgresStore {
                 ],
             )
             .await?;
-        rows.iter().map(alert).collect()
+        rows.iter().map(alerting::alert).collect()
     }
 
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
@@ -215,7 +186,7 @@ impl AlertStore for PostgresStore {
         let params: Vec<&(dyn ToSql + Sync)> =
             values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         let rows = self.reader.query(&sql, &params).await?;
-        rows.iter().map(alert).collect()
+        rows.iter().map(alerting::alert).collect()
     }
 
     async fn add_delivery(&self, attempt: &DeliveryAttempt) -> Result<(), StoreError> {
@@ -240,25 +211,17 @@ impl AlertStore for PostgresStore {
     }
 
     async fn deliveries(&self, alert_id: u64) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        let rows = self
-            .reader
+        self.reader
             .query(
-                "SELECT channel, attempt, ts_ms, ok, detail FROM alert_deliveries
-                 WHERE alert_id = $1 ORDER BY ts_ms, channel, attempt",
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries
+                     WHERE alert_id = $1 ORDER BY ts_ms, channel, attempt"
+                ),
                 &[&to_i64(alert_id)],
             )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeliveryAttempt {
-                    alert_id,
-                    channel: stored_channel(row.try_get(0)?)?,
-                    attempt: u32::try_from(row.try_get::<_, i64>(1)?).unwrap_or(u32::MAX),
-                    ts_ms: row.try_get(2)?,
-                    ok: row.try_get(3)?,
-                    detail: row.try_get(4)?,
-                })
-            })
+            .await?
+            .iter()
+            .map(|row| alerting::delivery(row, alert_id))
             .collect()
     }
 
@@ -292,26 +255,17 @@ impl AlertStore for PostgresStore {
         rule_id: Option<u64>,
         count: usize,
     ) -> Result<Vec<AutomationRun>, StoreError> {
-        let rows = self
-            .reader
+        self.reader
             .query(
-                "SELECT id, rule_id, ts_ms, dry_run, reason, outcomes FROM automation_runs
-                 WHERE $1::bigint IS NULL OR rule_id = $1 ORDER BY id DESC LIMIT $2",
+                &format!(
+                    "SELECT {AUTOMATION_RUN_COLUMNS} FROM automation_runs
+                     WHERE $1::bigint IS NULL OR rule_id = $1 ORDER BY id DESC LIMIT $2"
+                ),
                 &[&rule_id.map(to_i64), &limit(count)],
             )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AutomationRun {
-                    id: to_u64(row.try_get(0)?),
-                    rule_id: to_u64(row.try_get(1)?),
-                    ts_ms: row.try_get(2)?,
-                    dry_run: row.try_get(3)?,
-                    reason: row.try_get(4)?,
-                    outcomes: serde_json::from_str(row.try_get(5)?)
-                        .map_err(corrupt("automation run outcomes"))?,
-                })
-            })
+            .await?
+            .iter()
+            .map(alerting::automation_run)
             .collect()
     }
 }

@@ -2,14 +2,15 @@
 //! the SQLite backend.
 
 use super::PostgresStore;
+use crate::billing::{BILL_COLUMNS, BILLING_RUN_COLUMNS, PRICE_COLUMNS, TARIFF_COLUMNS};
 use crate::{
-    BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord,
-    check_replacement, corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
+    BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord, billing,
+    check_replacement, corrupt, parse_plan, stored_plan, to_i64, to_u64,
 };
 use async_trait::async_trait;
 use joule_protocol::MeterId;
 use joule_tariff::PricePoint;
-use tokio_postgres::{Client, Row};
+use tokio_postgres::Client;
 
 /// The schema these functions use (one migration).
 pub(super) const MIGRATION: &str = r#"
@@ -92,24 +93,18 @@ pub(super) async fn tariffs(
     client: &Client,
     name: Option<&str>,
 ) -> Result<Vec<TariffRecord>, StoreError> {
-    let rows = client
+    client
         .query(
-            "SELECT name, toml, updated_ms FROM tariffs
-             WHERE $1::text IS NULL OR name = $1 ORDER BY name",
+            &format!(
+                "SELECT {TARIFF_COLUMNS} FROM tariffs
+                 WHERE $1::text IS NULL OR name = $1 ORDER BY name"
+            ),
             &[&name],
         )
-        .await?;
-    let mut records = Vec::with_capacity(rows.len());
-    for row in rows {
-        let toml: String = row.try_get(1)?;
-        records.push(TariffRecord {
-            name: row.try_get(0)?,
-            plan: stored_plan(&toml)?,
-            toml,
-            updated_ms: row.try_get(2)?,
-        });
-    }
-    Ok(records)
+        .await?
+        .iter()
+        .map(billing::tariff)
+        .collect()
 }
 
 pub(super) async fn delete_tariff(client: &mut Client, name: &str) -> Result<(), StoreError> {
@@ -161,35 +156,19 @@ pub(super) async fn prices(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<PricePoint>, StoreError> {
-    let rows = client
+    client
         .query(
-            "SELECT start_ms, duration_s, price_micros FROM prices
-             WHERE market = $1 AND start_ms < $3 AND start_ms + duration_s * 1000 > $2
-             ORDER BY start_ms",
+            &format!(
+                "SELECT {PRICE_COLUMNS} FROM prices
+                 WHERE market = $1 AND start_ms < $3 AND start_ms + duration_s * 1000 > $2
+                 ORDER BY start_ms"
+            ),
             &[&market, &from_ms, &to_ms],
         )
-        .await?;
-    rows.iter()
-        .map(|row| crate::billing::price_point(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        .await?
+        .iter()
+        .map(billing::price_point)
         .collect()
-}
-
-const RUN_COLUMNS: &str = "id, period, started_by, started_ms, finished_ms, meters_done,
-    meters_total, status, summary";
-
-fn run_from_row(row: &Row) -> Result<BillingRun, StoreError> {
-    let summary: String = row.try_get(8)?;
-    Ok(BillingRun {
-        id: to_u64(row.try_get(0)?),
-        period: row.try_get(1)?,
-        started_by: row.try_get(2)?,
-        started_ms: row.try_get(3)?,
-        finished_ms: row.try_get(4)?,
-        meters_done: to_u64(row.try_get(5)?),
-        meters_total: to_u64(row.try_get(6)?),
-        status: RunStatus::from_name(row.try_get(7)?)?,
-        summary: serde_json::from_str(&summary).map_err(corrupt("run summary"))?,
-    })
 }
 
 pub(super) async fn add_billing_run(
@@ -206,7 +185,7 @@ pub(super) async fn add_billing_run(
             &format!(
                 "INSERT INTO billing_runs (period, started_by, started_ms, meters_done,
                  meters_total, status, summary) VALUES ($1, $2, $3, 0, $4, $5, $6)
-                 RETURNING {RUN_COLUMNS}"
+                 RETURNING {BILLING_RUN_COLUMNS}"
             ),
             &[
                 &period,
@@ -218,7 +197,7 @@ pub(super) async fn add_billing_run(
             ],
         )
         .await?;
-    run_from_row(&row)
+    billing::billing_run(&row)
 }
 
 pub(super) async fn update_billing_run(
@@ -248,16 +227,18 @@ pub(super) async fn billing_runs(
     id: Option<u64>,
     limit: usize,
 ) -> Result<Vec<BillingRun>, StoreError> {
-    let rows = client
+    client
         .query(
             &format!(
-                "SELECT {RUN_COLUMNS} FROM billing_runs WHERE $1::int8 IS NULL OR id = $1
+                "SELECT {BILLING_RUN_COLUMNS} FROM billing_runs WHERE $1::int8 IS NULL OR id = $1
                  ORDER BY id DESC LIMIT $2"
             ),
             &[&id.map(to_i64), &to_i64(limit as u64)],
         )
-        .await?;
-    rows.iter().map(run_from_row).collect()
+        .await?
+        .iter()
+        .map(billing::billing_run)
+        .collect()
 }
 
 pub(super) async fn put_bills(client: &mut Client, bills: &[BillRecord]) -> Result<(), StoreError> {
@@ -321,13 +302,14 @@ pub(super) async fn bills(
     of: BillsOf<'_>,
     limit: usize,
 ) -> Result<Vec<BillRecord>, StoreError> {
-    let rows = client
+    client
         .query(
-            "SELECT id, run_id, meter_id, period, plan, currency, currency_digits, total_minor,
-                    closed, created_ms, bill
-             FROM bills WHERE ($1::text IS NULL OR meter_id = $1)
-                 AND ($2::int8 IS NULL OR id = $2) AND ($3::int8 IS NULL OR run_id = $3)
-             ORDER BY period DESC, id DESC LIMIT $4",
+            &format!(
+                "SELECT {BILL_COLUMNS}
+                 FROM bills WHERE ($1::text IS NULL OR meter_id = $1)
+                     AND ($2::int8 IS NULL OR id = $2) AND ($3::int8 IS NULL OR run_id = $3)
+                 ORDER BY period DESC, id DESC LIMIT $4"
+            ),
             &[
                 &of.meter().map(MeterId::as_str),
                 &of.bill().map(to_i64),
@@ -335,28 +317,10 @@ pub(super) async fn bills(
                 &to_i64(limit as u64),
             ],
         )
-        .await?;
-    let mut records = Vec::with_capacity(rows.len());
-    for row in rows {
-        let digits: i16 = row.try_get(6)?;
-        records.push(BillRecord {
-            id: to_u64(row.try_get(0)?),
-            run_id: to_u64(row.try_get(1)?),
-            meter: stored_meter_id(row.try_get(2)?)?,
-            period: row.try_get(3)?,
-            plan: row.try_get(4)?,
-            currency: row.try_get(5)?,
-            currency_digits: u8::try_from(digits).map_err(|e| StoreError::Corrupt {
-                what: "bill currency digits",
-                detail: e.to_string(),
-            })?,
-            total_minor: row.try_get(7)?,
-            closed: row.try_get(8)?,
-            created_ms: row.try_get(9)?,
-            json: row.try_get(10)?,
-        });
-    }
-    Ok(records)
+        .await?
+        .iter()
+        .map(billing::bill)
+        .collect()
 }
 
 #[async_trait]

@@ -1,9 +1,11 @@
 //! SQLite: the registry, users, sessions, API tokens, commands and the audit log.
 
+use crate::accounts::{
+    AUDIT_COLUMNS, COMMAND_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, meters_query,
+};
 use crate::{
-    AuditEntry, CommandRecord, CommandStatus, MeterDetails, MeterFilter, MeterRecord, NewMeter,
-    Role, SessionRecord, StoreError, UserRecord, corrupt, meters_query, stored_meter_id, to_i64,
-    to_u64,
+    AuditEntry, CommandRecord, CommandStatus, MeterFilter, MeterRecord, NewMeter, SessionRecord,
+    StoreError, UserRecord, accounts, corrupt, to_i64, to_u64,
 };
 use joule_protocol::{Action, MeterId};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -70,28 +72,10 @@ pub(super) fn meters(
     id: Option<&MeterId>,
 ) -> Result<Vec<MeterRecord>, StoreError> {
     let (sql, values) = meters_query(filter, id, |n| format!("?{n}"));
-    let mut statement = connection.prepare_cached(&sql)?;
-    let mut rows = statement.query(params_from_iter(values))?;
-    let mut meters = Vec::new();
-    while let Some(row) = rows.next()? {
-        meters.push(MeterRecord {
-            id: stored_meter_id(&row.get::<_, String>(0)?)?,
-            details: MeterDetails {
-                name: row.get(1)?,
-                owner: row.get(2)?,
-                location: row.get(3)?,
-                feeder: row.get(4)?,
-                transformer: row.get(5)?,
-                tariff: row.get(6)?,
-                install_date: row.get(7)?,
-            },
-            created_ms: row.get(8)?,
-            revoked: row.get(9)?,
-            online: row.get(10)?,
-            status_ms: row.get(11)?,
-        });
-    }
-    Ok(meters)
+    connection
+        .prepare_cached(&sql)?
+        .query_and_then(params_from_iter(values), |row| accounts::meter(row))?
+        .collect()
 }
 
 pub(super) fn active_token_hash(
@@ -107,17 +91,13 @@ pub(super) fn active_token_hash(
 pub(super) fn mosquitto_hashes(
     connection: &Connection,
 ) -> Result<Vec<(MeterId, String)>, StoreError> {
-    let mut statement = connection.prepare(
-        "SELECT id, mosquitto_hash FROM meters
-         WHERE revoked = 0 AND mosquitto_hash IS NOT NULL ORDER BY id",
-    )?;
-    let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
-    let mut hashes = Vec::new();
-    for row in rows {
-        let (id, hash) = row?;
-        hashes.push((stored_meter_id(&id)?, hash));
-    }
-    Ok(hashes)
+    connection
+        .prepare(
+            "SELECT id, mosquitto_hash FROM meters
+             WHERE revoked = 0 AND mosquitto_hash IS NOT NULL ORDER BY id",
+        )?
+        .query_and_then([], |row| accounts::mosquitto_hash(row))?
+        .collect()
 }
 
 pub(super) fn add_user(connection: &Connection, user: &UserRecord) -> Result<(), StoreError> {
@@ -137,34 +117,18 @@ pub(super) fn add_user(connection: &Connection, user: &UserRecord) -> Result<(),
     Ok(())
 }
 
-fn user_from_row(row: &rusqlite::Row<'_>, first: usize) -> Result<UserRecord, StoreError> {
-    let role: String = row.get(first + 1)?;
-    Ok(UserRecord {
-        username: row.get(first)?,
-        role: Role::parse(&role).ok_or(StoreError::Corrupt {
-            what: "role",
-            detail: role,
-        })?,
-        password_hash: row.get(first + 2)?,
-        created_ms: row.get(first + 3)?,
-    })
-}
-
 /// Every user (or the one named), by name.
 pub(super) fn users(
     connection: &Connection,
     username: Option<&str>,
 ) -> Result<Vec<UserRecord>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT username, role, password_hash, created_ms FROM users
-         WHERE ?1 IS NULL OR username = ?1 ORDER BY username",
-    )?;
-    let mut rows = statement.query(params![username])?;
-    let mut users = Vec::new();
-    while let Some(row) = rows.next()? {
-        users.push(user_from_row(row, 0)?);
-    }
-    Ok(users)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE ?1 IS NULL OR username = ?1
+             ORDER BY username"
+        ))?
+        .query_and_then(params![username], |row| accounts::user(row, 0))?
+        .collect()
 }
 
 pub(super) fn set_password(
@@ -211,24 +175,14 @@ pub(super) fn session(
     token_hash: &str,
     now_ms: i64,
 ) -> Result<Option<(SessionRecord, UserRecord)>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT s.token_hash, s.username, s.csrf_token, s.created_ms, s.expires_ms,
-                u.username, u.role, u.password_hash, u.created_ms
-         FROM sessions s JOIN users u ON u.username = s.username
-         WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
-    )?;
-    let mut rows = statement.query(params![token_hash, now_ms])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    let session = SessionRecord {
-        token_hash: row.get(0)?,
-        username: row.get(1)?,
-        csrf_token: row.get(2)?,
-        created_ms: row.get(3)?,
-        expires_ms: row.get(4)?,
-    };
-    Ok(Some((session, user_from_row(row, 5)?)))
+    connection
+        .prepare_cached(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.username = s.username
+             WHERE s.token_hash = ?1 AND s.expires_ms > ?2"
+        ))?
+        .query_and_then(params![token_hash, now_ms], |row| accounts::session(row))?
+        .next()
+        .transpose()
 }
 
 pub(super) fn add_api_token(
@@ -252,12 +206,14 @@ pub(super) fn api_token_user(
     connection: &Connection,
     token_hash: &str,
 ) -> Result<Option<UserRecord>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT u.username, u.role, u.password_hash, u.created_ms
-         FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?1",
-    )?;
-    let mut rows = statement.query(params![token_hash])?;
-    rows.next()?.map(|row| user_from_row(row, 0)).transpose()
+    connection
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS}
+             FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = ?1"
+        ))?
+        .query_and_then(params![token_hash], |row| accounts::user(row, 0))?
+        .next()
+        .transpose()
 }
 
 pub(super) fn add_command(
@@ -274,17 +230,14 @@ pub(super) fn add_command(
          expires_ms) VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5)",
         params![meter.as_str(), action_json, created_by, now_ms, expires_ms],
     )?;
-    Ok(CommandRecord {
-        id: to_u64(connection.last_insert_rowid()),
-        meter: meter.clone(),
-        action: action.clone(),
-        status: CommandStatus::Pending,
-        created_by: created_by.to_owned(),
-        created_ms: now_ms,
-        updated_ms: now_ms,
+    Ok(accounts::pending_command(
+        connection.last_insert_rowid(),
+        meter,
+        action,
+        created_by,
+        now_ms,
         expires_ms,
-        detail: None,
-    })
+    ))
 }
 
 /// Moves a command on, if it exists (for `meter`, when given) and the move is forward;
@@ -332,39 +285,23 @@ pub(super) fn commands(
     status: Option<CommandStatus>,
     limit: usize,
 ) -> Result<Vec<CommandRecord>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT id, meter_id, action, status, created_by, created_ms, updated_ms, expires_ms,
-                detail
-         FROM commands WHERE (?1 IS NULL OR meter_id = ?1) AND (?2 IS NULL OR id = ?2)
-             AND (?3 IS NULL OR status = ?3)
-         ORDER BY id DESC LIMIT ?4",
-    )?;
-    let mut rows = statement.query(params![
-        meter.map(MeterId::as_str),
-        id.map(to_i64),
-        status.map(CommandStatus::as_str),
-        i64::try_from(limit).unwrap_or(i64::MAX)
-    ])?;
-    let mut commands = Vec::new();
-    while let Some(row) = rows.next()? {
-        let action: String = row.get(2)?;
-        let status: String = row.get(3)?;
-        commands.push(CommandRecord {
-            id: to_u64(row.get(0)?),
-            meter: stored_meter_id(&row.get::<_, String>(1)?)?,
-            action: serde_json::from_str(&action).map_err(corrupt("command action"))?,
-            status: CommandStatus::parse(&status).ok_or(StoreError::Corrupt {
-                what: "command status",
-                detail: status,
-            })?,
-            created_by: row.get(4)?,
-            created_ms: row.get(5)?,
-            updated_ms: row.get(6)?,
-            expires_ms: row.get(7)?,
-            detail: row.get(8)?,
-        });
-    }
-    Ok(commands)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {COMMAND_COLUMNS}
+             FROM commands WHERE (?1 IS NULL OR meter_id = ?1) AND (?2 IS NULL OR id = ?2)
+                 AND (?3 IS NULL OR status = ?3)
+             ORDER BY id DESC LIMIT ?4"
+        ))?
+        .query_and_then(
+            params![
+                meter.map(MeterId::as_str),
+                id.map(to_i64),
+                status.map(CommandStatus::as_str),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |row| accounts::command(row),
+        )?
+        .collect()
 }
 
 pub(super) fn expire_commands(
@@ -411,17 +348,12 @@ pub(super) fn audit_log(
     connection: &Connection,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let mut statement = connection.prepare(
-        "SELECT ts_ms, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = statement.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-        Ok(AuditEntry {
-            ts_ms: row.get(0)?,
-            actor: row.get(1)?,
-            action: row.get(2)?,
-            target: row.get(3)?,
-            detail: row.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    connection
+        .prepare(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit ORDER BY id DESC LIMIT ?1"
+        ))?
+        .query_and_then(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            accounts::audit_entry(row)
+        })?
+        .collect()
 }

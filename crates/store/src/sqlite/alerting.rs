@@ -2,36 +2,20 @@
 
 use super::SqliteStore;
 use crate::alerting::{
-    AlertFilter, AlertKey, AlertRow, AlertStore, AutomationRun, Document, DocumentKind,
-    alerts_query, state_may_follow, stored_channel,
+    AUTOMATION_RUN_COLUMNS, AlertFilter, AlertKey, AlertStore, AutomationRun, DELIVERY_COLUMNS,
+    DOCUMENT_COLUMNS, Document, DocumentKind, alerts_query, state_may_follow,
 };
 use crate::{Alert, AlertState, DeliveryAttempt, NewAlert};
-use crate::{StoreError, corrupt, to_i64, to_u64};
+use crate::{StoreError, alerting, corrupt, to_i64, to_u64};
 use async_trait::async_trait;
-use rusqlite::{Connection, Row, params, params_from_iter};
-
-fn alert_row(row: &Row<'_>) -> rusqlite::Result<AlertRow> {
-    Ok(AlertRow {
-        id: row.get(0)?,
-        rule_id: row.get(1)?,
-        owner: row.get(2)?,
-        meter: row.get(3)?,
-        condition: row.get(4)?,
-        message: row.get(5)?,
-        value: row.get(6)?,
-        state: row.get(7)?,
-        opened_ms: row.get(8)?,
-        acknowledged_ms: row.get(9)?,
-        resolved_ms: row.get(10)?,
-        resolved_by: row.get(11)?,
-    })
-}
+use rusqlite::{Connection, params, params_from_iter};
 
 fn alerts(connection: &Connection, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
     let (sql, values) = alerts_query(filter, |n| format!("?{n}"));
-    let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), alert_row)?;
-    rows.map(|row| row?.into_alert()).collect()
+    connection
+        .prepare_cached(&sql)?
+        .query_and_then(params_from_iter(values), |row| alerting::alert(row))?
+        .collect()
 }
 
 fn one(connection: &Connection, id: i64) -> Result<Option<Alert>, StoreError> {
@@ -159,39 +143,25 @@ fn documents(
     kind: DocumentKind,
     owner: Option<&str>,
 ) -> Result<Vec<Document>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT id, owner, body, updated_ms FROM alerting_documents
-         WHERE kind = ?1 AND (?2 IS NULL OR owner = ?2) ORDER BY id",
-    )?;
-    let rows = statement.query_map(params![kind.as_str(), owner], |row| {
-        Ok(Document {
-            id: to_u64(row.get(0)?),
-            owner: row.get(1)?,
-            body: row.get(2)?,
-            updated_ms: row.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM alerting_documents
+             WHERE kind = ?1 AND (?2 IS NULL OR owner = ?2) ORDER BY id"
+        ))?
+        .query_and_then(params![kind.as_str(), owner], |row| alerting::document(row))?
+        .collect()
 }
 
 fn deliveries(connection: &Connection, alert_id: u64) -> Result<Vec<DeliveryAttempt>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT channel, attempt, ts_ms, ok, detail FROM alert_deliveries WHERE alert_id = ?1
-         ORDER BY ts_ms, channel, attempt",
-    )?;
-    let mut rows = statement.query(params![to_i64(alert_id)])?;
-    let mut attempts = Vec::new();
-    while let Some(row) = rows.next()? {
-        attempts.push(DeliveryAttempt {
-            alert_id,
-            channel: stored_channel(&row.get::<_, String>(0)?)?,
-            attempt: row.get(1)?,
-            ts_ms: row.get(2)?,
-            ok: row.get(3)?,
-            detail: row.get(4)?,
-        });
-    }
-    Ok(attempts)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries WHERE alert_id = ?1
+             ORDER BY ts_ms, channel, attempt"
+        ))?
+        .query_and_then(params![to_i64(alert_id)], |row| {
+            alerting::delivery(row, alert_id)
+        })?
+        .collect()
 }
 
 fn automation_runs(
@@ -199,27 +169,19 @@ fn automation_runs(
     rule_id: Option<u64>,
     limit: usize,
 ) -> Result<Vec<AutomationRun>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT id, rule_id, ts_ms, dry_run, reason, outcomes FROM automation_runs
-         WHERE ?1 IS NULL OR rule_id = ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
-    let mut rows = statement.query(params![
-        rule_id.map(to_i64),
-        i64::try_from(limit).unwrap_or(i64::MAX)
-    ])?;
-    let mut runs = Vec::new();
-    while let Some(row) = rows.next()? {
-        runs.push(AutomationRun {
-            id: to_u64(row.get(0)?),
-            rule_id: to_u64(row.get(1)?),
-            ts_ms: row.get(2)?,
-            dry_run: row.get(3)?,
-            reason: row.get(4)?,
-            outcomes: serde_json::from_str(&row.get::<_, String>(5)?)
-                .map_err(corrupt("automation run outcomes"))?,
-        });
-    }
-    Ok(runs)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {AUTOMATION_RUN_COLUMNS} FROM automation_runs
+             WHERE ?1 IS NULL OR rule_id = ?1 ORDER BY id DESC LIMIT ?2"
+        ))?
+        .query_and_then(
+            params![
+                rule_id.map(to_i64),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |row| alerting::automation_run(row),
+        )?
+        .collect()
 }
 
 #[async_trait]

@@ -1,14 +1,15 @@
 //! SQLite: tariff plans, market prices, billing runs and bills.
 
 use super::SqliteStore;
+use crate::billing::{BILL_COLUMNS, BILLING_RUN_COLUMNS, PRICE_COLUMNS, TARIFF_COLUMNS};
 use crate::{
-    BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord,
-    check_replacement, corrupt, parse_plan, stored_meter_id, stored_plan, to_i64, to_u64,
+    BillRecord, BillingRun, BillingStore, BillsOf, RunStatus, StoreError, TariffRecord, billing,
+    check_replacement, corrupt, parse_plan, stored_plan, to_i64, to_u64,
 };
 use async_trait::async_trait;
 use joule_protocol::MeterId;
 use joule_tariff::PricePoint;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// The schema these functions use (one migration).
 pub(super) const MIGRATION: &str = r#"
@@ -88,27 +89,12 @@ pub(super) fn tariffs(
     connection: &Connection,
     name: Option<&str>,
 ) -> Result<Vec<TariffRecord>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT name, toml, updated_ms FROM tariffs WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
-    )?;
-    let rows = statement.query_map(params![name], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get(2)?,
-        ))
-    })?;
-    let mut records = Vec::new();
-    for row in rows {
-        let (name, toml, updated_ms) = row?;
-        records.push(TariffRecord {
-            plan: stored_plan(&toml)?,
-            name,
-            toml,
-            updated_ms,
-        });
-    }
-    Ok(records)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {TARIFF_COLUMNS} FROM tariffs WHERE ?1 IS NULL OR name = ?1 ORDER BY name"
+        ))?
+        .query_and_then(params![name], |row| billing::tariff(row))?
+        .collect()
 }
 
 pub(super) fn delete_tariff(connection: &mut Connection, name: &str) -> Result<(), StoreError> {
@@ -160,66 +146,16 @@ pub(super) fn prices(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<PricePoint>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT start_ms, duration_s, price_micros FROM prices
-         WHERE market = ?1 AND start_ms < ?3 AND start_ms + duration_s * 1000 > ?2
-         ORDER BY start_ms",
-    )?;
-    let rows = statement.query_map(params![market, from_ms, to_ms], |row| {
-        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-    })?;
-    let mut points = Vec::new();
-    for row in rows {
-        let (start_ms, duration_s, price) = row?;
-        points.push(crate::billing::price_point(start_ms, duration_s, price)?);
-    }
-    Ok(points)
-}
-
-const RUN_COLUMNS: &str = "id, period, started_by, started_ms, finished_ms, meters_done,
-    meters_total, status, summary";
-
-fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
-    Ok(RunRow {
-        id: row.get(0)?,
-        period: row.get(1)?,
-        started_by: row.get(2)?,
-        started_ms: row.get(3)?,
-        finished_ms: row.get(4)?,
-        meters_done: row.get(5)?,
-        meters_total: row.get(6)?,
-        status: row.get(7)?,
-        summary: row.get(8)?,
-    })
-}
-
-/// A run's columns before their text is checked.
-struct RunRow {
-    id: i64,
-    period: String,
-    started_by: String,
-    started_ms: i64,
-    finished_ms: Option<i64>,
-    meters_done: i64,
-    meters_total: i64,
-    status: String,
-    summary: String,
-}
-
-impl RunRow {
-    fn into_run(self) -> Result<BillingRun, StoreError> {
-        Ok(BillingRun {
-            id: to_u64(self.id),
-            period: self.period,
-            started_by: self.started_by,
-            started_ms: self.started_ms,
-            finished_ms: self.finished_ms,
-            meters_done: to_u64(self.meters_done),
-            meters_total: to_u64(self.meters_total),
-            status: RunStatus::from_name(&self.status)?,
-            summary: serde_json::from_str(&self.summary).map_err(corrupt("run summary"))?,
-        })
-    }
+    connection
+        .prepare_cached(&format!(
+            "SELECT {PRICE_COLUMNS} FROM prices
+             WHERE market = ?1 AND start_ms < ?3 AND start_ms + duration_s * 1000 > ?2
+             ORDER BY start_ms"
+        ))?
+        .query_and_then(params![market, from_ms, to_ms], |row| {
+            billing::price_point(row)
+        })?
+        .collect()
 }
 
 pub(super) fn add_billing_run(
@@ -284,12 +220,15 @@ pub(super) fn billing_runs(
     id: Option<u64>,
     limit: usize,
 ) -> Result<Vec<BillingRun>, StoreError> {
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT {RUN_COLUMNS} FROM billing_runs WHERE ?1 IS NULL OR id = ?1
-         ORDER BY id DESC LIMIT ?2"
-    ))?;
-    let rows = statement.query_map(params![id.map(to_i64), to_i64(limit as u64)], run_from_row)?;
-    rows.map(|row| row?.into_run()).collect()
+    connection
+        .prepare_cached(&format!(
+            "SELECT {BILLING_RUN_COLUMNS} FROM billing_runs WHERE ?1 IS NULL OR id = ?1
+             ORDER BY id DESC LIMIT ?2"
+        ))?
+        .query_and_then(params![id.map(to_i64), to_i64(limit as u64)], |row| {
+            billing::billing_run(row)
+        })?
+        .collect()
 }
 
 pub(super) fn put_bills(
@@ -347,52 +286,23 @@ pub(super) fn bills(
     of: BillsOf<'_>,
     limit: usize,
 ) -> Result<Vec<BillRecord>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT id, run_id, meter_id, period, plan, currency, currency_digits, total_minor,
-                closed, created_ms, bill
-         FROM bills WHERE (?1 IS NULL OR meter_id = ?1) AND (?2 IS NULL OR id = ?2)
-             AND (?3 IS NULL OR run_id = ?3)
-         ORDER BY period DESC, id DESC LIMIT ?4",
-    )?;
-    let rows = statement.query_map(
-        params![
-            of.meter().map(MeterId::as_str),
-            of.bill().map(to_i64),
-            of.run().map(to_i64),
-            to_i64(limit as u64)
-        ],
-        |row| {
-            Ok((
-                (
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get(3)?,
-                ),
-                (row.get(4)?, row.get(5)?, row.get::<_, u8>(6)?),
-                (row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?),
-            ))
-        },
-    )?;
-    let mut records = Vec::new();
-    for row in rows {
-        let ((id, run_id, meter, period), (plan, currency, currency_digits), rest) = row?;
-        let (total_minor, closed, created_ms, json) = rest;
-        records.push(BillRecord {
-            id: to_u64(id),
-            run_id: to_u64(run_id),
-            meter: stored_meter_id(&meter)?,
-            period,
-            plan,
-            currency,
-            currency_digits,
-            total_minor,
-            closed,
-            created_ms,
-            json,
-        });
-    }
-    Ok(records)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {BILL_COLUMNS}
+             FROM bills WHERE (?1 IS NULL OR meter_id = ?1) AND (?2 IS NULL OR id = ?2)
+                 AND (?3 IS NULL OR run_id = ?3)
+             ORDER BY period DESC, id DESC LIMIT ?4"
+        ))?
+        .query_and_then(
+            params![
+                of.meter().map(MeterId::as_str),
+                of.bill().map(to_i64),
+                of.run().map(to_i64),
+                to_i64(limit as u64)
+            ],
+            |row| billing::bill(row),
+        )?
+        .collect()
 }
 
 #[async_trait]

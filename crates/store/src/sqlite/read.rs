@@ -1,10 +1,10 @@
 //! SQLite queries for the readers: progress, series, readings, records.
 
+use crate::read::{DEAD_LETTER_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS, gaps_above};
 use crate::{
-    DeadLetter, Gap, Resolution, SeriesPoint, StoreError, corrupt, relay_from_name,
-    stored_meter_id, to_u64,
+    DeadLetter, Gap, Resolution, SeriesPoint, StoreError, read, stored_meter_id, to_i64, to_u64,
 };
-use joule_protocol::{EventMessage, LiveReading, MeterId, PhaseReading, Registers};
+use joule_protocol::{EventMessage, LiveReading, MeterId, Registers};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub(super) fn contiguous_seq(connection: &Connection, meter: &MeterId) -> Result<u64, StoreError> {
@@ -19,25 +19,12 @@ pub(super) fn contiguous_seq(connection: &Connection, meter: &MeterId) -> Result
 }
 
 pub(super) fn gaps(connection: &Connection, meter: &MeterId) -> Result<Vec<Gap>, StoreError> {
-    let contiguous = crate::to_i64(contiguous_seq(connection, meter)?);
-    let mut statement = connection
-        .prepare_cached("SELECT seq FROM seqs WHERE meter_id = ?1 AND seq > ?2 ORDER BY seq")?;
-    let seqs = statement.query_map(params![meter.as_str(), contiguous], |row| {
-        row.get::<_, i64>(0)
-    })?;
-    let mut expected = contiguous + 1;
-    let mut gaps = Vec::new();
-    for seq in seqs {
-        let seq = seq?;
-        if seq > expected {
-            gaps.push(Gap {
-                from: to_u64(expected),
-                to: to_u64(seq - 1),
-            });
-        }
-        expected = seq + 1;
-    }
-    Ok(gaps)
+    let contiguous = to_i64(contiguous_seq(connection, meter)?);
+    let seqs = connection
+        .prepare_cached("SELECT seq FROM seqs WHERE meter_id = ?1 AND seq > ?2 ORDER BY seq")?
+        .query_map(params![meter.as_str(), contiguous], |row| row.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(gaps_above(contiguous, &seqs))
 }
 
 pub(super) fn latest_registers(
@@ -81,19 +68,18 @@ pub(super) fn latest_registers(
     Ok(latest)
 }
 
-const LIVE_COLUMNS: &str = "SELECT seq, ts_ms, voltage_v, current_a, p_w, q_var, s_va, pf, freq_hz,
-    import_mwh, export_mwh, reactive_mvarh, apparent_import_mvah, apparent_export_mvah, tariff,
-    relay, phases FROM live";
-
 pub(super) fn latest_reading(
     connection: &Connection,
     meter: &MeterId,
 ) -> Result<Option<LiveReading>, StoreError> {
-    let mut statement = connection.prepare_cached(&format!(
-        "{LIVE_COLUMNS} WHERE meter_id = ?1 ORDER BY ts_ms DESC, seq DESC LIMIT 1"
-    ))?;
-    let mut rows = statement.query(params![meter.as_str()])?;
-    rows.next()?.map(live_from_row).transpose()
+    connection
+        .prepare_cached(&format!(
+            "SELECT {READING_COLUMNS} FROM live WHERE meter_id = ?1
+             ORDER BY ts_ms DESC, seq DESC LIMIT 1"
+        ))?
+        .query_and_then(params![meter.as_str()], |row| read::reading(row))?
+        .next()
+        .transpose()
 }
 
 pub(super) fn readings(
@@ -102,15 +88,15 @@ pub(super) fn readings(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<LiveReading>, StoreError> {
-    let mut statement = connection.prepare_cached(&format!(
-        "{LIVE_COLUMNS} WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq"
-    ))?;
-    let mut rows = statement.query(params![meter.as_str(), from_ms, to_ms])?;
-    let mut readings = Vec::new();
-    while let Some(row) = rows.next()? {
-        readings.push(live_from_row(row)?);
-    }
-    Ok(readings)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {READING_COLUMNS} FROM live WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
+             ORDER BY ts_ms, seq"
+        ))?
+        .query_and_then(params![meter.as_str(), from_ms, to_ms], |row| {
+            read::reading(row)
+        })?
+        .collect()
 }
 
 pub(super) fn series(
@@ -126,31 +112,16 @@ pub(super) fn series(
             .map(SeriesPoint::of)
             .collect());
     };
-    let mut statement = connection.prepare_cached(
-        "SELECT bucket_ms, count, p_sum, p_min, p_max, v_sum, v_min, v_max, import_first,
-                import_last, export_first, export_last
-         FROM rollups WHERE meter_id = ?1 AND width_ms = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
-         ORDER BY bucket_ms",
-    )?;
-    let rows = statement.query_map(params![meter.as_str(), width_ms, from_ms, to_ms], |row| {
-        let count: i64 = row.get(1)?;
-        let n = count.max(1) as f64;
-        Ok(SeriesPoint {
-            ts_ms: row.get(0)?,
-            count: to_u64(count),
-            p_avg_w: row.get::<_, f64>(2)? / n,
-            p_min_w: row.get(3)?,
-            p_max_w: row.get(4)?,
-            v_avg_v: row.get::<_, f64>(5)? / n,
-            v_min_v: row.get(6)?,
-            v_max_v: row.get(7)?,
-            import_first_mwh: to_u64(row.get(8)?),
-            import_last_mwh: to_u64(row.get(9)?),
-            export_first_mwh: to_u64(row.get(10)?),
-            export_last_mwh: to_u64(row.get(11)?),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    connection
+        .prepare_cached(&format!(
+            "SELECT {ROLLUP_COLUMNS} FROM rollups
+             WHERE meter_id = ?1 AND width_ms = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
+             ORDER BY bucket_ms"
+        ))?
+        .query_and_then(params![meter.as_str(), width_ms, from_ms, to_ms], |row| {
+            read::series_point(row)
+        })?
+        .collect()
 }
 
 /// A JSON column selected by `sql` (with the meter and time range as parameters), decoded.
@@ -162,85 +133,38 @@ pub(super) fn json_in_range<T: serde::de::DeserializeOwned>(
     to_ms: i64,
     what: &'static str,
 ) -> Result<Vec<T>, StoreError> {
-    let mut statement = connection.prepare_cached(sql)?;
-    let rows = statement.query_map(params![meter.as_str(), from_ms, to_ms], |row| {
-        row.get::<_, String>(0)
-    })?;
-    let mut decoded = Vec::new();
-    for row in rows {
-        decoded.push(serde_json::from_str(&row?).map_err(corrupt(what))?);
-    }
-    Ok(decoded)
+    connection
+        .prepare_cached(sql)?
+        .query_and_then(params![meter.as_str(), from_ms, to_ms], |row| {
+            read::json(row, what)
+        })?
+        .collect()
 }
 
 pub(super) fn recent_events(
     connection: &Connection,
     limit: usize,
 ) -> Result<Vec<(MeterId, EventMessage)>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT meter_id, event FROM events ORDER BY ts_ms DESC, meter_id, seq DESC LIMIT ?1",
-    )?;
-    let rows = statement.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-    })?;
-    let mut events = Vec::new();
-    for row in rows {
-        let (meter, event) = row?;
-        let event = serde_json::from_str(&event).map_err(corrupt("event"))?;
-        events.push((stored_meter_id(&meter)?, event));
-    }
-    Ok(events)
+    connection
+        .prepare_cached(
+            "SELECT meter_id, event FROM events ORDER BY ts_ms DESC, meter_id, seq DESC LIMIT ?1",
+        )?
+        .query_and_then(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            read::meter_event(row)
+        })?
+        .collect()
 }
 
 pub(super) fn dead_letters(
     connection: &Connection,
     limit: usize,
 ) -> Result<Vec<DeadLetter>, StoreError> {
-    let mut statement = connection.prepare(
-        "SELECT received_ms, topic, meter_id, reason, detail, payload, seq FROM dead_letters
-         ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = statement.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-        Ok(DeadLetter {
-            received_ms: row.get(0)?,
-            topic: row.get(1)?,
-            meter: row.get(2)?,
-            reason: row.get(3)?,
-            detail: row.get(4)?,
-            payload: row.get(5)?,
-            seq: row.get::<_, Option<i64>>(6)?.map(to_u64),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-fn live_from_row(row: &rusqlite::Row<'_>) -> Result<LiveReading, StoreError> {
-    let reactive: String = row.get(11)?;
-    let phases: Option<String> = row.get(16)?;
-    let phases: Vec<PhaseReading> = match phases {
-        Some(text) => serde_json::from_str(&text).map_err(corrupt("phases"))?,
-        None => Vec::new(),
-    };
-    Ok(LiveReading {
-        v: joule_protocol::PAYLOAD_VERSION,
-        seq: to_u64(row.get(0)?),
-        ts_ms: row.get(1)?,
-        voltage_v: row.get(2)?,
-        current_a: row.get(3)?,
-        p_w: row.get(4)?,
-        q_var: row.get(5)?,
-        s_va: row.get(6)?,
-        pf: row.get(7)?,
-        freq_hz: row.get(8)?,
-        registers: Registers {
-            import_mwh: to_u64(row.get(9)?),
-            export_mwh: to_u64(row.get(10)?),
-            reactive_mvarh: serde_json::from_str(&reactive).map_err(corrupt("registers"))?,
-            apparent_import_mvah: to_u64(row.get(12)?),
-            apparent_export_mvah: to_u64(row.get(13)?),
-        },
-        tariff: row.get(14)?,
-        phases,
-        relay: relay_from_name(row.get(15)?)?,
-    })
+    connection
+        .prepare(&format!(
+            "SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters ORDER BY id DESC LIMIT ?1"
+        ))?
+        .query_and_then(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            read::dead_letter(row)
+        })?
+        .collect()
 }
