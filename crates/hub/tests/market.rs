@@ -9,8 +9,8 @@
 //! and records its run. A meter on a flat plan that used enough has its "bill forecast above budget"
 //! alert opened with the forecast the cost API shows.
 
-use joule_hub::config::HubConfig;
 use joule_clock::{Clock, ManualClock};
+use joule_hub::config::HubConfig;
 use joule_hub::service;
 use joule_protocol::MeterId;
 use joule_store::tokens;
@@ -269,7 +269,11 @@ async fn money_alerts_fire_once_from_imported_prices_and_the_bill_forecast() {
     .await;
     assert_eq!(opened["meter"], "d-1");
     assert_eq!(opened["value"], 0.45, "{opened}");
-    assert_eq!(opened["opened_ms"], rise_s * 1000, "opened at the rise: {opened}");
+    assert_eq!(
+        opened["opened_ms"],
+        rise_s * 1000,
+        "opened at the rise: {opened}"
+    );
     hub.set_time_s(fall_s);
     let resolved = eventually("the price alert resolved", || async {
         let alerts = hub.alerts(&alice, "price_above").await;
