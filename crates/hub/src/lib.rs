@@ -10,6 +10,7 @@ pub mod broker;
 pub mod config;
 pub mod context;
 pub mod control;
+pub mod housekeeping;
 pub mod ingest;
 pub mod market;
 pub mod mosquitto;

@@ -14,7 +14,7 @@ use crate::config::{BrokerUrl, HubConfig, TlsFiles};
 use crate::context::{Outgoing, Shared, WATCH_QUEUE, WatchInput};
 use crate::ingest::{Ingest, Outcome};
 use crate::market::MarketInputs;
-use crate::telemetry::{BatchStored, CommandTimedOut};
+use crate::telemetry::BatchStored;
 use joule_clock::{SharedClock, SystemClock};
 use joule_protocol::{Command, PAYLOAD_VERSION, StorageAck, TopicKind, Topics, encode};
 use joule_store::tokens;
@@ -304,7 +304,7 @@ impl Hub {
             client.clone(),
             topics,
         ));
-        let housekeeping = tokio::spawn(housekeeping(shared.clone()));
+        let housekeeping = tokio::spawn(crate::housekeeping::run(shared.clone()));
         let publisher = tokio::spawn(publish_outgoing(outgoing, client.clone()));
         let watcher = tokio::spawn(crate::watcher::run(shared.clone(), watch, market));
         let prices = tokio::spawn(crate::billing::prices::fetch_sources(
@@ -440,37 +440,6 @@ async fn publish_outgoing(mut outgoing: mpsc::Receiver<Outgoing>, client: AsyncC
             .map_err(|error| error.to_string());
         // The asker may have given up waiting.
         let _ = message.done.send(result);
-    }
-}
-
-/// Periodic upkeep: commands past their expiry time out; live readings past retention go.
-async fn housekeeping(shared: Shared) {
-    let retention_ms = i64::from(shared.config.storage.live_retention_days) * 86_400_000;
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    let mut last_prune_ms = 0;
-    loop {
-        tick.tick().await;
-        let now = shared.now_ms();
-        match shared.store.expire_commands(now).await {
-            Ok(expired) => {
-                for command in expired {
-                    CommandTimedOut {
-                        id: command.id,
-                        meter: command.meter.as_str(),
-                    }
-                    .emit();
-                }
-            }
-            Err(error) => tracing::error!(%error, "expiring commands failed"),
-        }
-        if now - last_prune_ms >= 3_600_000 {
-            last_prune_ms = now;
-            match shared.store.prune_live(now - retention_ms).await {
-                Ok(0) => {}
-                Ok(deleted) => tracing::info!(deleted, "live readings past retention deleted"),
-                Err(error) => tracing::error!(%error, "pruning live readings failed"),
-            }
-        }
     }
 }
 

@@ -33,6 +33,7 @@ pub use config::{OpenError, STORAGE_OVERRIDES, StorageConfig};
 pub use error::{StoreError, corrupt};
 pub use model::*;
 pub use postgres::PostgresStore;
+pub(crate) use rows::{stored_meter_id, to_i64, to_u64};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -172,23 +173,6 @@ pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError>;
     /// The most recent audit entries, newest first.
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
-}
-
-/// A meter id read back from the database.
-fn stored_meter_id(id: &str) -> Result<MeterId, StoreError> {
-    MeterId::new(id).map_err(|error| StoreError::Corrupt {
-        what: "meter id",
-        detail: error.to_string(),
-    })
-}
-
-/// Databases keep i64; sequence numbers and registers are checked to fit at ingest.
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
 }
 
 /// The event kind as stored: its wire name.

@@ -9,6 +9,7 @@
 //! but cannot be what was written is `StoreError::Corrupt`, raised by the mappings.
 
 use crate::StoreError;
+use joule_protocol::MeterId;
 
 /// A row a query returned, read column by column (0-based) with the type its schema holds.
 pub(crate) trait ResultRow {
@@ -33,6 +34,24 @@ pub(crate) trait ResultRow {
     fn opt_flag(&self, column: usize) -> Result<Option<bool>, StoreError>;
     /// Bytes: `BLOB` in SQLite, `BYTEA` in PostgreSQL.
     fn bytes(&self, column: usize) -> Result<Vec<u8>, StoreError>;
+}
+
+/// A meter id read back from the database.
+pub(crate) fn stored_meter_id(id: &str) -> Result<MeterId, StoreError> {
+    MeterId::new(id).map_err(|error| StoreError::Corrupt {
+        what: "meter id",
+        detail: error.to_string(),
+    })
+}
+
+/// Databases keep i64; sequence numbers and registers are checked to fit at ingest.
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Back from the database's i64 (never negative as written).
+pub(crate) fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
 }
 
 impl ResultRow for rusqlite::Row<'_> {

@@ -1,0 +1,38 @@
+//! Housekeeping, every few seconds: commands past their expiry time out (a meter that never
+//! answered cannot leave one pending for ever), and once an hour live readings past
+//! `storage.live_retention_days` are deleted (rollups, interval records and events stay).
+
+use crate::context::Shared;
+use crate::telemetry::CommandTimedOut;
+use std::time::Duration;
+
+/// Periodic upkeep: commands past their expiry time out; live readings past retention go.
+pub async fn run(shared: Shared) {
+    let retention_ms = i64::from(shared.config.storage.live_retention_days) * 86_400_000;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last_prune_ms = 0;
+    loop {
+        tick.tick().await;
+        let now = shared.now_ms();
+        match shared.store.expire_commands(now).await {
+            Ok(expired) => {
+                for command in expired {
+                    CommandTimedOut {
+                        id: command.id,
+                        meter: command.meter.as_str(),
+                    }
+                    .emit();
+                }
+            }
+            Err(error) => tracing::error!(%error, "expiring commands failed"),
+        }
+        if now - last_prune_ms >= 3_600_000 {
+            last_prune_ms = now;
+            match shared.store.prune_live(now - retention_ms).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "live readings past retention deleted"),
+                Err(error) => tracing::error!(%error, "pruning live readings failed"),
+            }
+        }
+    }
+}
