@@ -1,7 +1,8 @@
 //! What an insight is based on, in the same shape for every insight, so that the portal can
 //! always say "from 14 nights, 1 Mar – 14 Mar, 0 readings skipped" next to a number.
 
-use crate::series::Interval;
+use crate::series::{Interval, LocalInterval, check};
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 /// The data and the method behind an insight.
@@ -48,6 +49,23 @@ impl Basis {
         self.notes.extend(note);
         self
     }
+}
+
+/// The usable intervals in local time with the basis of a figure computed from all of them
+/// by `method`; `Err` with the number of records skipped when none is usable.
+pub(crate) fn local_with_basis(
+    intervals: &[Interval],
+    tz: &TimeZone,
+    method: &str,
+) -> Result<(Vec<LocalInterval>, Basis), usize> {
+    let checked = check(intervals);
+    let local = checked.local(tz);
+    if local.is_empty() {
+        return Err(checked.skipped);
+    }
+    let basis = Basis::from_intervals(&checked.intervals, checked.skipped, method)
+        .with_note(checked.consumption_note());
+    Ok((local, basis))
 }
 
 #[cfg(test)]

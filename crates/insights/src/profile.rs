@@ -3,7 +3,7 @@
 //! hours and hold average power, so DST days (23 or 25 hours) weigh exactly their hours.
 
 use crate::basis::Basis;
-use crate::series::{self, Interval, LocalInterval};
+use crate::series::{Interval, LocalInterval};
 use jiff::{civil::Weekday, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +121,7 @@ fn prepare(
     tz: &TimeZone,
     method: &str,
 ) -> Result<(Vec<LocalInterval>, Basis), ProfileError> {
-    series::local_with_basis(intervals, tz, method)
+    crate::basis::local_with_basis(intervals, tz, method)
         .map_err(|skipped| ProfileError::NoData { skipped })
 }
 
@@ -201,7 +201,9 @@ mod tests {
         (utc_ms(from)..utc_ms(to))
             .step_by(3_600_000)
             .map(|ms| {
-                let hour = series::local_datetime(ms, &tz).expect("in range").hour();
+                let hour = crate::series::local_datetime(ms, &tz)
+                    .expect("in range")
+                    .hour();
                 import(ms, 3600, 100.0 * f64::from(hour + 1))
             })
             .collect()
@@ -253,7 +255,9 @@ mod tests {
         let intervals: Vec<Interval> = (utc_ms("2026-01-04T23:00")..utc_ms("2026-01-11T23:00"))
             .step_by(3_600_000)
             .map(|ms| {
-                let day = series::local_datetime(ms, &tz).expect("in range").weekday();
+                let day = crate::series::local_datetime(ms, &tz)
+                    .expect("in range")
+                    .weekday();
                 let w = if matches!(day, Weekday::Saturday | Weekday::Sunday) {
                     800.0
                 } else {

@@ -2,7 +2,6 @@
 //! keeps bad ones (NaN, negative energy, overlaps, impossible instants) out of the arithmetic,
 //! so that each insight can count what it skipped instead of failing or guessing.
 
-use crate::basis::Basis;
 use jiff::{Timestamp, civil, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
@@ -154,23 +153,6 @@ impl Checked {
                 .to_owned()
         })
     }
-}
-
-/// The usable intervals in local time with the basis of a figure computed from all of them
-/// by `method`; `Err` with the number of records skipped when none is usable.
-pub(crate) fn local_with_basis(
-    intervals: &[Interval],
-    tz: &TimeZone,
-    method: &str,
-) -> Result<(Vec<LocalInterval>, Basis), usize> {
-    let checked = check(intervals);
-    let local = checked.local(tz);
-    if local.is_empty() {
-        return Err(checked.skipped);
-    }
-    let basis = Basis::from_intervals(&checked.intervals, checked.skipped, method)
-        .with_note(checked.consumption_note());
-    Ok((local, basis))
 }
 
 /// The local date and time of a Unix instant in `tz` (`None` outside jiff's range).

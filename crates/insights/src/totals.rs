@@ -3,7 +3,7 @@
 //! or 25 hours and nothing spills into its neighbours.
 
 use crate::basis::Basis;
-use crate::series::{self, Interval, LocalInterval};
+use crate::series::{Interval, LocalInterval};
 use jiff::{civil::Date, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,7 +67,7 @@ fn prepare(
     tz: &TimeZone,
     method: &str,
 ) -> Result<(Vec<LocalInterval>, Basis), TotalsError> {
-    series::local_with_basis(intervals, tz, method)
+    crate::basis::local_with_basis(intervals, tz, method)
         .map_err(|skipped| TotalsError::NoData { skipped })
 }
 

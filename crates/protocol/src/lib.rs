@@ -8,6 +8,7 @@
 //! acknowledgements under its own topics, each (but status) with a per-meter sequence
 //! number; the hub stores them and answers on the meter's `stored` topic with the highest
 //! contiguous sequence number stored durably, and sends commands on its `cmd` topic.
+mod acl;
 mod codec;
 mod ha;
 mod messages;

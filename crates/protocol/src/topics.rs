@@ -206,23 +206,6 @@ impl Topics {
             TopicKind::from_segment(kind).ok_or_else(|| TopicError::Kind(topic.to_owned()))?;
         Ok(MeterTopic { meter, kind })
     }
-
-    /// Whether `meter` may publish to `topic`: only its own meter-published kinds, and its
-    /// own Home Assistant discovery documents.
-    pub fn meter_may_publish(&self, meter: &MeterId, topic: &str) -> bool {
-        self.parse(topic)
-            .is_ok_and(|t| t.meter == *meter && t.kind.from_meter())
-            || crate::ha::is_own_discovery_topic(meter, topic)
-    }
-
-    /// Whether `meter` may subscribe to `filter`: only its own command and storage-ack
-    /// topics, spelled out (no wildcards).
-    pub fn meter_may_subscribe(&self, meter: &MeterId, filter: &str) -> bool {
-        !filter.contains(['+', '#'])
-            && self
-                .parse(filter)
-                .is_ok_and(|t| t.meter == *meter && !t.kind.from_meter())
-    }
 }
 
 #[cfg(test)]
