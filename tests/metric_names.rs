@@ -3,19 +3,9 @@
 //! argument of a `counter!`, `gauge!` or `histogram!`, and every `&str` constant holding a
 //! `joule_…` name in a crate's `telemetry` module (its list of names).
 
+use joule_testkit::modules::rust_files;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
-fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, files);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            files.push(path);
-        }
-    }
-}
+use std::path::Path;
 
 /// The `joule_…` name in double quotes right after `at`, if there is one.
 fn quoted_name(text: &str) -> Option<String> {
@@ -28,12 +18,11 @@ fn quoted_name(text: &str) -> Option<String> {
 }
 
 fn emitted_names(root: &Path) -> BTreeSet<String> {
-    let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
+    let mut files = rust_files(&root.join("src"));
     for entry in std::fs::read_dir(root.join("crates")).expect("crates/") {
         let src = entry.expect("entry").path().join("src");
         if src.is_dir() {
-            rust_files(&src, &mut files);
+            files.extend(rust_files(&src));
         }
     }
     let mut names = BTreeSet::new();

@@ -231,16 +231,15 @@ impl Default for TopicsConfig {
 
 pub use joule_config::ConfigError;
 
-/// Environment variables that override keys: (variable, dotted key).
-const OVERRIDES: [joule_config::Override; 9] = [
-    ("JOULE_HUB_STORAGE_POSTGRES", "storage.postgres"),
+/// Environment variables that override keys: (variable, dotted key); the `[storage]`
+/// ones are the store's (`joule_store::STORAGE_OVERRIDES`).
+const OVERRIDES: [joule_config::Override; 7] = [
     ("JOULE_HUB_HTTP_LISTEN", "http.listen"),
     ("JOULE_HUB_BROKER_URL", "broker.url"),
     ("JOULE_HUB_BROKER_LISTEN", "broker.listen"),
     ("JOULE_HUB_BROKER_CLIENT_ID", "broker.client_id"),
     ("JOULE_HUB_BROKER_USERNAME", "broker.username"),
     ("JOULE_HUB_BROKER_PASSWORD", "broker.password"),
-    ("JOULE_HUB_STORAGE_SQLITE", "storage.sqlite"),
     ("JOULE_HUB_TOPICS_PREFIX", "topics.prefix"),
 ];
 
@@ -251,7 +250,8 @@ impl HubConfig {
         path: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let (config, origin): (Self, _) = joule_config::load(path, &OVERRIDES, env)?;
+        let overrides = [&joule_store::STORAGE_OVERRIDES[..], &OVERRIDES[..]].concat();
+        let (config, origin): (Self, _) = joule_config::load(path, &overrides, env)?;
         config.validate(&origin)?;
         Ok(config)
     }

@@ -43,6 +43,7 @@ pub async fn issue(
     expires_s: u32,
 ) -> Result<CommandRecord, ControlError> {
     let now = shared.now_ms();
+    let name = action_name(action);
     let store = &shared.store;
     let command = store
         .add_command(meter, action, actor, now, now + i64::from(expires_s) * 1000)
@@ -61,7 +62,7 @@ pub async fn issue(
         .audit(AuditEntry {
             ts_ms: now,
             actor: actor.to_owned(),
-            action: format!("command.{}", action_name(action)),
+            action: format!("command.{name}"),
             target: meter.to_string(),
             detail,
         })
@@ -69,7 +70,7 @@ pub async fn issue(
     CommandIssued {
         id: command.id,
         meter: meter.as_str(),
-        action: &action_name(action),
+        action: &name,
         actor,
     }
     .emit();

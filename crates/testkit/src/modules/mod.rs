@@ -30,8 +30,7 @@ impl ImportGraph {
     /// Reads every `.rs` file under `src` (a crate's `src` directory).
     pub fn read(src: &Path) -> Self {
         let mut graph = Self::default();
-        let mut files = Vec::new();
-        collect_files(src, &mut files);
+        let files = rust_files(src);
         let mut texts = BTreeMap::new();
         let mut raws = BTreeMap::new();
         for path in &files {
@@ -150,6 +149,13 @@ impl ImportGraph {
             })
             .collect()
     }
+}
+
+/// Every `.rs` file under `dir`, in name order (a crate's sources, for tests that read them).
+pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files);
+    files
 }
 
 fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
