@@ -11,6 +11,7 @@
 mod accounts;
 mod alerting;
 mod billing;
+mod compact;
 mod config;
 mod error;
 mod model;
@@ -29,6 +30,7 @@ pub use billing::{
     BillRecord, BillingRun, BillingStore, CurrencyTotal, RunStatus, RunSummary, TariffRecord,
 };
 use billing::{BillsOf, check_replacement, parse_plan, stored_plan};
+pub use compact::CompactionOutcome;
 pub use config::{OpenError, STORAGE_OVERRIDES, StorageConfig};
 pub use error::{StoreError, corrupt};
 pub use model::*;
@@ -109,6 +111,10 @@ pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
     /// Deletes live readings older than `before_ms` (rollups, intervals and events stay);
     /// returns how many went.
     async fn prune_live(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Moves every meter's interval records, live readings and rollups from before the
+    /// start of yesterday (UTC, at `now_ms`) into compacted blocks. Readers see the same
+    /// records before and after.
+    async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError>;
 
     /// Adds a user.
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError>;

@@ -324,6 +324,91 @@ impl SeriesPoint {
     }
 }
 
+/// One rollup bucket as stored: sums rather than averages, so that two parts of a bucket
+/// (one compacted, one written late) merge exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Bucket {
+    /// Start of the bucket, Unix ms.
+    pub(crate) bucket_ms: i64,
+    /// Readings in it.
+    pub(crate) count: u64,
+    /// Sum of active power, W.
+    pub(crate) p_sum: f64,
+    /// Lowest active power, W.
+    pub(crate) p_min: f64,
+    /// Highest active power, W.
+    pub(crate) p_max: f64,
+    /// Sum of voltage, V.
+    pub(crate) v_sum: f64,
+    /// Lowest voltage, V.
+    pub(crate) v_min: f64,
+    /// Highest voltage, V.
+    pub(crate) v_max: f64,
+    /// Import register at the first reading, mWh.
+    pub(crate) import_first: u64,
+    /// Import register at the last reading, mWh.
+    pub(crate) import_last: u64,
+    /// Export register at the first reading, mWh.
+    pub(crate) export_first: u64,
+    /// Export register at the last reading, mWh.
+    pub(crate) export_last: u64,
+}
+
+impl Bucket {
+    /// The bucket holding `point`'s readings (its averages times its count).
+    pub(crate) fn of(point: &SeriesPoint) -> Self {
+        let count = point.count as f64;
+        Self {
+            bucket_ms: point.ts_ms,
+            count: point.count,
+            p_sum: point.p_avg_w * count,
+            p_min: point.p_min_w,
+            p_max: point.p_max_w,
+            v_sum: point.v_avg_v * count,
+            v_min: point.v_min_v,
+            v_max: point.v_max_v,
+            import_first: point.import_first_mwh,
+            import_last: point.import_last_mwh,
+            export_first: point.export_first_mwh,
+            export_last: point.export_last_mwh,
+        }
+    }
+
+    /// The series point it stands for: the sums become averages.
+    pub(crate) fn point(&self) -> SeriesPoint {
+        let n = self.count.max(1) as f64;
+        SeriesPoint {
+            ts_ms: self.bucket_ms,
+            count: self.count,
+            p_avg_w: self.p_sum / n,
+            p_min_w: self.p_min,
+            p_max_w: self.p_max,
+            v_avg_v: self.v_sum / n,
+            v_min_v: self.v_min,
+            v_max_v: self.v_max,
+            import_first_mwh: self.import_first,
+            import_last_mwh: self.import_last,
+            export_first_mwh: self.export_first,
+            export_last_mwh: self.export_last,
+        }
+    }
+
+    /// Folds another part of the same bucket into this one (what the rollup upsert does).
+    pub(crate) fn merge(&mut self, other: &Self) {
+        self.count += other.count;
+        self.p_sum += other.p_sum;
+        self.p_min = self.p_min.min(other.p_min);
+        self.p_max = self.p_max.max(other.p_max);
+        self.v_sum += other.v_sum;
+        self.v_min = self.v_min.min(other.v_min);
+        self.v_max = self.v_max.max(other.v_max);
+        self.import_first = self.import_first.min(other.import_first);
+        self.import_last = self.import_last.max(other.import_last);
+        self.export_first = self.export_first.min(other.export_first);
+        self.export_last = self.export_last.max(other.export_last);
+    }
+}
+
 /// The rollup buckets a batch of new readings changes, folded per (meter, resolution,
 /// bucket start) so each is written once per batch.
 pub fn rollup_deltas(

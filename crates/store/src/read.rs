@@ -4,8 +4,11 @@
 //! stays each backend's SQL.
 
 use crate::rows::{ResultRow, narrow};
-use crate::{DeadLetter, Gap, SeriesPoint, StoreError, corrupt, stored_meter_id, to_u64};
-use joule_protocol::{EventMessage, LiveReading, MeterId, PhaseReading, Registers, RelayState};
+use crate::{Bucket, DeadLetter, Gap, StoreError, corrupt, stored_meter_id, to_u64};
+use joule_protocol::{
+    EventMessage, IntervalRecord, LiveReading, MeterId, PhaseReading, PqCounters, Registers,
+    RelayState,
+};
 
 /// The columns `reading` reads, of `live`.
 pub(crate) const READING_COLUMNS: &str = "seq, ts_ms, voltage_v, current_a, p_w, q_var, s_va,
@@ -47,27 +50,80 @@ fn relay_from_name(name: String) -> Result<RelayState, StoreError> {
     serde_json::from_value(serde_json::Value::String(name)).map_err(corrupt("relay state"))
 }
 
+/// The columns `interval` reads, of `intervals`: every field typed, tariffs (rarely more
+/// than a few) as JSON.
+pub(crate) const INTERVAL_COLUMNS: &str = "v, seq, ts_ms, interval_s, import_mwh, export_mwh,
+    q1_mvarh, q2_mvarh, q3_mvarh, q4_mvarh, apparent_import_mvah, apparent_export_mvah,
+    tariffs, voltage_min_v, voltage_max_v, voltage_avg_v, max_demand_w, sags, swells,
+    interruptions";
+
+/// An interval record, from `INTERVAL_COLUMNS`.
+pub(crate) fn interval(row: &impl ResultRow) -> Result<IntervalRecord, StoreError> {
+    let count = |column: usize, what: &'static str| -> Result<u32, StoreError> {
+        narrow(row.int(column)?, what)
+    };
+    Ok(IntervalRecord {
+        v: count(0, "payload version")?,
+        seq: to_u64(row.int(1)?),
+        ts_ms: row.int(2)?,
+        interval_s: count(3, "interval length")?,
+        registers: Registers {
+            import_mwh: to_u64(row.int(4)?),
+            export_mwh: to_u64(row.int(5)?),
+            reactive_mvarh: [
+                to_u64(row.int(6)?),
+                to_u64(row.int(7)?),
+                to_u64(row.int(8)?),
+                to_u64(row.int(9)?),
+            ],
+            apparent_import_mvah: to_u64(row.int(10)?),
+            apparent_export_mvah: to_u64(row.int(11)?),
+        },
+        tariffs: match row.opt_text(12)? {
+            Some(text) => serde_json::from_str(&text).map_err(corrupt("tariff registers"))?,
+            None => Vec::new(),
+        },
+        voltage_min_v: row.real(13)?,
+        voltage_max_v: row.real(14)?,
+        voltage_avg_v: row.real(15)?,
+        max_demand_w: row.opt_real(16)?,
+        pq: PqCounters {
+            sags: count(17, "sag count")?,
+            swells: count(18, "swell count")?,
+            interruptions: count(19, "interruption count")?,
+        },
+    })
+}
+
+/// An interval record's tariff registers as stored: JSON, or NULL when it has none.
+pub(crate) fn interval_tariffs(record: &IntervalRecord) -> Result<Option<String>, StoreError> {
+    if record.tariffs.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&record.tariffs)
+        .map(Some)
+        .map_err(corrupt("tariff registers"))
+}
+
 /// The columns `series_point` reads, of `rollups`.
 pub(crate) const ROLLUP_COLUMNS: &str = "bucket_ms, count, p_sum, p_min, p_max, v_sum, v_min,
     v_max, import_first, import_last, export_first, export_last";
 
-/// One bucket of a series, from `ROLLUP_COLUMNS`: the sums become averages.
-pub(crate) fn series_point(row: &impl ResultRow) -> Result<SeriesPoint, StoreError> {
-    let count = row.int(1)?;
-    let n = count.max(1) as f64;
-    Ok(SeriesPoint {
-        ts_ms: row.int(0)?,
-        count: to_u64(count),
-        p_avg_w: row.real(2)? / n,
-        p_min_w: row.real(3)?,
-        p_max_w: row.real(4)?,
-        v_avg_v: row.real(5)? / n,
-        v_min_v: row.real(6)?,
-        v_max_v: row.real(7)?,
-        import_first_mwh: to_u64(row.int(8)?),
-        import_last_mwh: to_u64(row.int(9)?),
-        export_first_mwh: to_u64(row.int(10)?),
-        export_last_mwh: to_u64(row.int(11)?),
+/// One bucket of a series as stored, from `ROLLUP_COLUMNS`.
+pub(crate) fn bucket(row: &impl ResultRow) -> Result<Bucket, StoreError> {
+    Ok(Bucket {
+        bucket_ms: row.int(0)?,
+        count: to_u64(row.int(1)?),
+        p_sum: row.real(2)?,
+        p_min: row.real(3)?,
+        p_max: row.real(4)?,
+        v_sum: row.real(5)?,
+        v_min: row.real(6)?,
+        v_max: row.real(7)?,
+        import_first: to_u64(row.int(8)?),
+        import_last: to_u64(row.int(9)?),
+        export_first: to_u64(row.int(10)?),
+        export_last: to_u64(row.int(11)?),
     })
 }
 

@@ -22,6 +22,8 @@ use std::sync::Arc;
 mod accounts;
 #[path = "store/alerting.rs"]
 mod alerting;
+#[path = "store/compaction.rs"]
+mod compaction;
 
 /// 2026-11-23 00:00:00 UTC: a day boundary, so rollup buckets are easy to reason about.
 const T0: i64 = 1_795_392_000_000;
@@ -100,6 +102,7 @@ pub async fn run_suite(open: &Open) {
     rollups_add_up_and_resends_do_not_count_twice(open("rollups").await).await;
     pruning_keeps_rollups_and_dedup(open("prune").await).await;
     pruning_whole_months_keeps_later_data(open("months").await).await;
+    compaction::compaction_changes_nothing_readers_see(open("compaction").await).await;
     accounts::meters_filter_and_page(open("filter").await).await;
     accounts::users_sessions_and_tokens(open("users").await).await;
     accounts::commands_move_forward_only(open("commands").await).await;

@@ -15,13 +15,14 @@
 mod accounts;
 mod alerting;
 mod billing;
+mod compact;
 mod partitions;
 mod read;
 mod schema;
 mod write;
 
 use super::{
-    AuditEntry, Batch, BatchOutcome, CommandRecord, CommandStatus, DeadLetter, Gap, MeterFilter,
+    AuditEntry, CompactionOutcome, Batch, BatchOutcome, CommandRecord, CommandStatus, DeadLetter, Gap, MeterFilter,
     MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord, Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
@@ -163,16 +164,7 @@ impl Store for PostgresStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRecord>, StoreError> {
-        read::json_in_range(
-            &self.reader,
-            "SELECT record FROM intervals WHERE meter_id = $1 AND ts_ms >= $2 AND ts_ms < $3
-             ORDER BY ts_ms, seq",
-            meter,
-            from_ms,
-            to_ms,
-            "interval record",
-        )
-        .await
+        read::intervals(&self.reader, meter, from_ms, to_ms).await
     }
 
     async fn events(
@@ -206,6 +198,10 @@ impl Store for PostgresStore {
 
     async fn prune_live(&self, before_ms: i64) -> Result<u64, StoreError> {
         self.writer.lock().await.prune_live(before_ms).await
+    }
+
+    async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError> {
+        compact::compact(self.writer.lock().await.client_mut(), now_ms).await
     }
 
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {

@@ -1,11 +1,16 @@
 //! PostgreSQL queries for the readers: progress, series, readings, records. They run on the
 //! reader connection, which sees the last committed batch and never waits for the writer.
 
-use crate::read::{DEAD_LETTER_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS, gaps_above};
-use crate::{
-    DeadLetter, Gap, Resolution, SeriesPoint, StoreError, read, stored_meter_id, to_i64, to_u64,
+use super::compact;
+use crate::compact::BlockKind;
+use crate::read::{
+    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS, gaps_above,
 };
-use joule_protocol::{EventMessage, LiveReading, MeterId, Registers};
+use crate::{
+    Bucket, DeadLetter, Gap, Resolution, SeriesPoint, StoreError, read, stored_meter_id, to_i64,
+    to_u64,
+};
+use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
 use tokio_postgres::Client;
 
 pub(super) async fn contiguous_seq(client: &Client, meter: &MeterId) -> Result<u64, StoreError> {
@@ -69,6 +74,35 @@ pub(super) async fn latest_registers(
         };
         latest.push((stored_meter_id(&id)?, row.try_get(1)?, registers));
     }
+    // Meters whose rows are all compacted: their newest hour bucket and interval record.
+    let fresh: std::collections::HashSet<MeterId> =
+        latest.iter().map(|(id, _, _)| id.clone()).collect();
+    let meters = client
+        .query("SELECT meter_id FROM progress ORDER BY meter_id", &[])
+        .await?;
+    for row in meters {
+        let id: String = row.try_get(0)?;
+        let meter = stored_meter_id(&id)?;
+        if fresh.contains(&meter) {
+            continue;
+        }
+        let bucket = compact::newest_in_blocks::<Bucket>(client, &id, BlockKind::HourRollup)
+            .await?
+            .map(|b| (b.bucket_ms + 3_599_999, b.import_last, b.export_last));
+        let record =
+            compact::newest_in_blocks::<IntervalRecord>(client, &id, BlockKind::Interval)
+                .await?
+                .map(|r| (r.ts_ms, r.registers.import_mwh, r.registers.export_mwh));
+        if let Some((ts_ms, import_mwh, export_mwh)) = bucket.max(record) {
+            let registers = Registers {
+                import_mwh,
+                export_mwh,
+                ..Registers::default()
+            };
+            latest.push((meter, ts_ms, registers));
+        }
+    }
+    latest.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(latest)
 }
 
@@ -76,7 +110,7 @@ pub(super) async fn latest_reading(
     client: &Client,
     meter: &MeterId,
 ) -> Result<Option<LiveReading>, StoreError> {
-    client
+    let fresh = client
         .query_opt(
             &format!(
                 "SELECT {READING_COLUMNS} FROM live WHERE meter_id = $1
@@ -87,7 +121,11 @@ pub(super) async fn latest_reading(
         .await?
         .as_ref()
         .map(read::reading)
-        .transpose()
+        .transpose()?;
+    match fresh {
+        Some(reading) => Ok(Some(reading)),
+        None => compact::newest_in_blocks(client, meter.as_str(), BlockKind::Live).await,
+    }
 }
 
 pub(super) async fn readings(
@@ -96,7 +134,7 @@ pub(super) async fn readings(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<LiveReading>, StoreError> {
-    client
+    let rows = client
         .query(
             &format!(
                 "SELECT {READING_COLUMNS} FROM live
@@ -107,7 +145,31 @@ pub(super) async fn readings(
         .await?
         .iter()
         .map(read::reading)
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = compact::blocks(client, meter, BlockKind::Live, from_ms, to_ms).await?;
+    crate::compact::combine(&blocks, rows, from_ms, to_ms)
+}
+
+pub(super) async fn intervals(
+    client: &Client,
+    meter: &MeterId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<IntervalRecord>, StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {INTERVAL_COLUMNS} FROM intervals
+                 WHERE meter_id = $1 AND ts_ms >= $2 AND ts_ms < $3 ORDER BY ts_ms, seq"
+            ),
+            &[&meter.as_str(), &from_ms, &to_ms],
+        )
+        .await?
+        .iter()
+        .map(read::interval)
+        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = compact::blocks(client, meter, BlockKind::Interval, from_ms, to_ms).await?;
+    crate::compact::combine(&blocks, rows, from_ms, to_ms)
 }
 
 pub(super) async fn series(
@@ -124,7 +186,7 @@ pub(super) async fn series(
             .map(SeriesPoint::of)
             .collect());
     };
-    client
+    let rows = client
         .query(
             &format!(
                 "SELECT {ROLLUP_COLUMNS} FROM rollups
@@ -135,8 +197,16 @@ pub(super) async fn series(
         )
         .await?
         .iter()
-        .map(read::series_point)
-        .collect()
+        .map(read::bucket)
+        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = match BlockKind::of_rollup(width_ms) {
+        Some(kind) => compact::blocks(client, meter, kind, from_ms, to_ms).await?,
+        None => Vec::new(),
+    };
+    Ok(crate::compact::combine(&blocks, rows, from_ms, to_ms)?
+        .iter()
+        .map(Bucket::point)
+        .collect())
 }
 
 /// A JSON column selected by `sql` (with the meter and time range as parameters), decoded.

@@ -6,13 +6,14 @@ use crate::StoreError;
 use tokio_postgres::{Client, Transaction};
 
 /// The schema, one migration per entry; `schema_migrations` records those applied.
-const MIGRATIONS: [Migration; 6] = [
+const MIGRATIONS: [Migration; 7] = [
     Migration::Sql(SCHEMA),
     Migration::LiveTable,
     Migration::Sql("ALTER TABLE dead_letters ADD COLUMN seq BIGINT"),
     Migration::Sql("CREATE INDEX events_recent ON events (ts_ms)"),
     Migration::Sql(ALERTING),
     Migration::Sql(super::billing::MIGRATION),
+    Migration::TypedIntervals,
 ];
 
 /// Alerts and automation (`crate::alerting`).
@@ -69,6 +70,8 @@ enum Migration {
     Sql(&'static str),
     /// The `live` table, whose form depends on whether TimescaleDB can be used.
     LiveTable,
+    /// Typed interval records and compacted blocks, the old JSON rows converted in Rust.
+    TypedIntervals,
 }
 
 /// Everything but `live`, as the SQLite backend has it after all its migrations.
@@ -298,6 +301,10 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         match migration {
             Migration::Sql(sql) => transaction.batch_execute(sql).await?,
             Migration::LiveTable => create_live(&mut transaction).await?,
+            Migration::TypedIntervals => {
+                transaction.batch_execute(super::compact::MIGRATION).await?;
+                super::compact::convert_json_intervals(&transaction).await?;
+            }
         }
         transaction
             .execute(

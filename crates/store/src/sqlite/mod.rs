@@ -9,12 +9,13 @@
 mod accounts;
 mod alerting;
 mod billing;
+mod compact;
 mod read;
 mod schema;
 mod write;
 
 use super::{
-    AuditEntry, Batch, BatchOutcome, CommandRecord, CommandStatus, DeadLetter, Gap, MeterFilter,
+    AuditEntry, CompactionOutcome, Batch, BatchOutcome, CommandRecord, CommandStatus, DeadLetter, Gap, MeterFilter,
     MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord, Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
@@ -202,18 +203,8 @@ impl Store for SqliteStore {
         to_ms: i64,
     ) -> Result<Vec<IntervalRecord>, StoreError> {
         let meter = meter.clone();
-        self.blocking(move |db| {
-            read::json_in_range(
-                &db.reader(),
-                "SELECT record FROM intervals WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
-                 ORDER BY ts_ms, seq",
-                &meter,
-                from_ms,
-                to_ms,
-                "interval record",
-            )
-        })
-        .await
+        self.blocking(move |db| read::intervals(&db.reader(), &meter, from_ms, to_ms))
+            .await
     }
 
     async fn events(
@@ -252,6 +243,11 @@ impl Store for SqliteStore {
 
     async fn prune_live(&self, before_ms: i64) -> Result<u64, StoreError> {
         self.blocking(move |db| write::prune_live(&mut db.writer(), before_ms))
+            .await
+    }
+
+    async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError> {
+        self.blocking(move |db| compact::compact(&mut db.writer(), now_ms))
             .await
     }
 

@@ -1,10 +1,15 @@
 //! SQLite queries for the readers: progress, series, readings, records.
 
-use crate::read::{DEAD_LETTER_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS, gaps_above};
-use crate::{
-    DeadLetter, Gap, Resolution, SeriesPoint, StoreError, read, stored_meter_id, to_i64, to_u64,
+use super::compact;
+use crate::compact::BlockKind;
+use crate::read::{
+    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS, gaps_above,
 };
-use joule_protocol::{EventMessage, LiveReading, MeterId, Registers};
+use crate::{
+    Bucket, DeadLetter, Gap, Resolution, SeriesPoint, StoreError, read, stored_meter_id, to_i64,
+    to_u64,
+};
+use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub(super) fn contiguous_seq(connection: &Connection, meter: &MeterId) -> Result<u64, StoreError> {
@@ -53,8 +58,22 @@ pub(super) fn latest_registers(
     };
     let mut latest = Vec::new();
     for id in ids {
-        let from_rollup = rollup.query_row(params![id], newest).optional()?;
-        let from_record = record.query_row(params![id], newest).optional()?;
+        let from_rollup = match rollup.query_row(params![id], newest).optional()? {
+            Some(newest) => Some(newest),
+            None => compact::newest_in_blocks::<Bucket>(connection, &id, BlockKind::HourRollup)?
+                .map(|b| (b.bucket_ms + 3_599_999, to_i64(b.import_last), to_i64(b.export_last))),
+        };
+        let from_record = match record.query_row(params![id], newest).optional()? {
+            Some(newest) => Some(newest),
+            None => compact::newest_in_blocks::<IntervalRecord>(connection, &id, BlockKind::Interval)?
+                .map(|r| {
+                    (
+                        r.ts_ms,
+                        to_i64(r.registers.import_mwh),
+                        to_i64(r.registers.export_mwh),
+                    )
+                }),
+        };
         let Some((ts_ms, import_mwh, export_mwh)) = from_rollup.max(from_record) else {
             continue;
         };
@@ -72,14 +91,18 @@ pub(super) fn latest_reading(
     connection: &Connection,
     meter: &MeterId,
 ) -> Result<Option<LiveReading>, StoreError> {
-    connection
+    let fresh = connection
         .prepare_cached(&format!(
             "SELECT {READING_COLUMNS} FROM live WHERE meter_id = ?1
              ORDER BY ts_ms DESC, seq DESC LIMIT 1"
         ))?
         .query_and_then(params![meter.as_str()], |row| read::reading(row))?
         .next()
-        .transpose()
+        .transpose()?;
+    match fresh {
+        Some(reading) => Ok(Some(reading)),
+        None => compact::newest_in_blocks(connection, meter.as_str(), BlockKind::Live),
+    }
 }
 
 pub(super) fn readings(
@@ -88,7 +111,7 @@ pub(super) fn readings(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<LiveReading>, StoreError> {
-    connection
+    let rows = connection
         .prepare_cached(&format!(
             "SELECT {READING_COLUMNS} FROM live WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
              ORDER BY ts_ms, seq"
@@ -96,7 +119,28 @@ pub(super) fn readings(
         .query_and_then(params![meter.as_str(), from_ms, to_ms], |row| {
             read::reading(row)
         })?
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = compact::blocks(connection, meter, BlockKind::Live, from_ms, to_ms)?;
+    crate::compact::combine(&blocks, rows, from_ms, to_ms)
+}
+
+pub(super) fn intervals(
+    connection: &Connection,
+    meter: &MeterId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<IntervalRecord>, StoreError> {
+    let rows = connection
+        .prepare_cached(&format!(
+            "SELECT {INTERVAL_COLUMNS} FROM intervals
+             WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq"
+        ))?
+        .query_and_then(params![meter.as_str(), from_ms, to_ms], |row| {
+            read::interval(row)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = compact::blocks(connection, meter, BlockKind::Interval, from_ms, to_ms)?;
+    crate::compact::combine(&blocks, rows, from_ms, to_ms)
 }
 
 pub(super) fn series(
@@ -112,16 +156,24 @@ pub(super) fn series(
             .map(SeriesPoint::of)
             .collect());
     };
-    connection
+    let rows = connection
         .prepare_cached(&format!(
             "SELECT {ROLLUP_COLUMNS} FROM rollups
              WHERE meter_id = ?1 AND width_ms = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
              ORDER BY bucket_ms"
         ))?
         .query_and_then(params![meter.as_str(), width_ms, from_ms, to_ms], |row| {
-            read::series_point(row)
+            read::bucket(row)
         })?
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = match BlockKind::of_rollup(width_ms) {
+        Some(kind) => compact::blocks(connection, meter, kind, from_ms, to_ms)?,
+        None => Vec::new(),
+    };
+    Ok(crate::compact::combine(&blocks, rows, from_ms, to_ms)?
+        .iter()
+        .map(Bucket::point)
+        .collect())
 }
 
 /// A JSON column selected by `sql` (with the meter and time range as parameters), decoded.

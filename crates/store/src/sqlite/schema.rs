@@ -4,7 +4,7 @@ use crate::StoreError;
 use rusqlite::Connection;
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     r#"
 CREATE TABLE meters (
     id TEXT PRIMARY KEY,
@@ -199,7 +199,12 @@ CREATE TABLE automation_runs (
 CREATE INDEX automation_runs_by_rule ON automation_runs (rule_id, id);
 "#,
     super::billing::MIGRATION,
+    // Typed interval records and compacted blocks; converted in Rust (see below).
+    super::compact::MIGRATION,
 ];
+
+/// The version whose migration converts JSON interval records to typed rows.
+const TYPED_INTERVALS: usize = 8;
 
 /// Applies the migrations not yet applied, each in its own transaction; refuses a
 /// database a newer hub has migrated.
@@ -215,6 +220,9 @@ pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(migration)?;
+        if index + 1 == TYPED_INTERVALS {
+            super::compact::convert_json_intervals(&transaction)?;
+        }
         transaction.pragma_update(
             None,
             "user_version",

@@ -2,10 +2,11 @@
 
 use super::accounts;
 use crate::{
-    Batch, BatchOutcome, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
+    Batch, BatchOutcome, Bucket, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
 };
-use joule_protocol::{MeterId, Status};
+use crate::read::{INTERVAL_COLUMNS, interval_tariffs};
+use joule_protocol::{IntervalRecord, MeterId, Status};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{BTreeMap, HashMap};
 
@@ -102,22 +103,22 @@ fn write_rollups(transaction: &Transaction<'_>, outcome: &BatchOutcome) -> Resul
              export_last = MAX(export_last, excluded.export_last)",
     )?;
     for (meter, resolution, point) in rollup_deltas(&outcome.new_live) {
-        let count = point.count as f64;
+        let bucket = Bucket::of(&point);
         statement.execute(params![
             meter.as_str(),
             resolution.bucket_ms(),
-            point.ts_ms,
-            to_i64(point.count),
-            point.p_avg_w * count,
-            point.p_min_w,
-            point.p_max_w,
-            point.v_avg_v * count,
-            point.v_min_v,
-            point.v_max_v,
-            to_i64(point.import_first_mwh),
-            to_i64(point.import_last_mwh),
-            to_i64(point.export_first_mwh),
-            to_i64(point.export_last_mwh),
+            bucket.bucket_ms,
+            to_i64(bucket.count),
+            bucket.p_sum,
+            bucket.p_min,
+            bucket.p_max,
+            bucket.v_sum,
+            bucket.v_min,
+            bucket.v_max,
+            to_i64(bucket.import_first),
+            to_i64(bucket.import_last),
+            to_i64(bucket.export_first),
+            to_i64(bucket.export_last),
         ])?;
     }
     Ok(())
@@ -180,20 +181,7 @@ fn insert_message(
                     phases,
                 ])?;
         }
-        Stored::Interval(m) => {
-            transaction.execute(
-                "INSERT INTO intervals (meter_id, ts_ms, seq, record, import_mwh, export_mwh)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    meter.as_str(),
-                    m.ts_ms,
-                    to_i64(m.seq),
-                    serde_json::to_string(m).map_err(corrupt("interval record"))?,
-                    to_i64(m.registers.import_mwh),
-                    to_i64(m.registers.export_mwh),
-                ],
-            )?;
-        }
+        Stored::Interval(m) => insert_interval(transaction, meter, m)?,
         Stored::Event(m) => {
             transaction.execute(
                 "INSERT INTO events (meter_id, seq, ts_ms, kind, event) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -219,6 +207,44 @@ fn insert_message(
         Stored::Refused { .. } => {}
     }
     Ok(true)
+}
+
+/// Inserts an interval record as its typed row.
+pub(super) fn insert_interval(
+    transaction: &Transaction<'_>,
+    meter: &MeterId,
+    record: &IntervalRecord,
+) -> Result<(), StoreError> {
+    let r = &record.registers;
+    transaction
+        .prepare_cached(&format!(
+            "INSERT INTO intervals (meter_id, {INTERVAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5,
+             ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+        ))?
+        .execute(params![
+            meter.as_str(),
+            record.v,
+            to_i64(record.seq),
+            record.ts_ms,
+            record.interval_s,
+            to_i64(r.import_mwh),
+            to_i64(r.export_mwh),
+            to_i64(r.reactive_mvarh[0]),
+            to_i64(r.reactive_mvarh[1]),
+            to_i64(r.reactive_mvarh[2]),
+            to_i64(r.reactive_mvarh[3]),
+            to_i64(r.apparent_import_mvah),
+            to_i64(r.apparent_export_mvah),
+            interval_tariffs(record)?,
+            record.voltage_min_v,
+            record.voltage_max_v,
+            record.voltage_avg_v,
+            record.max_demand_w,
+            record.pq.sags,
+            record.pq.swells,
+            record.pq.interruptions,
+        ])?;
+    Ok(())
 }
 
 /// Moves a meter's contiguous mark over every seq now present; returns the new mark.
@@ -274,9 +300,10 @@ pub(super) fn prune_live(connection: &mut Connection, before_ms: i64) -> Result<
         let mut delete =
             transaction.prepare("DELETE FROM live WHERE meter_id = ?1 AND ts_ms < ?2")?;
         for meter in meters {
-            deleted += delete.execute(params![meter, before_ms])?;
+            deleted += delete.execute(params![meter, before_ms])? as u64;
+            deleted += super::compact::prune_live_blocks(&transaction, &meter, before_ms)?;
         }
     }
     transaction.commit()?;
-    Ok(u64::try_from(deleted).unwrap_or(0))
+    Ok(deleted)
 }

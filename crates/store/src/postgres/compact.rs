@@ -1,0 +1,351 @@
+//! PostgreSQL's side of compacted history (see `crate::compact`): the blocks table, moving
+//! rows older than the cut into blocks, reading blocks back, and the upgrade of a database
+//! written before blocks existed. The same SQL shapes as SQLite's (`sqlite/compact.rs`),
+//! with PostgreSQL's placeholders and async client.
+
+use super::write::IntervalRows;
+use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
+use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
+use crate::{StoreError, corrupt, read, stored_meter_id};
+use joule_protocol::{IntervalRecord, LiveReading, MeterId};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
+
+/// Schema version 7: interval records as typed columns instead of JSON, and the blocks.
+/// [`convert_json_intervals`] moves the old rows over in the same transaction.
+pub(super) const MIGRATION: &str = r#"
+ALTER TABLE intervals RENAME TO intervals_json;
+ALTER TABLE intervals_json RENAME CONSTRAINT intervals_pkey TO intervals_json_pkey;
+CREATE TABLE intervals (
+    meter_id TEXT NOT NULL,
+    v BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    ts_ms BIGINT NOT NULL,
+    interval_s BIGINT NOT NULL,
+    import_mwh BIGINT NOT NULL,
+    export_mwh BIGINT NOT NULL,
+    q1_mvarh BIGINT NOT NULL,
+    q2_mvarh BIGINT NOT NULL,
+    q3_mvarh BIGINT NOT NULL,
+    q4_mvarh BIGINT NOT NULL,
+    apparent_import_mvah BIGINT NOT NULL,
+    apparent_export_mvah BIGINT NOT NULL,
+    tariffs TEXT,
+    voltage_min_v DOUBLE PRECISION NOT NULL,
+    voltage_max_v DOUBLE PRECISION NOT NULL,
+    voltage_avg_v DOUBLE PRECISION NOT NULL,
+    max_demand_w DOUBLE PRECISION,
+    sags BIGINT NOT NULL,
+    swells BIGINT NOT NULL,
+    interruptions BIGINT NOT NULL,
+    PRIMARY KEY (meter_id, ts_ms, seq)
+);
+CREATE TABLE blocks (
+    meter_id TEXT NOT NULL,
+    kind SMALLINT NOT NULL,
+    start_ms BIGINT NOT NULL,
+    end_ms BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (meter_id, kind, start_ms)
+);
+"#;
+
+/// Rows converted per statement during the upgrade.
+const CONVERT_CHUNK: i64 = 10_000;
+
+/// Moves the interval records of a database written before version 7 from their JSON
+/// column into typed rows, chunk by chunk in key order, logging progress every few
+/// seconds, then drops the old table.
+pub(super) async fn convert_json_intervals(transaction: &Transaction<'_>) -> Result<(), StoreError> {
+    let total: i64 = transaction
+        .query_one("SELECT count(*) FROM intervals_json", &[])
+        .await?
+        .try_get(0)?;
+    if total > 0 {
+        tracing::info!(records = total, "upgrading the store: interval records to typed columns");
+    }
+    let started = Instant::now();
+    let mut shown = Instant::now();
+    let mut done = 0_i64;
+    let mut after: (String, i64, i64) = (String::new(), i64::MIN, i64::MIN);
+    loop {
+        let rows = transaction
+            .query(
+                "SELECT meter_id, ts_ms, seq, record FROM intervals_json
+                 WHERE (meter_id, ts_ms, seq) > ($1, $2, $3)
+                 ORDER BY meter_id, ts_ms, seq LIMIT $4",
+                &[&after.0, &after.1, &after.2, &CONVERT_CHUNK],
+            )
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = (last.try_get(0)?, last.try_get(1)?, last.try_get(2)?);
+        let mut decoded = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let meter = stored_meter_id(row.try_get(0)?)?;
+            let record: IntervalRecord = serde_json::from_str(row.try_get(3)?)
+                .map_err(corrupt("interval record"))?;
+            decoded.push((meter, record));
+        }
+        let mut typed = IntervalRows::default();
+        for (meter, record) in &decoded {
+            typed.push(meter, record)?;
+        }
+        typed.insert(transaction).await?;
+        done += rows.len() as i64;
+        if shown.elapsed() >= Duration::from_secs(2) {
+            shown = Instant::now();
+            tracing::info!(
+                "upgrading the store: {done} of {total} interval records ({:.0} %)",
+                done as f64 * 100.0 / total as f64
+            );
+        }
+    }
+    transaction.batch_execute("DROP TABLE intervals_json").await?;
+    if total > 0 {
+        tracing::info!(
+            "upgraded the store: {total} interval records in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The blocks of a meter's `kind` overlapping `[from_ms, to_ms)`, oldest first.
+pub(super) async fn blocks(
+    client: &impl GenericClient,
+    meter: &MeterId,
+    kind: BlockKind,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    client
+        .query(
+            "SELECT data FROM blocks WHERE meter_id = $1 AND kind = $2 AND start_ms < $4
+             AND end_ms > $3 ORDER BY start_ms",
+            &[&meter.as_str(), &kind.code(), &from_ms, &to_ms],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get(0)?))
+        .collect()
+}
+
+/// The newest record of a meter's `kind` in blocks.
+pub(super) async fn newest_in_blocks<T: Compact>(
+    client: &impl GenericClient,
+    meter: &str,
+    kind: BlockKind,
+) -> Result<Option<T>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT data FROM blocks WHERE meter_id = $1 AND kind = $2
+             ORDER BY start_ms DESC LIMIT 1",
+            &[&meter, &kind.code()],
+        )
+        .await?;
+    Ok(match row {
+        Some(row) => compact::decode::<T>(row.try_get(0)?)?.pop(),
+        None => None,
+    })
+}
+
+/// Compacts every meter's rows older than the cut at `now_ms`, one transaction per meter.
+pub(super) async fn compact(
+    client: &mut Client,
+    now_ms: i64,
+) -> Result<CompactionOutcome, StoreError> {
+    let cut_ms = compact::cut_ms(now_ms);
+    let meters: Vec<String> = client
+        .query("SELECT meter_id FROM progress ORDER BY meter_id", &[])
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let mut outcome = CompactionOutcome::default();
+    for meter in meters {
+        let transaction = client.transaction().await?;
+        let (rows, blocks) = compact_meter(&transaction, &meter, cut_ms).await?;
+        transaction.commit().await?;
+        if rows > 0 {
+            outcome.meters += 1;
+            outcome.rows += rows;
+            outcome.blocks += blocks;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Moves one meter's rows before `cut_ms` into blocks; returns (rows, blocks written).
+async fn compact_meter(
+    transaction: &Transaction<'_>,
+    meter: &str,
+    cut_ms: i64,
+) -> Result<(u64, u64), StoreError> {
+    let mut moved = (0, 0);
+    for kind in BlockKind::ALL {
+        let width_ms = kind.rollup_width_ms().unwrap_or(0);
+        let (select, delete) = match kind {
+            BlockKind::Interval => (
+                format!("SELECT {INTERVAL_COLUMNS} FROM intervals WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0"),
+                "DELETE FROM intervals WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0",
+            ),
+            BlockKind::Live => (
+                format!("SELECT {READING_COLUMNS} FROM live WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0"),
+                "DELETE FROM live WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0",
+            ),
+            _ => (
+                format!(
+                    "SELECT {ROLLUP_COLUMNS} FROM rollups WHERE meter_id = $1 AND bucket_ms < $2
+                     AND width_ms = $3"
+                ),
+                "DELETE FROM rollups WHERE meter_id = $1 AND bucket_ms < $2 AND width_ms = $3",
+            ),
+        };
+        let rows = transaction
+            .query(select.as_str(), &[&meter, &cut_ms, &width_ms])
+            .await?;
+        if rows.is_empty() {
+            continue;
+        }
+        let written = match kind {
+            BlockKind::Interval => {
+                write_blocks(transaction, meter, kind, mapped(&rows, |row| read::interval(row))?)
+                    .await?
+            }
+            BlockKind::Live => {
+                write_blocks(transaction, meter, kind, mapped(&rows, |row| read::reading(row))?)
+                    .await?
+            }
+            _ => {
+                write_blocks(transaction, meter, kind, mapped(&rows, |row| read::bucket(row))?)
+                    .await?
+            }
+        };
+        transaction
+            .execute(delete, &[&meter, &cut_ms, &width_ms])
+            .await?;
+        moved.0 += rows.len() as u64;
+        moved.1 += written;
+    }
+    Ok(moved)
+}
+
+fn mapped<T>(
+    rows: &[Row],
+    map: impl Fn(&Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(map).collect()
+}
+
+/// Merges `rows` into the blocks of their periods; returns the blocks written.
+async fn write_blocks<T: Compact>(
+    transaction: &Transaction<'_>,
+    meter: &str,
+    kind: BlockKind,
+    rows: Vec<T>,
+) -> Result<u64, StoreError> {
+    let mut periods: BTreeMap<(i64, i64), Vec<T>> = BTreeMap::new();
+    for row in rows {
+        periods
+            .entry(kind.period_of(row.ts_ms()))
+            .or_default()
+            .push(row);
+    }
+    let written = periods.len() as u64;
+    for ((start_ms, end_ms), rows) in periods {
+        let existing = transaction
+            .query_opt(
+                "SELECT data FROM blocks WHERE meter_id = $1 AND kind = $2 AND start_ms = $3",
+                &[&meter, &kind.code(), &start_ms],
+            )
+            .await?;
+        let records = match existing {
+            Some(row) => compact::merge(compact::decode::<T>(row.try_get(0)?)?, rows),
+            None => compact::merge(Vec::new(), rows),
+        };
+        write_block(transaction, meter, kind, (start_ms, end_ms), &records).await?;
+    }
+    Ok(written)
+}
+
+/// Writes (or replaces) one block; an empty one is deleted.
+async fn write_block<T: Compact>(
+    transaction: &Transaction<'_>,
+    meter: &str,
+    kind: BlockKind,
+    (start_ms, end_ms): (i64, i64),
+    records: &[T],
+) -> Result<(), StoreError> {
+    if records.is_empty() {
+        transaction
+            .execute(
+                "DELETE FROM blocks WHERE meter_id = $1 AND kind = $2 AND start_ms = $3",
+                &[&meter, &kind.code(), &start_ms],
+            )
+            .await?;
+        return Ok(());
+    }
+    transaction
+        .execute(
+            "INSERT INTO blocks (meter_id, kind, start_ms, end_ms, count, data)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (meter_id, kind, start_ms) DO UPDATE SET
+                 end_ms = excluded.end_ms, count = excluded.count, data = excluded.data",
+            &[
+                &meter,
+                &kind.code(),
+                &start_ms,
+                &end_ms,
+                &(records.len() as i64),
+                &compact::encode(records)?,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes compacted live readings before `before_ms`: whole blocks, and the readings of
+/// the blocks the cut falls in. Returns how many readings went.
+pub(super) async fn prune_live_blocks(
+    transaction: &Transaction<'_>,
+    before_ms: i64,
+) -> Result<u64, StoreError> {
+    let kind = BlockKind::Live;
+    let whole: i64 = transaction
+        .query_one(
+            "WITH gone AS (DELETE FROM blocks WHERE kind = $1 AND end_ms <= $2 RETURNING count)
+             SELECT coalesce(sum(count), 0)::int8 FROM gone",
+            &[&kind.code(), &before_ms],
+        )
+        .await?
+        .try_get(0)?;
+    let straddling = transaction
+        .query(
+            "SELECT meter_id, start_ms, end_ms, data FROM blocks WHERE kind = $1
+             AND start_ms < $2 AND end_ms > $2",
+            &[&kind.code(), &before_ms],
+        )
+        .await?;
+    let mut deleted = u64::try_from(whole).unwrap_or(0);
+    for row in straddling {
+        let meter: String = row.try_get(0)?;
+        let readings = compact::decode::<LiveReading>(row.try_get(3)?)?;
+        let before = readings.len();
+        let kept: Vec<LiveReading> = readings
+            .into_iter()
+            .filter(|reading| reading.ts_ms >= before_ms)
+            .collect();
+        deleted += (before - kept.len()) as u64;
+        write_block(
+            transaction,
+            &meter,
+            kind,
+            (row.try_get(1)?, row.try_get(2)?),
+            &kept,
+        )
+        .await?;
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,209 @@
+//! Compaction changes nothing a reader sees: random interval records, live readings (single
+//! and three-phase) and their rollups read back exactly the same before and after their
+//! rows move into blocks, late data for a compacted period merges in, and pruning reaches
+//! into blocks.
+
+use super::{T0, batch, id};
+use joule_protocol::{
+    IntervalRecord, LiveReading, MeterId, PAYLOAD_VERSION, PhaseReading, PqCounters, Registers,
+    RelayState, TariffRegisters,
+};
+use joule_store::{Resolution, Store, Stored};
+use rand::{RngExt, SeedableRng};
+use std::sync::Arc;
+
+const DAY_MS: i64 = 86_400_000;
+const DAYS: i64 = 40;
+
+/// A value with two decimals, as meters send.
+fn decimal(rng: &mut impl RngExt) -> f64 {
+    f64::from(rng.random_range(-5_000_000..5_000_000)) / 100.0
+}
+
+/// Any finite float: raw bits, or a value with a few decimals. Not for power and voltage,
+/// whose rollups add them up (random bits would overflow the sums).
+fn value(rng: &mut impl RngExt) -> f64 {
+    if rng.random_bool(0.5) {
+        decimal(rng)
+    } else {
+        loop {
+            let x = f64::from_bits(rng.random::<u64>());
+            if x.is_finite() {
+                return x;
+            }
+        }
+    }
+}
+
+/// A register value the store keeps exactly (it holds i64).
+fn register(rng: &mut impl RngExt, floor: u64) -> u64 {
+    floor + rng.random_range(0..5_000)
+}
+
+fn history(rng: &mut impl RngExt, three_phase: bool) -> Vec<Stored> {
+    let mut messages = Vec::new();
+    let (mut seq, mut import_mwh) = (0u64, rng.random_range(0..1u64 << 40));
+    let mut ts_ms = T0 - DAYS * DAY_MS;
+    while ts_ms < T0 {
+        ts_ms += 900_000;
+        seq += 1;
+        import_mwh = register(rng, import_mwh);
+        let registers = Registers {
+            import_mwh,
+            export_mwh: register(rng, 0),
+            reactive_mvarh: [register(rng, 0), 0, register(rng, 0), 0],
+            apparent_import_mvah: register(rng, import_mwh),
+            apparent_export_mvah: 0,
+        };
+        let live = LiveReading {
+            v: PAYLOAD_VERSION,
+            seq,
+            ts_ms: ts_ms - rng.random_range(0..900_000),
+            voltage_v: decimal(rng),
+            current_a: value(rng),
+            p_w: decimal(rng),
+            q_var: value(rng),
+            s_va: value(rng),
+            pf: value(rng),
+            freq_hz: rng.random_bool(0.9).then(|| value(rng)),
+            phases: if three_phase {
+                (0..3)
+                    .map(|_| PhaseReading {
+                        voltage_v: value(rng),
+                        current_a: value(rng),
+                        p_w: value(rng),
+                        q_var: value(rng),
+                        s_va: value(rng),
+                        pf: value(rng),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            registers,
+            tariff: rng.random_range(0..4),
+            relay: if rng.random_bool(0.95) {
+                RelayState::Connected
+            } else {
+                RelayState::ReadyForReconnection
+            },
+        };
+        messages.push(Stored::Live(live));
+        seq += 1;
+        messages.push(Stored::Interval(IntervalRecord {
+            v: PAYLOAD_VERSION,
+            seq,
+            ts_ms,
+            interval_s: 900,
+            registers,
+            tariffs: if rng.random_bool(0.5) {
+                vec![TariffRegisters {
+                    tariff: 1,
+                    import_mwh,
+                    export_mwh: registers.export_mwh,
+                }]
+            } else {
+                Vec::new()
+            },
+            voltage_min_v: value(rng),
+            voltage_max_v: value(rng),
+            voltage_avg_v: value(rng),
+            max_demand_w: rng.random_bool(0.5).then(|| value(rng)),
+            pq: PqCounters {
+                sags: rng.random_range(0..3),
+                swells: 0,
+                interruptions: rng.random_range(0..2),
+            },
+        }));
+    }
+    messages
+}
+
+/// Everything a reader can ask of a meter over the history.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    intervals: Vec<IntervalRecord>,
+    readings: Vec<LiveReading>,
+    latest: Option<LiveReading>,
+    series: Vec<Vec<joule_store::SeriesPoint>>,
+}
+
+async fn seen(store: &Arc<dyn Store>, meter: &MeterId) -> Seen {
+    let (from, to) = (T0 - (DAYS + 1) * DAY_MS, T0 + DAY_MS);
+    let mut series = Vec::new();
+    for resolution in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
+        series.push(store.series(meter, resolution, from, to).await.expect("series"));
+    }
+    // A window inside the history, cutting through blocks.
+    series.push(
+        store
+            .series(meter, Resolution::Hour, T0 - 17 * DAY_MS + 3_600_000, T0 - 3 * DAY_MS)
+            .await
+            .expect("series"),
+    );
+    Seen {
+        intervals: store.intervals(meter, from, to).await.expect("intervals"),
+        readings: store.readings(meter, from, to).await.expect("readings"),
+        latest: store.latest_reading(meter).await.expect("latest"),
+        series,
+    }
+}
+
+pub(super) async fn compaction_changes_nothing_readers_see(store: Arc<dyn Store>) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(16);
+    let meters = [id("single"), id("three")];
+    for (n, meter) in meters.iter().enumerate() {
+        let messages = history(&mut rng, n == 1);
+        for chunk in messages.chunks(500) {
+            let chunk: Vec<_> = chunk.iter().map(|m| (meter.clone(), m.clone())).collect();
+            store.write_batch(&batch(chunk)).await.expect("write");
+        }
+    }
+    let mut before = Vec::new();
+    for meter in &meters {
+        before.push(seen(&store, meter).await);
+    }
+    let registers_before = store.latest_registers().await.expect("registers");
+    let outcome = store.compact(T0 + DAY_MS / 2).await.expect("compact");
+    assert_eq!(outcome.meters, 2);
+    assert!(outcome.rows > 0 && outcome.blocks > 0, "{outcome:?}");
+    for (meter, before) in meters.iter().zip(&before) {
+        assert_eq!(&seen(&store, meter).await, before, "{meter} after compaction");
+    }
+    assert_eq!(store.latest_registers().await.expect("registers"), registers_before);
+    // Nothing left to move: a second pass writes nothing.
+    assert_eq!(store.compact(T0 + DAY_MS / 2).await.expect("again").rows, 0);
+
+    // A reading that arrives late for a compacted day lands in rows, reads with the block,
+    // and joins the block at the next pass.
+    let meter = &meters[0];
+    let mut late = before[0].readings[10].clone();
+    late.seq = 1_000_000;
+    late.ts_ms += 1;
+    store
+        .write_batch(&batch(vec![(meter.clone(), Stored::Live(late.clone()))]))
+        .await
+        .expect("late");
+    let with_late = seen(&store, meter).await;
+    assert!(with_late.readings.contains(&late));
+    assert_eq!(with_late.readings.len(), before[0].readings.len() + 1);
+    assert!(store.compact(T0 + DAY_MS / 2).await.expect("late pass").rows > 0);
+    assert_eq!(seen(&store, meter).await, with_late);
+
+    // Pruning live readings reaches into the blocks, cutting one in the middle.
+    let cut_ms = T0 - 20 * DAY_MS + 12 * 3_600_000;
+    let expected = with_late.readings.iter().filter(|r| r.ts_ms < cut_ms).count()
+        + before[1].readings.iter().filter(|r| r.ts_ms < cut_ms).count();
+    assert_eq!(
+        store.prune_live(cut_ms).await.expect("prune"),
+        expected as u64
+    );
+    let after = seen(&store, meter).await;
+    assert!(after.readings.iter().all(|r| r.ts_ms >= cut_ms));
+    assert_eq!(
+        after.readings.len(),
+        with_late.readings.iter().filter(|r| r.ts_ms >= cut_ms).count()
+    );
+    assert_eq!(after.intervals, with_late.intervals, "intervals are not pruned");
+    assert_eq!(after.series, with_late.series, "rollups are not pruned");
+}
