@@ -1,6 +1,8 @@
 //! Housekeeping, every few seconds: commands past their expiry time out (a meter that never
-//! answered cannot leave one pending for ever), and once an hour live readings past
-//! `storage.live_retention_days` are deleted (rollups, interval records and events stay).
+//! answered cannot leave one pending for ever); once an hour live readings past
+//! `storage.live_retention_days` are deleted (rollups, interval records and events stay);
+//! and once a UTC day, at start and after midnight, the history from before yesterday is
+//! compacted into blocks (`joule_store::Store::compact`).
 
 use crate::context::Shared;
 use crate::telemetry::CommandTimedOut;
@@ -11,6 +13,7 @@ pub async fn run(shared: Shared) {
     let retention_ms = i64::from(shared.config.storage.live_retention_days) * 86_400_000;
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut last_prune_ms = 0;
+    let mut compacted_day = None;
     loop {
         tick.tick().await;
         let now = shared.now_ms();
@@ -32,6 +35,25 @@ pub async fn run(shared: Shared) {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "live readings past retention deleted"),
                 Err(error) => tracing::error!(%error, "pruning live readings failed"),
+            }
+        }
+        let day = now.div_euclid(86_400_000);
+        if compacted_day != Some(day) {
+            let started = std::time::Instant::now();
+            match shared.store.compact(now).await {
+                Ok(outcome) => {
+                    compacted_day = Some(day);
+                    if outcome.rows > 0 {
+                        tracing::info!(
+                            meters = outcome.meters,
+                            rows = outcome.rows,
+                            blocks = outcome.blocks,
+                            seconds = started.elapsed().as_secs_f64(),
+                            "history compacted"
+                        );
+                    }
+                }
+                Err(error) => tracing::error!(%error, "compacting history failed"),
             }
         }
     }
