@@ -201,7 +201,15 @@ pub struct IngestConfig {
     /// Messages queued between the MQTT client and the writer; when full, the hub stops
     /// reading from the broker (backpressure) instead of growing without bound.
     pub queue: usize,
+    /// Most live readings and interval records a meter may send in one batch message,
+    /// advertised in every storage ack; 0 advertises nothing, so meters send single
+    /// messages.
+    pub uplink_batch_max: u32,
 }
+
+/// The largest `ingest.uplink_batch_max`: more would never be used, since a batch also
+/// ends at the 64 KiB payload limit (about 140 single-phase live readings).
+const UPLINK_BATCH_MAX: u32 = 1000;
 
 impl Default for IngestConfig {
     fn default() -> Self {
@@ -209,6 +217,7 @@ impl Default for IngestConfig {
             batch_max: 5000,
             batch_wait_ms: 25,
             queue: 20_000,
+            uplink_batch_max: 500,
         }
     }
 }
@@ -290,6 +299,12 @@ impl HubConfig {
         }
         if self.ingest.queue < self.ingest.batch_max {
             return Err(invalid("ingest.queue", "must be at least ingest.batch_max"));
+        }
+        if self.ingest.uplink_batch_max > UPLINK_BATCH_MAX {
+            return Err(invalid(
+                "ingest.uplink_batch_max",
+                "must be 0..=1000 (0: meters send single messages)",
+            ));
         }
         self.storage.validate(origin)?;
         if self.http.session_hours == 0 {
@@ -413,6 +428,10 @@ mod tests {
             (
                 "[broker]\nurl = \"mqtt://h\"\nca_file = \"ca.pem\"\n",
                 "broker.ca_file",
+            ),
+            (
+                "[ingest]\nuplink_batch_max = 5000\n",
+                "ingest.uplink_batch_max",
             ),
         ] {
             std::fs::write(&path, text).expect("write");

@@ -5,11 +5,13 @@
 //! backwards. A refusal never panics, is counted by reason, logged at most once per meter
 //! per minute, and kept as a dead letter; it changes nothing else, except that a final
 //! refusal of a numbered message settles its sequence number (see [`Stored::Refused`]).
+//! A batch is judged item by item, in order, each exactly as the single message it stands
+//! for: one outcome per item.
 
-use crate::telemetry::{MessageAccepted, MessageRefused};
+use crate::telemetry::{MessageAccepted, MessageRefused, UplinkBatchReceived};
 use joule_protocol::{
-    DecodeError, MAX_PAYLOAD_BYTES, MeterId, Registers, Status, TopicKind, Topics, Uplink,
-    decode_uplink,
+    BatchItem, DecodeError, MAX_PAYLOAD_BYTES, MeterId, RefusedItem, Registers, Status, TopicKind,
+    Topics, Uplink, decode_uplink, encode,
 };
 use joule_store::{DeadLetter, Stored};
 use std::collections::{BTreeMap, HashMap};
@@ -27,16 +29,13 @@ pub enum Outcome {
 
 /// The sequence number of a meter's message that failed to decode, when the refusal is
 /// final: any error but an unknown payload version (a newer meter, which a hub upgrade will
-/// understand, so it must keep resending) on a numbered kind.
-fn final_refusal_seq(kind: TopicKind, error: &DecodeError, payload: &[u8]) -> Option<u64> {
+/// understand, so it must keep resending) on a `numbered` message (a batch's items are; a
+/// batch's envelope and status messages are not).
+fn final_refusal_seq(numbered: bool, error: &DecodeError, payload: &[u8]) -> Option<u64> {
     #[derive(serde::Deserialize)]
     struct Numbered {
         seq: u64,
     }
-    let numbered = matches!(
-        kind,
-        TopicKind::Live | TopicKind::Interval | TopicKind::Event | TopicKind::CommandAck
-    );
     if !numbered || matches!(error, DecodeError::Version(_)) {
         return None;
     }
@@ -100,46 +99,103 @@ impl Ingest {
         );
     }
 
-    /// Judges one message received at `now_ms`.
-    pub fn accept(&mut self, topic: &str, payload: &[u8], now_ms: i64) -> Outcome {
+    /// Judges one MQTT message received at `now_ms`: one outcome, or one per item of a
+    /// batch whose envelope is sound.
+    pub fn accept(&mut self, topic: &str, payload: &[u8], now_ms: i64) -> Vec<Outcome> {
         let parsed = match self.topics.parse(topic) {
             Ok(parsed) => parsed,
             Err(error) => {
                 let refusal = Refusal::new(topic, None, "topic", error.to_string());
-                return self.reject(refusal, payload, now_ms);
+                return vec![self.reject(refusal, payload, now_ms)];
             }
         };
         let meter = parsed.meter;
         let message = match decode_uplink(parsed.kind, payload, now_ms) {
             Ok(message) => message,
             Err(error) => {
+                let numbered = matches!(
+                    parsed.kind,
+                    TopicKind::Live
+                        | TopicKind::Interval
+                        | TopicKind::Event
+                        | TopicKind::CommandAck
+                );
                 let refusal = Refusal::new(topic, Some(&meter), error.reason(), error.to_string())
-                    .settling(final_refusal_seq(parsed.kind, &error, payload));
-                return self.reject(refusal, payload, now_ms);
+                    .settling(final_refusal_seq(numbered, &error, payload));
+                return vec![self.reject(refusal, payload, now_ms)];
             }
         };
         let stored = match message {
-            Uplink::Status(status) => return Outcome::Status(meter, status),
-            Uplink::Live(reading) => {
-                if let Err(detail) = self.check_registers(&meter, reading.ts_ms, &reading.registers)
-                {
-                    let refusal = Refusal::new(topic, Some(&meter), "regression", detail)
-                        .settling(Some(reading.seq));
-                    return self.reject(refusal, payload, now_ms);
-                }
-                Stored::Live(reading)
+            Uplink::Status(status) => return vec![Outcome::Status(meter, status)],
+            Uplink::Batch(items) => {
+                UplinkBatchReceived { items: items.len() }.emit();
+                return items
+                    .into_iter()
+                    .map(|item| self.item(topic, &meter, item, now_ms))
+                    .collect();
             }
-            Uplink::Interval(record) => {
-                if let Err(detail) = self.check_registers(&meter, record.ts_ms, &record.registers) {
-                    let refusal = Refusal::new(topic, Some(&meter), "regression", detail)
-                        .settling(Some(record.seq));
-                    return self.reject(refusal, payload, now_ms);
-                }
-                Stored::Interval(record)
-            }
+            Uplink::Live(reading) => Stored::Live(reading),
+            Uplink::Interval(record) => Stored::Interval(record),
             Uplink::Event(event) => Stored::Event(event),
             Uplink::CommandAck(ack) => Stored::CommandAck(ack),
         };
+        vec![self.judge(topic, meter, stored, Some(payload), now_ms)]
+    }
+
+    /// Judges one item of a batch as the single message it stands for.
+    fn item(
+        &mut self,
+        topic: &str,
+        meter: &MeterId,
+        item: Result<BatchItem, RefusedItem>,
+        now_ms: i64,
+    ) -> Outcome {
+        match item {
+            Ok(BatchItem::Live(reading)) => {
+                self.judge(topic, meter.clone(), Stored::Live(reading), None, now_ms)
+            }
+            Ok(BatchItem::Interval(record)) => {
+                self.judge(topic, meter.clone(), Stored::Interval(record), None, now_ms)
+            }
+            Err(RefusedItem { error, payload }) => {
+                let refusal = Refusal::new(topic, Some(meter), error.reason(), error.to_string())
+                    .settling(final_refusal_seq(true, &error, &payload));
+                self.reject(refusal, &payload, now_ms)
+            }
+        }
+    }
+
+    /// Accepts a decoded message unless its registers went backwards. If they did, the
+    /// dead letter keeps the payload `received`, or for a batch item (whose bytes are not
+    /// kept once it decoded) the item encoded again.
+    fn judge(
+        &mut self,
+        topic: &str,
+        meter: MeterId,
+        stored: Stored,
+        received: Option<&[u8]>,
+        now_ms: i64,
+    ) -> Outcome {
+        let registers = match &stored {
+            Stored::Live(reading) => Some((reading.ts_ms, reading.registers)),
+            Stored::Interval(record) => Some((record.ts_ms, record.registers)),
+            _ => None,
+        };
+        if let Some((ts_ms, registers)) = registers
+            && let Err(detail) = self.check_registers(&meter, ts_ms, &registers)
+        {
+            let json = received.map_or_else(
+                || match &stored {
+                    Stored::Live(reading) => encode(reading),
+                    Stored::Interval(record) => encode(record),
+                    _ => Vec::new(),
+                },
+                <[u8]>::to_vec,
+            );
+            let refusal = Refusal::new(topic, Some(&meter), "regression", detail)
+                .settling(Some(stored.seq()));
+            return self.reject(refusal, &json, now_ms);
+        }
         self.counts.accepted += 1;
         MessageAccepted.emit();
         Outcome::Accept(meter, stored)
@@ -245,21 +301,28 @@ mod tests {
         )
     }
 
+    /// The one outcome of a single message.
+    fn one(ingest: &mut Ingest, topic: &str, payload: &[u8], now_ms: i64) -> Outcome {
+        let mut outcomes = ingest.accept(topic, payload, now_ms);
+        assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+        outcomes.remove(0)
+    }
+
     #[test]
     fn accepts_rejects_and_counts() {
         let mut ingest = Ingest::new(Topics::default());
         let topic = "joule/v1/meters/m-1/live";
         assert!(matches!(
-            ingest.accept(topic, live(1, NOW, 100).as_bytes(), NOW),
+            one(&mut ingest, topic, live(1, NOW, 100).as_bytes(), NOW),
             Outcome::Accept(..)
         ));
         assert!(matches!(
-            ingest.accept(topic, live(2, NOW + 1000, 150).as_bytes(), NOW),
+            one(&mut ingest, topic, live(2, NOW + 1000, 150).as_bytes(), NOW),
             Outcome::Accept(..)
         ));
         // Newer but less energy: refused.
         let Outcome::Reject(letter) =
-            ingest.accept(topic, live(3, NOW + 2000, 120).as_bytes(), NOW)
+            one(&mut ingest, topic, live(3, NOW + 2000, 120).as_bytes(), NOW)
         else {
             panic!("a regression must be refused");
         };
@@ -277,35 +340,35 @@ mod tests {
         );
         // An older message replayed from an outbox is not a regression.
         assert!(matches!(
-            ingest.accept(topic, live(1, NOW, 100).as_bytes(), NOW),
+            one(&mut ingest, topic, live(1, NOW, 100).as_bytes(), NOW),
             Outcome::Accept(..)
         ));
         assert!(matches!(
-            ingest.accept("joule/v1/meters/m-1/cmd", b"{}", NOW),
+            one(&mut ingest, "joule/v1/meters/m-1/cmd", b"{}", NOW),
             Outcome::Reject(_)
         ));
         assert!(matches!(
-            ingest.accept("elsewhere/x", b"{}", NOW),
+            one(&mut ingest, "elsewhere/x", b"{}", NOW),
             Outcome::Reject(_)
         ));
         assert!(matches!(
-            ingest.accept(topic, b"{", NOW),
+            one(&mut ingest, topic, b"{", NOW),
             Outcome::Reject(DeadLetter { seq: None, .. })
         ));
         // Out of range but numbered: refused for good, so settled.
         let wild = live(4, NOW + 3000, 200).replace(r#""voltage_v":230"#, r#""voltage_v":-5"#);
         assert!(matches!(
-            ingest.accept(topic, wild.as_bytes(), NOW),
+            one(&mut ingest, topic, wild.as_bytes(), NOW),
             Outcome::Reject(DeadLetter { seq: Some(4), .. })
         ));
         // A newer payload version is not settled: a hub upgrade will read it.
         let newer = live(5, NOW + 4000, 200).replace(r#""v":1"#, r#""v":9"#);
         assert!(matches!(
-            ingest.accept(topic, newer.as_bytes(), NOW),
+            one(&mut ingest, topic, newer.as_bytes(), NOW),
             Outcome::Reject(DeadLetter { seq: None, .. })
         ));
         assert!(matches!(
-            ingest.accept("joule/v1/meters/m-1/status", b"offline", NOW),
+            one(&mut ingest, "joule/v1/meters/m-1/status", b"offline", NOW),
             Outcome::Status(_, Status::Offline)
         ));
         let counts = ingest.counts();
@@ -316,5 +379,58 @@ mod tests {
         assert_eq!(counts.rejected.get("schema"), Some(&1));
         assert_eq!(counts.rejected.get("invalid"), Some(&1));
         assert_eq!(counts.rejected.get("version"), Some(&1));
+    }
+
+    #[test]
+    fn a_batch_is_judged_item_by_item_in_order() {
+        let mut ingest = Ingest::new(Topics::default());
+        let mut batch = joule_protocol::BatchBuilder::new(10);
+        let wild = live(3, NOW + 2000, 160).replace(r#""pf":1"#, r#""pf":7"#);
+        let newer = live(5, NOW + 4000, 180).replace(r#""v":1"#, r#""v":9"#);
+        for item in [
+            live(1, NOW, 100),
+            live(2, NOW + 1000, 150),
+            wild,
+            live(4, NOW + 3000, 120),
+            newer,
+            live(6, NOW + 5000, 200),
+        ] {
+            assert!(batch.push(TopicKind::Live, item.as_bytes()));
+        }
+        let topic = "joule/v1/meters/m-1/batch";
+        let outcomes = ingest.accept(topic, &batch.finish(), NOW);
+        let verdicts: Vec<(&str, Option<u64>)> = outcomes
+            .iter()
+            .map(|outcome| match outcome {
+                Outcome::Accept(_, stored) => ("stored", Some(stored.seq())),
+                Outcome::Reject(letter) => (letter.reason.as_str(), letter.seq),
+                Outcome::Status(..) => ("status", None),
+            })
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("stored", Some(1)),
+                ("stored", Some(2)),
+                ("invalid", Some(3)),
+                ("regression", Some(4)),
+                ("version", None),
+                ("stored", Some(6)),
+            ],
+            "each item as its single message would be; a newer version is not settled"
+        );
+        let Outcome::Reject(letter) = &outcomes[3] else {
+            panic!("a regression");
+        };
+        assert_eq!(letter.topic, topic);
+        let kept: serde_json::Value = serde_json::from_slice(&letter.payload).expect("JSON");
+        assert_eq!(kept["seq"], 4, "the item is kept, not the batch");
+        assert!(matches!(
+            one(&mut ingest, topic, br#"{"v":2,"items":[]}"#, NOW),
+            Outcome::Reject(DeadLetter { seq: None, .. })
+        ));
+        let counts = ingest.counts();
+        assert_eq!(counts.accepted, 3);
+        assert_eq!(counts.rejected.get("invalid"), Some(&2));
     }
 }

@@ -1,12 +1,14 @@
 //! The running ingest service: an MQTT client of the broker feeding the store.
 //!
 //! Two tasks. The reader polls the broker connection, judges each message ([`Ingest`]) and
-//! queues the outcome on a bounded channel, acknowledging the MQTT delivery once queued;
+//! queues the outcome (one per item of a meter's batch message) on a bounded channel,
+//! acknowledging the MQTT delivery once queued;
 //! when the queue is full it stops polling, so an overloaded store slows the broker rather
 //! than growing the hub's memory. The writer takes batches off the queue (up to
 //! `batch_max`, or whatever arrived within `batch_wait_ms`), writes each in one
 //! transaction, and then tells every meter in the batch, on its `stored` topic, up to which
-//! sequence number everything is stored. Only then may the meter drop those messages.
+//! sequence number everything is stored, and, unless `ingest.uplink_batch_max` is 0, how
+//! many items it reads in one batch message. Only then may the meter drop those messages.
 
 use crate::billing::market::MarketCache;
 use crate::broker::{EmbeddedBroker, RegistryCredentials};
@@ -479,9 +481,12 @@ async fn read_messages(
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let outcome = ingest.accept(&publish.topic, &publish.payload, clock.now_ms());
-                if queue.send(outcome).await.is_err() {
-                    return;
+                // A batch's items go one by one, so the writer's batches stay the size the
+                // configuration says; the delivery is acknowledged once all are queued.
+                for outcome in ingest.accept(&publish.topic, &publish.payload, clock.now_ms()) {
+                    if queue.send(outcome).await.is_err() {
+                        return;
+                    }
                 }
                 unacked.push_back(publish);
             }
@@ -505,6 +510,8 @@ async fn write_batches(
     batch_max: usize,
     batch_wait: Duration,
 ) -> Result<(), ServiceError> {
+    // What every storage ack tells meters about batches (nothing when they are off).
+    let uplink_batch_max = Some(shared.config.ingest.uplink_batch_max).filter(|max| *max > 0);
     let mut pending: Vec<Outcome> = Vec::with_capacity(batch_max);
     loop {
         let Some(first) = receiver.recv().await else {
@@ -554,6 +561,7 @@ async fn write_batches(
                 v: PAYLOAD_VERSION,
                 up_to_seq,
                 ts_ms: shared.now_ms(),
+                batch_max: uplink_batch_max,
             };
             let topic = topics.topic(&meter, TopicKind::Stored);
             // Never wait here: the reader may be waiting for this task to take from the queue,

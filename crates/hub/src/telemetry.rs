@@ -12,6 +12,10 @@ pub mod names {
     pub const INGEST_ACCEPTED_TOTAL: &str = "joule_ingest_accepted_total";
     /// Messages ingest refused, by `reason` (kept as dead letters).
     pub const INGEST_REJECTED_TOTAL: &str = "joule_ingest_rejected_total";
+    /// Batch messages received from meters (their items count as messages).
+    pub const INGEST_UPLINK_BATCHES_TOTAL: &str = "joule_ingest_uplink_batches_total";
+    /// Items in the batch messages received from meters.
+    pub const INGEST_UPLINK_BATCH_ITEMS_TOTAL: &str = "joule_ingest_uplink_batch_items_total";
     /// Messages newly stored by committed batches.
     pub const INGEST_STORED_TOTAL: &str = "joule_ingest_stored_total";
     /// Messages a batch found stored already (resends).
@@ -86,6 +90,23 @@ impl MessageAccepted {
     /// Counts it.
     pub fn emit(&self) {
         metrics::counter!(names::INGEST_ACCEPTED_TOTAL).increment(1);
+    }
+}
+
+/// A meter's batch message arrived with a sound envelope; its items are judged (and
+/// counted as accepted or refused) one by one (counted, not logged: the common case
+/// while meters catch up).
+#[derive(Debug)]
+pub struct UplinkBatchReceived {
+    /// Items in it.
+    pub items: usize,
+}
+
+impl UplinkBatchReceived {
+    /// Counts it and its items.
+    pub fn emit(&self) {
+        metrics::counter!(names::INGEST_UPLINK_BATCHES_TOTAL).increment(1);
+        metrics::counter!(names::INGEST_UPLINK_BATCH_ITEMS_TOTAL).increment(self.items as u64);
     }
 }
 

@@ -1,9 +1,10 @@
 //! The embedded broker with the hub's registry: a meter with its token is heard and
-//! acknowledged; wrong credentials, foreign topics and foreign subscriptions are refused.
+//! acknowledged, singly and in batches; wrong credentials, foreign topics (batches
+//! included) and foreign subscriptions are refused.
 
 use joule_hub::config::HubConfig;
 use joule_hub::service;
-use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
+use joule_protocol::{BatchBuilder, MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_store::tokens;
 use joule_store::{MeterDetails, NewMeter, SqliteStore, Store};
 use joule_testkit::{client, connects, free_port, reading, recent_ms};
@@ -103,10 +104,26 @@ async fn meters_reach_their_own_topics_only() {
             .await
             .expect("queue");
     }
+    // A batch of the next 20 on its own batch topic counts; one on m-2's does not.
+    for (owner, seqs) in [(&other, 1..=20), (&me, 21..=40)] {
+        let mut batch = BatchBuilder::new(20);
+        for seq in seqs {
+            assert!(batch.push(TopicKind::Live, &encode(&reading(seq, base_ms))));
+        }
+        meter
+            .publish(
+                topics.topic(owner, TopicKind::Batch),
+                QoS::AtLeastOnce,
+                false,
+                batch.finish(),
+            )
+            .await
+            .expect("queue");
+    }
     let mut sub_results = Vec::new();
     let mut acknowledged = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while acknowledged < 20 || sub_results.len() < 2 {
+    while acknowledged < 40 || sub_results.len() < 2 {
         let event = tokio::time::timeout_at(deadline, events.poll())
             .await
             .expect("acks in time")
@@ -137,7 +154,7 @@ async fn meters_reach_their_own_topics_only() {
             .await
             .expect("readings")
             .len(),
-        20
+        40
     );
     assert!(
         store

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 /// The payload version this build writes and reads.
 pub const PAYLOAD_VERSION: u32 = 1;
 
+/// The payload version of a batch's envelope (its items are v1 messages). A hub that reads
+/// only v1 never subscribes to the batch topic, so a batch reaches only hubs that read it.
+pub const BATCH_VERSION: u32 = 2;
+
 /// Energy registers on the wire, in milli-units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registers {
@@ -405,6 +409,10 @@ pub struct StorageAck {
     pub up_to_seq: u64,
     /// When, Unix ms.
     pub ts_ms: i64,
+    /// The hub reads batches of up to this many items (absent: send single messages). A
+    /// meter batches only after an ack on its current connection carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_max: Option<u32>,
 }
 
 /// The status payload (plain text, retained; `offline` is the last will).

@@ -24,6 +24,9 @@ pub enum TopicKind {
     Live,
     /// Meter → hub: interval records (register snapshots every 15 minutes).
     Interval,
+    /// Meter → hub: live readings and interval records many to a message (a backlog, to a
+    /// hub that said it reads batches).
+    Batch,
     /// Meter → hub: events (tamper, power quality, relay, power up/down, alarms).
     Event,
     /// Meter → hub: acknowledgements of commands.
@@ -36,10 +39,11 @@ pub enum TopicKind {
 
 impl TopicKind {
     /// Every kind, in documentation order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Status,
         Self::Live,
         Self::Interval,
+        Self::Batch,
         Self::Event,
         Self::CommandAck,
         Self::Command,
@@ -52,6 +56,7 @@ impl TopicKind {
             Self::Status => "status",
             Self::Live => "live",
             Self::Interval => "interval",
+            Self::Batch => "batch",
             Self::Event => "event",
             Self::CommandAck => "ack",
             Self::Command => "cmd",
@@ -62,6 +67,11 @@ impl TopicKind {
     /// Whether the meter publishes this kind (otherwise the hub does).
     pub const fn from_meter(self) -> bool {
         !matches!(self, Self::Command | Self::Stored)
+    }
+
+    /// Whether messages of this kind may travel as items of a batch.
+    pub const fn in_batches(self) -> bool {
+        matches!(self, Self::Live | Self::Interval)
     }
 
     /// The kind whose last path segment is `segment`.
@@ -273,6 +283,8 @@ mod tests {
         let (me, other) = (id("m-1"), id("m-2"));
         assert!(topics.meter_may_publish(&me, "joule/v1/meters/m-1/live"));
         assert!(topics.meter_may_publish(&me, "joule/v1/meters/m-1/status"));
+        assert!(topics.meter_may_publish(&me, "joule/v1/meters/m-1/batch"));
+        assert!(!topics.meter_may_publish(&me, "joule/v1/meters/m-2/batch"));
         assert!(!topics.meter_may_publish(&me, "joule/v1/meters/m-2/live"));
         assert!(!topics.meter_may_publish(&me, "joule/v1/meters/m-1/cmd"));
         assert!(!topics.meter_may_publish(&me, "joule/v1/meters/m-1/stored"));

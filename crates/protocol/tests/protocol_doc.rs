@@ -1,7 +1,11 @@
 //! docs/PROTOCOL.md is part of the contract: every example it shows must decode, pass the
-//! checks, and survive a round trip; every topic kind must have one.
+//! checks, and survive a round trip; every topic kind must have one, a batch must show both
+//! kinds of item, and a storage acknowledgement must show the batch capability.
 
-use joule_protocol::{Downlink, TopicKind, Topics, Uplink, decode_downlink, decode_uplink, encode};
+use joule_protocol::{
+    BatchBuilder, BatchItem, Downlink, TopicKind, Topics, Uplink, decode_downlink, decode_uplink,
+    encode,
+};
 use std::collections::HashSet;
 
 /// The receiver's clock for the examples (just after the latest example timestamp).
@@ -41,6 +45,8 @@ fn examples() -> Vec<(String, String)> {
 fn every_example_decodes_checks_and_round_trips() {
     let topics = Topics::default();
     let mut kinds = HashSet::new();
+    let mut item_kinds = HashSet::new();
+    let mut batch_max_shown = false;
     let examples = examples();
     assert!(
         examples.len() >= 10,
@@ -74,6 +80,10 @@ fn every_example_decodes_checks_and_round_trips() {
                 Uplink::CommandAck(m) => {
                     decode_uplink(parsed.kind, &encode(m), NOW_MS).expect("round trip")
                 }
+                Uplink::Batch(items) => {
+                    decode_uplink(parsed.kind, &rebatch(items, &mut item_kinds), NOW_MS)
+                        .expect("round trip")
+                }
             };
             assert_eq!(message, again, "{topic}");
         } else {
@@ -84,6 +94,7 @@ fn every_example_decodes_checks_and_round_trips() {
                     decode_downlink(parsed.kind, &encode(m)).expect("round trip")
                 }
                 Downlink::Stored(m) => {
+                    batch_max_shown |= m.batch_max.is_some();
                     decode_downlink(parsed.kind, &encode(m)).expect("round trip")
                 }
             };
@@ -97,4 +108,32 @@ fn every_example_decodes_checks_and_round_trips() {
             kind.segment()
         );
     }
+    assert_eq!(
+        item_kinds,
+        HashSet::from([TopicKind::Live, TopicKind::Interval]),
+        "the batch examples show both kinds of item"
+    );
+    assert!(
+        batch_max_shown,
+        "a storage acknowledgement example shows `batch_max`"
+    );
+}
+
+/// The batch again, from its items encoded as single messages (as a meter's outbox holds
+/// them); every item of an example must pass its checks. Notes the kinds of item seen.
+fn rebatch(
+    items: &[Result<BatchItem, joule_protocol::RefusedItem>],
+    kinds: &mut HashSet<TopicKind>,
+) -> Vec<u8> {
+    let mut batch = BatchBuilder::new(items.len());
+    for item in items {
+        let (kind, json) = match item {
+            Ok(BatchItem::Live(m)) => (TopicKind::Live, encode(m)),
+            Ok(BatchItem::Interval(m)) => (TopicKind::Interval, encode(m)),
+            Err(refused) => panic!("a batch item is refused: {}", refused.error),
+        };
+        kinds.insert(kind);
+        assert!(batch.push(kind, &json), "the items fit again");
+    }
+    batch.finish()
 }

@@ -101,6 +101,7 @@ fn event_command_ack_and_storage_ack() {
         v: PAYLOAD_VERSION,
         up_to_seq: 48_215,
         ts_ms: 1_795_000_513_000,
+        batch_max: None,
     };
     insta::assert_snapshot!(
         [
@@ -111,6 +112,49 @@ fn event_command_ack_and_storage_ack() {
         ]
         .join("\n")
     );
+}
+
+#[test]
+fn a_batch_and_the_storage_ack_that_invites_it() {
+    let live = LiveReading {
+        v: PAYLOAD_VERSION,
+        seq: 48_300,
+        ts_ms: 1_795_000_001_000,
+        voltage_v: 230.0,
+        current_a: 1.0,
+        p_w: 230.0,
+        q_var: 0.0,
+        s_va: 230.0,
+        pf: 1.0,
+        freq_hz: None,
+        phases: Vec::new(),
+        registers: registers(),
+        tariff: 0,
+        relay: RelayState::Connected,
+    };
+    let interval = IntervalRecord {
+        v: PAYLOAD_VERSION,
+        seq: 48_301,
+        ts_ms: 1_795_000_800_000,
+        interval_s: 900,
+        registers: registers(),
+        tariffs: Vec::new(),
+        voltage_min_v: 229.0,
+        voltage_max_v: 231.0,
+        voltage_avg_v: 230.0,
+        max_demand_w: None,
+        pq: PqCounters::default(),
+    };
+    let mut batch = BatchBuilder::new(500);
+    assert!(batch.push(TopicKind::Live, &encode(&live)));
+    assert!(batch.push(TopicKind::Interval, &encode(&interval)));
+    let stored = StorageAck {
+        v: PAYLOAD_VERSION,
+        up_to_seq: 48_301,
+        ts_ms: 1_795_000_801_000,
+        batch_max: Some(500),
+    };
+    insta::assert_snapshot!([text(batch.finish()), text(encode(&stored))].join("\n"));
 }
 
 #[test]
