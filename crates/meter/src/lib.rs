@@ -4,7 +4,8 @@
 //! The data flows one way: a [`source`] measures (Joule's metrology chain on ADC frames,
 //! or a meter people already own); the [`recorder`] turns measurements into live readings,
 //! interval records and events; they wait in the disk [`outbox`] until the hub confirms it
-//! stored them, while the [`uplink`] carries them over MQTT. Commands flow back: the uplink
+//! stored them, while the [`uplink`] carries them over MQTT (a backlog in [`batching`]'s
+//! batch messages once the hub says it reads them). Commands flow back: the uplink
 //! hands them to the [`agent`], which asks [`commands`] what each one does, moves the
 //! [`relay`], switches tariffs by the [`tou`] calendar, and acknowledges. The registers and
 //! the settings commands changed live in [`state`], saved by [`persistence`] into the
@@ -14,6 +15,7 @@
 
 pub mod agent;
 pub mod alerts;
+pub mod batching;
 pub mod clock;
 pub mod commands;
 pub mod config;

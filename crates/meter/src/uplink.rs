@@ -6,14 +6,20 @@
 //! will is a retained `offline`; on every connection it publishes a retained `online`,
 //! subscribes to its `cmd` and `stored` topics and resends everything the hub has not
 //! confirmed, from the oldest. Publishing is paced: at most `window` messages unconfirmed
-//! and at most `replay_per_s` a second, so a day's backlog after an outage drains without
-//! flooding the hub. When the hub confirms nothing for `ack_timeout_s` the unconfirmed
-//! messages are sent again (the hub's deduplication keeps them once). A lost connection is
-//! retried with exponential backoff and jitter, logged once per outage.
+//! and at most `replay_per_s` MQTT messages a second, so a day's backlog after an outage
+//! drains without flooding the hub. Once a storage ack on this connection says the hub
+//! reads batches (`batch_max`), runs of live readings and interval records go many to an
+//! MQTT message ([`crate::batching`]); each item still counts against `window`. When the
+//! hub confirms nothing for `ack_timeout_s` the unconfirmed messages are sent again, singly
+//! (the hub's deduplication keeps them once), in case the hub that said it reads batches
+//! is gone. A lost connection is retried with exponential backoff and jitter, logged once
+//! per outage.
 
+use crate::batching;
 use crate::outbox::{Outbox, OutboxError};
 use crate::telemetry::events::{
-    BrokerUnreachable, CommandDropped, DownlinkRefused, UplinkConnected,
+    BatchPublished, BatchingChanged, BrokerUnreachable, CommandDropped, DownlinkRefused,
+    UplinkConnected,
 };
 use joule_protocol::{
     Command, DecodeError, Downlink, MAX_PAYLOAD_BYTES, MeterId, Status, TopicKind, Topics,
@@ -44,9 +50,9 @@ pub struct UplinkSettings {
     pub topics: Topics,
     /// Keep-alive, s.
     pub keep_alive_s: u16,
-    /// Most messages a second.
+    /// Most MQTT messages a second (a batch is one).
     pub replay_per_s: u32,
-    /// Most unconfirmed messages.
+    /// Most unconfirmed messages (each item of a batch is one).
     pub window: u32,
     /// Resend after this long without confirmation, s.
     pub ack_timeout_s: u32,
@@ -110,7 +116,8 @@ pub async fn run(
             Some(config) => Transport::Tls(TlsConfiguration::Rustls(config.clone())),
             None => Transport::Tcp,
         })
-        .set_max_packet_size(MAX_PAYLOAD_BYTES + 1024, 64 * 1024)
+        // A full batch is MAX_PAYLOAD_BYTES of payload; the rest is room for the topic.
+        .set_max_packet_size(MAX_PAYLOAD_BYTES + 1024, MAX_PAYLOAD_BYTES + 1024)
         .set_last_will(LastWill::new(
             topic(TopicKind::Status),
             Status::Offline.as_str(),
@@ -136,6 +143,8 @@ pub async fn run(
     let mut tokens = f64::from(settings.replay_per_s);
     let mut refilled = Instant::now();
     let mut draining: Option<Instant> = None;
+    // The hub's word on batches, heard on this connection (`None`: send single messages).
+    let mut batch_max: Option<usize> = None;
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     channels.link.send_modify(|link| link.acked_seq = acked);
@@ -148,6 +157,7 @@ pub async fn run(
                     backoff = Duration::from_millis(500);
                     cursor = acked + 1;
                     last_progress = Instant::now();
+                    forget_batching(&mut batch_max);
                     let _ = client.try_publish(topic(TopicKind::Status), QoS::AtLeastOnce, true, Status::Online.as_str());
                     let _ = client.try_subscribe(topic(TopicKind::Command), QoS::AtLeastOnce);
                     let _ = client.try_subscribe(topic(TopicKind::Stored), QoS::AtLeastOnce);
@@ -163,14 +173,20 @@ pub async fn run(
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     match incoming(&settings.topics, &meter, &publish.topic, &publish.payload) {
-                        Ok(Downlink::Stored(ack)) if ack.up_to_seq > acked => {
-                            lock().ack(ack.up_to_seq)?;
-                            acked = ack.up_to_seq;
-                            cursor = cursor.max(acked + 1);
-                            last_progress = Instant::now();
-                            channels.link.send_modify(|link| link.acked_seq = acked);
+                        Ok(Downlink::Stored(ack)) => {
+                            let said = ack.batch_max.and_then(|max| usize::try_from(max).ok());
+                            if said != batch_max {
+                                batch_max = said;
+                                BatchingChanged { batch_max }.emit();
+                            }
+                            if ack.up_to_seq > acked {
+                                lock().ack(ack.up_to_seq)?;
+                                acked = ack.up_to_seq;
+                                cursor = cursor.max(acked + 1);
+                                last_progress = Instant::now();
+                                channels.link.send_modify(|link| link.acked_seq = acked);
+                            }
                         }
-                        Ok(Downlink::Stored(_)) => {}
                         Ok(Downlink::Command(command)) => {
                             if channels.commands.try_send(command).is_err() {
                                 CommandDropped.emit();
@@ -248,30 +264,45 @@ pub async fn run(
             );
             cursor = acked + 1;
             last_progress = Instant::now();
+            forget_batching(&mut batch_max);
         }
         let in_flight = cursor - 1 - acked;
-        let room = u64::from(settings.window)
-            .saturating_sub(in_flight)
-            .min(tokens as u64);
-        if room == 0 {
+        let room = u64::from(settings.window).saturating_sub(in_flight);
+        let per_publish = batch_max.map_or(1, |max| max as u64);
+        let limit = room.min((tokens as u64).saturating_mul(per_publish));
+        if limit == 0 {
             continue;
         }
-        let batch = lock().next_batch(cursor, room as usize)?;
-        for message in batch {
+        let messages = lock().next_batch(cursor, usize::try_from(limit).unwrap_or(usize::MAX))?;
+        for publish in batching::publishes(messages, batch_max) {
+            if tokens < 1.0 {
+                break;
+            }
+            let batch = publish.kind == TopicKind::Batch;
             if client
                 .try_publish(
-                    topic(message.kind),
+                    topic(publish.kind),
                     QoS::AtLeastOnce,
                     false,
-                    message.payload,
+                    publish.payload,
                 )
                 .is_err()
             {
                 break;
             }
-            cursor = message.seq + 1;
+            if batch {
+                BatchPublished.emit();
+            }
+            cursor = publish.last_seq + 1;
             tokens -= 1.0;
         }
+    }
+}
+
+/// Back to single messages until a storage ack on this connection says otherwise.
+fn forget_batching(batch_max: &mut Option<usize>) {
+    if batch_max.take().is_some() {
+        BatchingChanged { batch_max: None }.emit();
     }
 }
 

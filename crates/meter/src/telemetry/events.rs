@@ -4,7 +4,7 @@
 use super::names::{
     COMMANDS_DROPPED_TOTAL, COMMANDS_TOTAL, DOWNLINK_REFUSED_TOTAL, OUTBOX_ACKED_TOTAL,
     OUTBOX_MESSAGES, OUTBOX_RECORDED_TOTAL, OUTBOX_THINNED_TOTAL, REGISTER_SAVES_TOTAL,
-    UPLINK_CONNECTS_TOTAL, UPLINK_DISCONNECTS_TOTAL,
+    UPLINK_BATCHES_TOTAL, UPLINK_CONNECTS_TOTAL, UPLINK_DISCONNECTS_TOTAL,
 };
 use crate::commands::{Outcome, action_name};
 use joule_protocol::{Command, CommandAck, TopicKind};
@@ -80,6 +80,39 @@ impl UplinkConnected<'_> {
     pub fn emit(self) {
         tracing::info!(meter = %self.meter, host = %self.host, port = self.port, "connected to the broker");
         metrics::counter!(UPLINK_CONNECTS_TOTAL).increment(1);
+    }
+}
+
+/// Whether the meter sends batches changed: the hub said it reads batches of up to
+/// `batch_max` items, or (`None`) the meter sends single messages again, because it
+/// reconnected, resent after the hub's silence, or the hub stopped saying it.
+#[derive(Debug)]
+pub struct BatchingChanged {
+    /// The hub's `batch_max`, while the meter batches.
+    pub batch_max: Option<usize>,
+}
+
+impl BatchingChanged {
+    /// Logs it.
+    pub fn emit(self) {
+        match self.batch_max {
+            Some(batch_max) => tracing::info!(
+                batch_max,
+                "the hub reads batches; a backlog goes many to a message"
+            ),
+            None => tracing::info!("sending single messages until the hub says it reads batches"),
+        }
+    }
+}
+
+/// A batch message went to the broker.
+#[derive(Debug)]
+pub struct BatchPublished;
+
+impl BatchPublished {
+    /// Counts it.
+    pub fn emit(self) {
+        metrics::counter!(UPLINK_BATCHES_TOTAL).increment(1);
     }
 }
 

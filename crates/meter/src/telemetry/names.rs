@@ -12,6 +12,8 @@ pub const DOWNLINK_REFUSED_TOTAL: &str = "joule_meter_downlink_refused_total";
 pub const UPLINK_CONNECTS_TOTAL: &str = "joule_meter_uplink_connects_total";
 /// Connections to the broker lost.
 pub const UPLINK_DISCONNECTS_TOTAL: &str = "joule_meter_uplink_disconnects_total";
+/// Batch messages published (a backlog's readings and records many to a message).
+pub const UPLINK_BATCHES_TOTAL: &str = "joule_meter_uplink_batches_total";
 /// Messages waiting in the outbox now.
 pub const OUTBOX_MESSAGES: &str = "joule_meter_outbox_messages";
 /// Messages recorded into the outbox, labelled `kind` (the topic).
@@ -59,7 +61,7 @@ const fn counter(
 }
 
 /// Every metric the meter emits.
-pub const METRICS: [Metric; 10] = [
+pub const METRICS: [Metric; 11] = [
     counter(
         COMMANDS_TOTAL,
         &["action", "outcome"],
@@ -84,6 +86,11 @@ pub const METRICS: [Metric; 10] = [
         UPLINK_DISCONNECTS_TOTAL,
         &[],
         "Connections to the broker lost.",
+    ),
+    counter(
+        UPLINK_BATCHES_TOTAL,
+        &[],
+        "Batch messages published: a backlog's live readings and interval records many to a message.",
     ),
     Metric {
         name: OUTBOX_MESSAGES,
