@@ -5,6 +5,7 @@
 //! on the store in the same run: the anchor that shows what the database alone takes.
 
 mod dataset;
+mod sizes;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -135,9 +136,18 @@ pub(crate) fn run(args: &BenchQueryArgs, out: &mut impl std::io::Write) -> anyho
     )?;
     writeln!(
         out,
-        "history written at {:.0} messages/s through Store::write_batch; {:.0} bytes on disk per interval record (everything included)",
+        "history written at {:.0} messages/s through Store::write_batch; {:.2} GB on disk in all",
         report["write_messages_per_s"].as_f64().unwrap_or(0.0),
-        report["bytes_per_interval_record"].as_f64().unwrap_or(0.0)
+        report["bytes_on_disk"].as_f64().unwrap_or(0.0) / 1e9,
+    )?;
+    let figure = |key: &str| report[key].as_f64().unwrap_or(f64::NAN);
+    writeln!(
+        out,
+        "bytes on disk, everything included — interval record: {:.1} compacted (target ≤ 32), {:.0} fresh (≤ 200); live reading with its rollups: {:.1} compacted (≤ 16), {:.0} fresh",
+        figure("interval_record_bytes_on_disk"),
+        figure("interval_record_bytes_on_disk_fresh"),
+        figure("live_reading_bytes_on_disk"),
+        figure("live_reading_bytes_on_disk_fresh"),
     )?;
     write_json(&args.json, &report)?;
     writeln!(out, "written to {}", args.json.display())?;
@@ -189,6 +199,15 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
             // A hub keeps live readings for `storage.live_retention_days`; so does this one.
             let retention_ms = i64::from(config.storage.live_retention_days) * DAY_MS;
             store.prune_live(manifest.end_ms - retention_ms).await?;
+            let started = Instant::now();
+            let outcome = store.compact(manifest.end_ms).await?;
+            eprintln!(
+                "compacted {} rows of {} meters into {} blocks in {:.1} s",
+                outcome.rows,
+                outcome.meters,
+                outcome.blocks,
+                started.elapsed().as_secs_f64()
+            );
             std::fs::write(
                 Manifest::path(&dir),
                 serde_json::to_string_pretty(&manifest)?,
@@ -222,6 +241,10 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
         Some(conninfo) => postgres_bytes(conninfo).await?,
         None => sqlite_bytes(&dir.join("bench.sqlite")),
     };
+    let by_kind = match &args.postgres {
+        Some(conninfo) => sizes::postgres(conninfo).await?,
+        None => sizes::sqlite(&dir.join("bench.sqlite"))?,
+    };
     let mut queries = serde_json::Map::new();
     for (query, mut timing) in Query::ALL.into_iter().zip(timings) {
         timing.api_ms.sort_by(f64::total_cmp);
@@ -248,6 +271,10 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
         "write_messages_per_s": manifest.messages as f64 / manifest.write_s,
         "bytes_on_disk": bytes,
         "bytes_per_interval_record": bytes as f64 / manifest.intervals.max(1) as f64,
+        "interval_record_bytes_on_disk": by_kind.interval_compacted,
+        "interval_record_bytes_on_disk_fresh": by_kind.interval_fresh,
+        "live_reading_bytes_on_disk": by_kind.live_compacted,
+        "live_reading_bytes_on_disk_fresh": by_kind.live_fresh,
         "rounds": args.rounds,
         "queries": queries,
     }))
