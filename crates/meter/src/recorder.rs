@@ -179,6 +179,7 @@ impl Recorder {
             max_demand_w: context.max_demand_w,
             pq: stats.pq,
         }
+        .at_resolution()
     }
 }
 
@@ -205,6 +206,7 @@ fn live(observation: &Observation, context: &Context) -> LiveReading {
         tariff: context.tariff,
         relay: context.relay,
     }
+    .at_resolution()
 }
 
 fn source_event(event: &SourceEvent) -> EventMessage {

@@ -16,6 +16,7 @@ mod codec;
 mod error;
 mod ha;
 mod messages;
+pub mod resolution;
 mod topics;
 
 pub use batch::{BatchBuilder, BatchItem, RefusedItem};

@@ -270,6 +270,7 @@ impl RegisterMeter {
             tariff: 0,
             relay: RelayState::Connected,
         }
+        .at_resolution()
     }
 
     fn interval_record(&mut self, ts_ms: i64) -> IntervalRecord {
@@ -293,6 +294,7 @@ impl RegisterMeter {
             max_demand_w: None,
             pq: PqCounters::default(),
         }
+        .at_resolution()
     }
 }
 
