@@ -195,19 +195,9 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
             if args.postgres.is_none() {
                 check_room(&dir, args.meters, args.days)?;
             }
-            let manifest = fill(&store, args, backend).await?;
             // A hub keeps live readings for `storage.live_retention_days`; so does this one.
             let retention_ms = i64::from(config.storage.live_retention_days) * DAY_MS;
-            store.prune_live(manifest.end_ms - retention_ms).await?;
-            let started = Instant::now();
-            let outcome = store.compact(manifest.end_ms).await?;
-            eprintln!(
-                "compacted {} rows of {} meters into {} blocks in {:.1} s",
-                outcome.rows,
-                outcome.meters,
-                outcome.blocks,
-                started.elapsed().as_secs_f64()
-            );
+            let manifest = fill(&store, args, retention_ms, backend).await?;
             std::fs::write(
                 Manifest::path(&dir),
                 serde_json::to_string_pretty(&manifest)?,
@@ -302,6 +292,7 @@ fn check_room(dir: &Path, meters: usize, days: u32) -> anyhow::Result<()> {
 async fn fill(
     store: &Arc<dyn Store>,
     args: &BenchQueryArgs,
+    retention_ms: i64,
     backend: &str,
 ) -> anyhow::Result<Manifest> {
     const CONSUMER: &str = "bench-consumer";
@@ -316,7 +307,16 @@ async fn fill(
         })
         .await?;
     let end_ms = now_ms - now_ms.rem_euclid(3_600_000);
-    dataset::write(store, args.meters, args.days, end_ms, CONSUMER, backend).await
+    dataset::write(
+        store,
+        args.meters,
+        args.days,
+        end_ms,
+        retention_ms,
+        CONSUMER,
+        backend,
+    )
+    .await
 }
 
 /// Rounds asked first and not counted: the client's first connection and the hub's

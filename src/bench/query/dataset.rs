@@ -1,7 +1,8 @@
 //! The stored history `joule bench query` reads: N meters × D days of 15-minute interval
 //! records and the live readings behind the rollups, written through the store's own
 //! ingest path (`Store::write_batch`: deduplication, rollups, progress), an hour of the
-//! whole fleet per step, as a hub filled by its meters would hold it. The homes are the
+//! whole fleet per step, as a hub filled by its meters would hold it, with the hub's daily
+//! pruning and compaction as the simulated days pass. The homes are the
 //! simulator's register-level meters (`joule_sim::fleet`), as in `joule sim` and the demo.
 
 use std::path::Path;
@@ -87,20 +88,26 @@ pub(super) fn message_counts(meters: usize, days: u32) -> (u64, u64) {
     (meters * quarters, meters * live)
 }
 
-/// Bytes a SQLite dataset of this shape takes, with some margin (measured: about 650
-/// bytes per interval record with its JSON and sequence row, 270 per live reading with its
-/// sequence row and rollups), so a run that cannot fit is refused before it starts.
+/// Bytes a SQLite dataset of this shape takes at its peak, with some margin, so a run that
+/// cannot fit is refused before it starts. Compaction keeps at most two days of rows (the
+/// last at one reading a minute: about 300 bytes each with rollups, measured); what is
+/// compacted takes about 12 bytes per interval record and 80 per live reading with its
+/// rollups (measured with 100 meters × 31 days).
 pub(super) fn sqlite_bytes_estimate(meters: usize, days: u32) -> u64 {
-    let (intervals, live) = message_counts(meters, days);
-    intervals * 700 + live * 300
+    let (intervals, _) = message_counts(meters, days);
+    let fresh_rows = 2 * 1440;
+    let compacted_live = u64::from(days.min(31)) * 96;
+    intervals * 12 + meters as u64 * (fresh_rows * 300 + compacted_live * 80)
 }
 
-/// Registers the meters (owned by `consumer`) and writes their history ending at `end_ms`.
+/// Registers the meters (owned by `consumer`) and writes their history ending at `end_ms`,
+/// pruning live readings older than `retention_ms` and compacting at every midnight.
 pub(super) async fn write(
     store: &Arc<dyn Store>,
     meters: usize,
     days: u32,
     end_ms: i64,
+    retention_ms: i64,
     consumer: &str,
     backend: &str,
 ) -> anyhow::Result<Manifest> {
@@ -149,6 +156,7 @@ pub(super) async fn write(
     let mut reports = Vec::new();
     let mut batch = Batch::default();
     let mut written = 0u64;
+    let mut compaction = 0u64;
     for hour in 1..=hours {
         for ((id, home), seq) in ids.iter().zip(&mut homes).zip(&mut seqs) {
             reports.clear();
@@ -170,10 +178,19 @@ pub(super) async fn write(
                 batch.messages.push((id.clone(), message));
             }
         }
-        if batch.messages.len() >= BATCH_MESSAGES || hour == hours {
+        let now_ms = start_ms + hour * HOUR_MS;
+        let midnight = now_ms % DAY_MS == 0;
+        if batch.messages.len() >= BATCH_MESSAGES || hour == hours || midnight {
             written += batch.messages.len() as u64;
             store.write_batch(&batch).await?;
             batch.messages.clear();
+            if midnight || hour == hours {
+                // What the hub's housekeeping does as the days go by: live readings past
+                // retention go, and the history before yesterday is compacted, so the
+                // store never holds more than two days of rows.
+                store.prune_live(now_ms - retention_ms).await?;
+                compaction += store.compact(now_ms).await?.rows;
+            }
             let fraction = written as f64 / total as f64;
             progress.show_fraction(
                 fraction,
@@ -186,7 +203,7 @@ pub(super) async fn write(
     }
     let write_s = started.elapsed().as_secs_f64();
     progress.finish(&format!(
-        "{written} messages in {write_s:.0} s, {:.0}/s",
+        "{written} messages in {write_s:.0} s, {:.0}/s, compaction included ({compaction} rows compacted)",
         written as f64 / write_s
     ));
     Ok(Manifest {

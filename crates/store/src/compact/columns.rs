@@ -6,10 +6,13 @@
 //! every bit of an `f64`, so a column reads back exactly as written. The layout:
 //!
 //! ```text
-//! version u8 = 1 · record count u32 · column count u8 · per column: type u8, length u32, pco bytes
+//! version u8 = 1 · record count u32 · column count u8 · per column: type u8, length u32, bytes
 //! ```
 //!
-//! All integers little-endian. Columns are read back in the order they were written; the
+//! A column's bytes are pco's, or, when every value is the same (a register that never
+//! moves, a relay that stayed connected, the count of a sparse rollup), the value count
+//! and the one value: pco's headers would cost more than the column. All integers
+//! little-endian. Columns are read back in the order they were written; the
 //! record codecs (`records.rs`) name them in one place for both directions.
 
 use crate::StoreError;
@@ -29,16 +32,49 @@ impl Column {
     const SIGNED: u8 = 0;
     const UNSIGNED: u8 = 1;
     const FLOAT: u8 = 2;
+    /// Added to a type code when the column is one value repeated.
+    const CONSTANT: u8 = 0x10;
 
     fn type_code(&self) -> u8 {
-        match self {
+        let code = match self {
             Self::Signed(_) => Self::SIGNED,
             Self::Unsigned(_) => Self::UNSIGNED,
             Self::Float(_) => Self::FLOAT,
+        };
+        if self.constant().is_some() {
+            code | Self::CONSTANT
+        } else {
+            code
+        }
+    }
+
+    /// The values' bits when there are at least two and all are the same.
+    fn constant(&self) -> Option<u64> {
+        fn same<T: Copy>(values: &[T], bits: impl Fn(T) -> u64) -> Option<u64> {
+            let first = bits(*values.first()?);
+            (values.len() > 1 && values.iter().all(|&v| bits(v) == first)).then_some(first)
+        }
+        match self {
+            Self::Signed(values) => same(values, |v| v as u64),
+            Self::Unsigned(values) => same(values, |v| v),
+            Self::Float(values) => same(values, f64::to_bits),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Signed(values) => values.len(),
+            Self::Unsigned(values) => values.len(),
+            Self::Float(values) => values.len(),
         }
     }
 
     fn compress(&self) -> Result<Vec<u8>, StoreError> {
+        if let Some(bits) = self.constant() {
+            let mut bytes = length(self.len())?.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&bits.to_le_bytes());
+            return Ok(bytes);
+        }
         let config = pco::ChunkConfig::default();
         let compressed = match self {
             Self::Signed(values) if values.is_empty() => return Ok(Vec::new()),
@@ -234,6 +270,9 @@ fn read_u32(rest: &mut &[u8]) -> Result<u32, StoreError> {
 }
 
 fn decompress(type_code: u8, compressed: &[u8]) -> Result<Column, StoreError> {
+    if type_code & Column::CONSTANT != 0 {
+        return constant(type_code & !Column::CONSTANT, compressed);
+    }
     fn values<T: pco::data_types::Number>(compressed: &[u8]) -> Result<Vec<T>, StoreError> {
         if compressed.is_empty() {
             return Ok(Vec::new());
@@ -245,6 +284,24 @@ fn decompress(type_code: u8, compressed: &[u8]) -> Result<Column, StoreError> {
         Column::SIGNED => Ok(Column::Signed(values(compressed)?)),
         Column::UNSIGNED => Ok(Column::Unsigned(values(compressed)?)),
         Column::FLOAT => Ok(Column::Float(values(compressed)?)),
+        other => Err(damaged(&format!("unknown column type {other}"))),
+    }
+}
+
+/// A column of one value repeated: its count (u32) and the value's bits (u64).
+fn constant(type_code: u8, mut bytes: &[u8]) -> Result<Column, StoreError> {
+    let count = read_u32(&mut bytes)? as usize;
+    let bits = take(&mut bytes, 8)?;
+    if !bytes.is_empty() {
+        return Err(damaged("bytes after a constant column"));
+    }
+    let bits = u64::from_le_bytes([
+        bits[0], bits[1], bits[2], bits[3], bits[4], bits[5], bits[6], bits[7],
+    ]);
+    match type_code {
+        Column::SIGNED => Ok(Column::Signed(vec![bits as i64; count])),
+        Column::UNSIGNED => Ok(Column::Unsigned(vec![bits; count])),
+        Column::FLOAT => Ok(Column::Float(vec![f64::from_bits(bits); count])),
         other => Err(damaged(&format!("unknown column type {other}"))),
     }
 }
@@ -261,6 +318,9 @@ mod tests {
         writer.float([f64::NAN, -0.0, 230.123_456_789]);
         writer.optional_float([Some(1.5), None, Some(f64::INFINITY)]);
         writer.float([]);
+        writer.unsigned([3; 500]);
+        writer.float([-0.0; 7]);
+        writer.signed([i64::MIN; 2]);
         let bytes = writer.finish().expect("encode");
         let mut reader = ColumnReader::new(&bytes).expect("decode");
         assert_eq!(reader.count(), 3);
@@ -278,6 +338,10 @@ mod tests {
             [Some(1.5), None, Some(f64::INFINITY)]
         );
         assert!(reader.float().expect("empty").is_empty());
+        assert_eq!(reader.unsigned().expect("constant"), [3; 500]);
+        let zeros = reader.float().expect("constant float");
+        assert!(zeros.len() == 7 && zeros.iter().all(|z| z.to_bits() == (-0.0_f64).to_bits()));
+        assert_eq!(reader.signed().expect("constant signed"), [i64::MIN; 2]);
         assert!(reader.float().is_err(), "no more columns");
     }
 
