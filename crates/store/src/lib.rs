@@ -112,8 +112,9 @@ pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
     /// returns how many went.
     async fn prune_live(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Moves every meter's interval records, live readings and rollups from before the
-    /// start of yesterday (UTC, at `now_ms`) into compacted blocks. Readers see the same
-    /// records before and after.
+    /// start of yesterday (UTC, at `now_ms`) into compacted blocks, one transaction per
+    /// meter so ingest waits at most one meter's worth. Readers see the same records
+    /// before and after.
     async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError>;
 
     /// Adds a user.

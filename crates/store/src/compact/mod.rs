@@ -189,3 +189,12 @@ pub struct CompactionOutcome {
     /// Blocks written (new or rewritten).
     pub blocks: u64,
 }
+
+impl CompactionOutcome {
+    /// Adds another part of the pass (one meter's) to this one.
+    pub(crate) fn add(&mut self, other: Self) {
+        self.meters += other.meters;
+        self.rows += other.rows;
+        self.blocks += other.blocks;
+    }
+}

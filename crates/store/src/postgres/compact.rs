@@ -151,30 +151,31 @@ pub(super) async fn newest_in_blocks<T: Compact>(
     })
 }
 
-/// Compacts every meter's rows older than the cut at `now_ms`, one transaction per meter.
-pub(super) async fn compact(
-    client: &mut Client,
-    now_ms: i64,
-) -> Result<CompactionOutcome, StoreError> {
-    let cut_ms = compact::cut_ms(now_ms);
-    let meters: Vec<String> = client
+/// The meters that have stored anything (every one has a progress row).
+pub(super) async fn meters(client: &Client) -> Result<Vec<String>, StoreError> {
+    client
         .query("SELECT meter_id FROM progress ORDER BY meter_id", &[])
         .await?
         .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
-    let mut outcome = CompactionOutcome::default();
-    for meter in meters {
-        let transaction = client.transaction().await?;
-        let (rows, blocks) = compact_meter(&transaction, &meter, cut_ms).await?;
-        transaction.commit().await?;
-        if rows > 0 {
-            outcome.meters += 1;
-            outcome.rows += rows;
-            outcome.blocks += blocks;
-        }
-    }
-    Ok(outcome)
+        .map(|row| Ok(row.try_get(0)?))
+        .collect()
+}
+
+/// Compacts one meter's rows older than the cut at `now_ms` in one transaction; the
+/// caller takes the writer per meter, so ingest waits at most one meter's worth.
+pub(super) async fn compact(
+    client: &mut Client,
+    meter: &str,
+    now_ms: i64,
+) -> Result<CompactionOutcome, StoreError> {
+    let transaction = client.transaction().await?;
+    let (rows, blocks) = compact_meter(&transaction, meter, compact::cut_ms(now_ms)).await?;
+    transaction.commit().await?;
+    Ok(CompactionOutcome {
+        meters: u64::from(rows > 0),
+        rows,
+        blocks,
+    })
 }
 
 /// Moves one meter's rows before `cut_ms` into blocks; returns (rows, blocks written).

@@ -201,7 +201,12 @@ impl Store for PostgresStore {
     }
 
     async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError> {
-        compact::compact(self.writer.lock().await.client_mut(), now_ms).await
+        let mut outcome = CompactionOutcome::default();
+        for meter in compact::meters(&self.reader).await? {
+            let mut writer = self.writer.lock().await;
+            outcome.add(compact::compact(writer.client_mut(), &meter, now_ms).await?);
+        }
+        Ok(outcome)
     }
 
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {

@@ -128,29 +128,29 @@ pub(super) fn newest_in_blocks<T: Compact>(
     })
 }
 
-/// Compacts every meter's rows older than the cut at `now_ms`, one transaction per meter
-/// so ingest waits at most one meter's worth.
-pub(super) fn compact(
-    connection: &mut Connection,
-    now_ms: i64,
-) -> Result<CompactionOutcome, StoreError> {
-    let cut_ms = compact::cut_ms(now_ms);
-    let meters = connection
+/// The meters that have stored anything (every one has a progress row).
+pub(super) fn meters(connection: &Connection) -> Result<Vec<String>, StoreError> {
+    Ok(connection
         .prepare("SELECT meter_id FROM progress ORDER BY meter_id")?
         .query_map([], |row| row.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut outcome = CompactionOutcome::default();
-    for meter in meters {
-        let transaction = connection.transaction()?;
-        let (rows, blocks) = compact_meter(&transaction, &meter, cut_ms)?;
-        transaction.commit()?;
-        if rows > 0 {
-            outcome.meters += 1;
-            outcome.rows += rows;
-            outcome.blocks += blocks;
-        }
-    }
-    Ok(outcome)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Compacts one meter's rows older than the cut at `now_ms` in one transaction; the
+/// caller takes the writer per meter, so ingest waits at most one meter's worth.
+pub(super) fn compact(
+    connection: &mut Connection,
+    meter: &str,
+    now_ms: i64,
+) -> Result<CompactionOutcome, StoreError> {
+    let transaction = connection.transaction()?;
+    let (rows, blocks) = compact_meter(&transaction, meter, compact::cut_ms(now_ms))?;
+    transaction.commit()?;
+    Ok(CompactionOutcome {
+        meters: u64::from(rows > 0),
+        rows,
+        blocks,
+    })
 }
 
 /// Moves one meter's rows before `cut_ms` into blocks; returns (rows, blocks written).

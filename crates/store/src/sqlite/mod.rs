@@ -247,8 +247,14 @@ impl Store for SqliteStore {
     }
 
     async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError> {
-        self.blocking(move |db| compact::compact(&mut db.writer(), now_ms))
-            .await
+        self.blocking(move |db| {
+            let mut outcome = CompactionOutcome::default();
+            for meter in compact::meters(&db.reader())? {
+                outcome.add(compact::compact(&mut db.writer(), &meter, now_ms)?);
+            }
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {
