@@ -1,10 +1,11 @@
 //! An external Mosquitto configured by `joule hub export-mosquitto-auth` enforces the same
-//! rules as the embedded broker: tokens log in, wrong ones do not, a meter's data reaches
-//! the hub, and a meter can neither publish as another nor read another's commands.
+//! rules as the embedded broker: tokens log in, wrong ones do not, a meter's data (single
+//! messages and batches) reaches the hub, and a meter can neither publish as another nor
+//! read another's commands.
 
 mod common;
 
-use joule_protocol::{MeterId, StorageAck, TopicKind, Topics, encode};
+use joule_protocol::{BatchBuilder, MeterId, StorageAck, TopicKind, Topics, encode};
 use joule_store::{SqliteStore, Store};
 use joule_testkit::{Mosquitto, Process, client, connects, free_port, reading, recent_ms};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -100,6 +101,22 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
                 .await
                 .expect("queue");
         }
+        // Batches: on its own topic they reach the hub, on m-2's they do not.
+        for (owner, seqs) in [(&other, 1..=10), (&me, 11..=20)] {
+            let mut batch = BatchBuilder::new(10);
+            for seq in seqs {
+                assert!(batch.push(TopicKind::Live, &encode(&reading(seq, base_ms))));
+            }
+            meter
+                .publish(
+                    topics.topic(owner, TopicKind::Batch),
+                    QoS::AtLeastOnce,
+                    false,
+                    batch.finish(),
+                )
+                .await
+                .expect("queue");
+        }
         // The hub's login may write to m-2's command topic; m-1 must not read it.
         let (hub, mut hub_events) = client(port, "joule-hub-test", "x");
         drop(hub);
@@ -130,7 +147,7 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
         let mut acknowledged = 0;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         let mut foreign_command = false;
-        while acknowledged < 10 || tokio::time::Instant::now() < deadline - Duration::from_secs(18)
+        while acknowledged < 20 || tokio::time::Instant::now() < deadline - Duration::from_secs(18)
         {
             let Ok(event) = tokio::time::timeout_at(deadline, events.poll()).await else {
                 break;
@@ -145,8 +162,8 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
             }
         }
         assert_eq!(
-            acknowledged, 10,
-            "the meter's own readings are stored and acknowledged"
+            acknowledged, 20,
+            "the meter's own readings and batch are stored and acknowledged"
         );
         assert!(!foreign_command, "m-1 read m-2's command");
     });
@@ -165,6 +182,6 @@ fn exported_auth_makes_mosquitto_enforce_the_meter_rules() {
             .block_on(store.readings(&MeterId::new("m-1").expect("id"), 0, i64::MAX))
             .expect("readings")
             .len(),
-        10
+        20
     );
 }
