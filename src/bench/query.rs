@@ -1,5 +1,5 @@
 //! `joule bench query`: the meter dashboard's queries (the latest reading, the last 24 h at
-//! one-minute resolution, the last 30 days daily) against a store holding N meters × D days
+//! one-minute resolution, the last 30 days daily) and a year of daily values against a store holding N meters × D days
 //! of 15-minute interval records, timed through the hub's HTTP API as a consumer's browser
 //! asks them (authentication, access check, JSON), and beside each the same query straight
 //! on the store in the same run: the anchor that shows what the database alone takes.
@@ -22,7 +22,7 @@ use super::{Progress, machine, percentile, postgres_bytes, sqlite_bytes, write_j
 use crate::cli::BenchQueryArgs;
 use dataset::{DAY_MS, Manifest};
 
-/// The dashboard's queries.
+/// The dashboard's queries, and a year of daily values (a history chart's longest range).
 #[derive(Debug, Clone, Copy)]
 enum Query {
     /// The latest live reading.
@@ -31,16 +31,24 @@ enum Query {
     DayByMinute,
     /// The last 30 days, one point a day.
     MonthByDay,
+    /// A year of daily values (as much of it as the history holds).
+    YearByDay,
 }
 
 impl Query {
-    const ALL: [Self; 3] = [Self::Latest, Self::DayByMinute, Self::MonthByDay];
+    const ALL: [Self; 4] = [
+        Self::Latest,
+        Self::DayByMinute,
+        Self::MonthByDay,
+        Self::YearByDay,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::Latest => "latest reading",
             Self::DayByMinute => "last 24 h at 1 min",
             Self::MonthByDay => "last 30 days daily",
+            Self::YearByDay => "a year daily",
         }
     }
 
@@ -49,6 +57,7 @@ impl Query {
             Self::Latest => "latest",
             Self::DayByMinute => "day_by_minute",
             Self::MonthByDay => "month_by_day",
+            Self::YearByDay => "year_by_day",
         }
     }
 
@@ -58,6 +67,7 @@ impl Query {
             Self::Latest => None,
             Self::DayByMinute => Some((end_ms - DAY_MS, Resolution::Minute)),
             Self::MonthByDay => Some((end_ms - 30 * DAY_MS, Resolution::Day)),
+            Self::YearByDay => Some((end_ms - 365 * DAY_MS, Resolution::Day)),
         }
     }
 
