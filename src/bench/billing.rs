@@ -3,9 +3,13 @@
 //! interval energy (`joule_hub::billing::convert`) and its billing of a chunk of meters
 //! (`joule_hub::billing::run::bill_chunk`, one prepared period, `bill_fleet` on every core).
 //! The figure is meters per second; the target (issue 5) is 100,000 meters in under 60 s.
-//! Reading the records from the store is not included (it depends on the database).
+//! With `--from-store DIR` the records are instead read from the store `joule bench query
+//! --data DIR` filled (compacted, as a hub keeps them), every meter's last whole month,
+//! and the reads are part of the figure (issue 16: 5,000 meter-months per second).
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,9 +17,11 @@ use jiff::civil::date;
 use joule_hub::billing::convert::from_records;
 use joule_hub::billing::run::{MeterInput, bill_chunk};
 use joule_protocol::{IntervalRecord, MeterId, PAYLOAD_VERSION, PqCounters, Registers};
+use joule_store::{PostgresStore, SqliteStore, Store};
 use joule_tariff::{Market, Period, Plan};
 use serde_json::json;
 
+use super::query::dataset;
 use super::{machine, write_json};
 use crate::cli::BenchBillingArgs;
 
@@ -118,6 +124,53 @@ fn household(variant: usize, period: Period) -> Vec<IntervalRecord> {
         .collect()
 }
 
+/// Where the meters' records come from.
+enum Records {
+    /// Made in memory: meter n has household n mod `HOUSEHOLDS`.
+    Households(Vec<Vec<IntervalRecord>>),
+    /// Read from a stored history, meter by meter.
+    Store {
+        store: Arc<dyn Store>,
+        runtime: tokio::runtime::Runtime,
+    },
+}
+
+impl Records {
+    /// Meter n's records around `[from_ms, to_ms)`: those inside and the reads at both ends.
+    fn of(&self, n: usize, from_ms: i64, to_ms: i64) -> anyhow::Result<Vec<IntervalRecord>> {
+        match self {
+            Self::Households(households) => Ok(households[n % HOUSEHOLDS].clone()),
+            Self::Store { store, runtime } => {
+                let meter = dataset::meter_id(n)?;
+                Ok(runtime.block_on(store.intervals(&meter, from_ms - 900_000, to_ms + 1))?)
+            }
+        }
+    }
+}
+
+/// The stored history in `dir` (see `joule bench query --data`), its meter count and the
+/// last whole month it holds in the plan's time zone.
+fn stored(
+    dir: &Path,
+    postgres: Option<&str>,
+    plan: &Plan,
+) -> anyhow::Result<(Records, usize, Period)> {
+    let manifest = dataset::Manifest::load(dir)?
+        .with_context(|| format!("{} holds no `joule bench query` history", dir.display()))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let store: Arc<dyn Store> = match postgres {
+        Some(conninfo) => Arc::new(runtime.block_on(PostgresStore::connect(conninfo))?),
+        None => Arc::new(SqliteStore::open(&dir.join("bench.sqlite"))?),
+    };
+    let end = jiff::Timestamp::from_millisecond(manifest.end_ms)?
+        .to_zoned_datetime(plan.time_zone().clone())
+        .date()
+        .first_of_month();
+    let start = end.checked_sub(jiff::ToSpan::month(1))?;
+    let period = Period::from_dates(plan, start, end)?;
+    Ok((Records::Store { store, runtime }, manifest.meters, period))
+}
+
 /// Runs the benchmark and prints its table.
 pub(crate) fn run(args: &BenchBillingArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let threads = args
@@ -125,27 +178,38 @@ pub(crate) fn run(args: &BenchBillingArgs, out: &mut impl Write) -> anyhow::Resu
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .max(1);
     let plan = Plan::from_toml(PLAN).context("the benchmark's plan")?;
-    let period = Period::from_dates(&plan, date(2026, 6, 1), date(2026, 7, 1))?;
+    let (records, meters, period) = match &args.from_store {
+        Some(dir) => stored(dir, args.postgres.as_deref(), &plan)?,
+        None => {
+            let period = Period::from_dates(&plan, date(2026, 6, 1), date(2026, 7, 1))?;
+            let households = (0..HOUSEHOLDS).map(|v| household(v, period)).collect();
+            (Records::Households(households), args.meters, period)
+        }
+    };
     let (from_ms, to_ms) = (
         period.start().as_millisecond(),
         period.end().as_millisecond(),
     );
-    let households: Vec<Vec<IntervalRecord>> =
-        (0..HOUSEHOLDS).map(|v| household(v, period)).collect();
     let market = Market::default();
     let now = period.end();
     let terminal = std::io::stderr().is_terminal();
-    let (mut convert_s, mut bill_s) = (0.0, 0.0);
+    let (mut read_s, mut convert_s, mut bill_s) = (0.0, 0.0, 0.0);
     let (mut billed, mut failed, mut total_minor, mut intervals) = (0u64, 0u64, 0i64, 0usize);
     let started = Instant::now();
     let mut last_line = Instant::now();
     let mut done = 0;
-    while done < args.meters {
-        let chunk = CHUNK.min(args.meters - done);
+    while done < meters {
+        let chunk = CHUNK.min(meters - done);
+        let reading = Instant::now();
+        let chunk_records = (done..done + chunk)
+            .map(|n| records.of(n, from_ms, to_ms))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        read_s += reading.elapsed().as_secs_f64();
         let converting = Instant::now();
         let inputs: Vec<MeterInput> = (done..done + chunk)
-            .map(|n| {
-                let data = from_records(&households[n % HOUSEHOLDS], from_ms, to_ms);
+            .zip(&chunk_records)
+            .map(|(n, records)| {
+                let data = from_records(records, from_ms, to_ms);
                 intervals += data.intervals.len();
                 Ok(MeterInput {
                     meter: MeterId::new(&format!("m-{n:06}"))?,
@@ -168,10 +232,10 @@ pub(crate) fn run(args: &BenchBillingArgs, out: &mut impl Write) -> anyhow::Resu
         bill_s += billing.elapsed().as_secs_f64();
         done += chunk;
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        let line = format!("billing: {done}/{} meters, {rate:.0} meters/s", args.meters);
+        let line = format!("billing: {done}/{meters} meters, {rate:.0} meters/s");
         if terminal {
             eprint!("\r{line}   ");
-        } else if last_line.elapsed() >= Duration::from_secs(5) || done == args.meters {
+        } else if last_line.elapsed() >= Duration::from_secs(5) || done == meters {
             last_line = Instant::now();
             eprintln!("{line}");
         }
@@ -180,16 +244,23 @@ pub(crate) fn run(args: &BenchBillingArgs, out: &mut impl Write) -> anyhow::Resu
         eprintln!();
     }
     let wall_s = started.elapsed().as_secs_f64();
-    let per_second = args.meters as f64 / wall_s.max(1e-9);
+    let per_second = meters as f64 / wall_s.max(1e-9);
     let projected_s = 100_000.0 / per_second;
+    let source = match &args.from_store {
+        Some(dir) => format!("records read from the store in {}", dir.display()),
+        None => "records made in memory".to_owned(),
+    };
     writeln!(
         out,
-        "billing run, June 2026 (Europe/Amsterdam), 15-minute records, time-of-use plan"
+        "billing run, {} to {} (a month in Europe/Amsterdam), 15-minute records, time-of-use plan, {source}",
+        period.start(),
+        period.end()
     )?;
     writeln!(out, "| | |\n|---|---:|")?;
-    writeln!(out, "| meters | {} |", args.meters)?;
+    writeln!(out, "| meters | {meters} |")?;
     writeln!(out, "| intervals billed | {intervals} |")?;
     writeln!(out, "| threads billing | {threads} |")?;
+    writeln!(out, "| records read from the store | {read_s:.2} s |")?;
     writeln!(out, "| records to intervals | {convert_s:.2} s |")?;
     writeln!(
         out,
@@ -208,7 +279,9 @@ pub(crate) fn run(args: &BenchBillingArgs, out: &mut impl Write) -> anyhow::Resu
         &args.json,
         &json!({
             "benchmark": "billing",
-            "meters": args.meters,
+            "from_store": args.from_store.is_some(),
+            "meters": meters,
+            "read_s": read_s,
             "intervals": intervals,
             "threads": threads,
             "convert_s": convert_s,

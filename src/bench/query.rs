@@ -4,7 +4,7 @@
 //! asks them (authentication, access check, JSON), and beside each the same query straight
 //! on the store in the same run: the anchor that shows what the database alone takes.
 
-mod dataset;
+pub(crate) mod dataset;
 mod sizes;
 
 use std::path::Path;

@@ -66,6 +66,13 @@ pub(crate) struct BenchBillingArgs {
     /// Threads billing each chunk (default: every core).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+    /// Bill the last whole month of the history `joule bench query --data DIR` wrote,
+    /// reading every meter's records from that store (its meters, not `--meters`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) from_store: Option<PathBuf>,
+    /// With `--from-store`: the PostgreSQL database the history is in.
+    #[arg(long, value_name = "CONNINFO", requires = "from_store")]
+    pub(crate) postgres: Option<String>,
     /// Where to write the figures as JSON.
     #[arg(long, default_value = "joule-bench/billing.json")]
     pub(crate) json: PathBuf,

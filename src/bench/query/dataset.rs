@@ -30,15 +30,15 @@ const BATCH_MESSAGES: usize = 20_000;
 
 /// What a dataset holds; kept as `dataset.json` beside it so a later run can reuse it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Manifest {
+pub(crate) struct Manifest {
     /// The store it is in: `sqlite` or `postgres`.
-    pub(super) backend: String,
+    pub(crate) backend: String,
     /// Meters, named `bench-q-000000` onwards.
-    pub(super) meters: usize,
+    pub(crate) meters: usize,
     /// Days of history.
     pub(super) days: u32,
     /// The history's end (an hour boundary), Unix ms: the dashboard's "now".
-    pub(super) end_ms: i64,
+    pub(crate) end_ms: i64,
     /// The consumer who owns every meter.
     pub(super) consumer: String,
     /// Messages written (interval records and live readings).
@@ -51,12 +51,12 @@ pub(super) struct Manifest {
 
 impl Manifest {
     /// The manifest's file in `dir`.
-    pub(super) fn path(dir: &Path) -> std::path::PathBuf {
+    pub(crate) fn path(dir: &Path) -> std::path::PathBuf {
         dir.join("dataset.json")
     }
 
     /// The manifest kept in `dir`, if a complete dataset is there.
-    pub(super) fn load(dir: &Path) -> anyhow::Result<Option<Self>> {
+    pub(crate) fn load(dir: &Path) -> anyhow::Result<Option<Self>> {
         let path = Self::path(dir);
         if !path.exists() {
             return Ok(None);
@@ -70,7 +70,7 @@ impl Manifest {
 }
 
 /// The id of meter `n`.
-pub(super) fn meter_id(n: usize) -> anyhow::Result<MeterId> {
+pub(crate) fn meter_id(n: usize) -> anyhow::Result<MeterId> {
     Ok(MeterId::new(&format!("bench-q-{n:06}"))?)
 }
 
