@@ -98,6 +98,9 @@ mod tests {
         assert_eq!(reading.registers.import_mwh, 1_834_201_337);
         // Already at resolution: unchanged, and it prints as the decimal it is.
         assert_eq!(reading.clone().at_resolution(), reading);
-        assert_eq!(serde_json::to_value(&reading).expect("json")["p_w"], -2271.5);
+        assert_eq!(
+            serde_json::to_value(&reading).expect("json")["p_w"],
+            -2271.5
+        );
     }
 }

@@ -23,7 +23,10 @@ async fn an_old_store_upgrades_and_reads_back_identical() {
         .expect("rows")
         .map(|row| {
             let (meter, json) = row.expect("row");
-            (meter, serde_json::from_str(&json).expect("a v1 interval record"))
+            (
+                meter,
+                serde_json::from_str(&json).expect("a v1 interval record"),
+            )
         })
         .collect();
     assert_eq!(expected.len(), 400);
@@ -34,7 +37,11 @@ async fn an_old_store_upgrades_and_reads_back_identical() {
         let mut read = Vec::new();
         for meter in ["old-1", "old-2"] {
             let id = MeterId::new(meter).expect("id");
-            for record in store.intervals(&id, i64::MIN, i64::MAX).await.expect("read") {
+            for record in store
+                .intervals(&id, i64::MIN, i64::MAX)
+                .await
+                .expect("read")
+            {
                 read.push((meter.to_owned(), record));
             }
         }

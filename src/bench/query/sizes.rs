@@ -47,7 +47,13 @@ impl From<Census> for KindBytes {
     fn from(c: Census) -> Self {
         let per = |bytes: f64, count: f64| if count > 0.0 { bytes / count } else { 0.0 };
         let payload = c.interval_payload + c.live_payload;
-        let share = |part: f64| if payload > 0.0 { c.blocks_bytes * part / payload } else { 0.0 };
+        let share = |part: f64| {
+            if payload > 0.0 {
+                c.blocks_bytes * part / payload
+            } else {
+                0.0
+            }
+        };
         Self {
             interval_compacted: per(share(c.interval_payload), c.compacted_intervals),
             interval_fresh: per(c.fresh_interval_bytes, c.fresh_intervals),
@@ -103,7 +109,9 @@ pub(super) async fn postgres(conninfo: &str) -> anyhow::Result<KindBytes> {
     let number = |sql: String| {
         let client = &client;
         async move {
-            let row = client.query_one(&format!("SELECT ({sql})::int8"), &[]).await?;
+            let row = client
+                .query_one(&format!("SELECT ({sql})::int8"), &[])
+                .await?;
             anyhow::Ok(row.get::<_, i64>(0) as f64)
         }
     };

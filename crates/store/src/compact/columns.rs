@@ -110,7 +110,8 @@ impl ColumnWriter {
 
     /// Adds a column of signed integers.
     pub(super) fn signed(&mut self, values: impl IntoIterator<Item = i64>) {
-        self.columns.push(Column::Signed(values.into_iter().collect()));
+        self.columns
+            .push(Column::Signed(values.into_iter().collect()));
     }
 
     /// Adds a column of unsigned integers.
@@ -121,7 +122,8 @@ impl ColumnWriter {
 
     /// Adds a column of floats (kept bit for bit).
     pub(super) fn float(&mut self, values: impl IntoIterator<Item = f64>) {
-        self.columns.push(Column::Float(values.into_iter().collect()));
+        self.columns
+            .push(Column::Float(values.into_iter().collect()));
     }
 
     /// Adds an optional float as two columns: presence (0 or 1) per record, then the
@@ -203,7 +205,9 @@ impl ColumnReader {
     }
 
     fn next(&mut self) -> Result<Column, StoreError> {
-        self.columns.next().ok_or_else(|| damaged("a column is missing"))
+        self.columns
+            .next()
+            .ok_or_else(|| damaged("a column is missing"))
     }
 
     /// The next column, of signed integers.
@@ -240,7 +244,9 @@ impl ColumnReader {
             .collect();
         let expected = present.iter().filter(|&&p| p == 1).count();
         if optional.iter().flatten().count() != expected || values.next().is_some() {
-            return Err(damaged("an optional column's values do not match its presence"));
+            return Err(damaged(
+                "an optional column's values do not match its presence",
+            ));
         }
         Ok(optional)
     }

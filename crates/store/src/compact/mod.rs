@@ -107,8 +107,18 @@ impl BlockKind {
                 .date();
             let (first, next) = match self.period() {
                 Period::Day => return None,
-                Period::Month => (date.first_of_month(), date.first_of_month().checked_add(jiff::ToSpan::month(1)).ok()?),
-                Period::Year => (date.first_of_year(), date.first_of_year().checked_add(jiff::ToSpan::year(1)).ok()?),
+                Period::Month => (
+                    date.first_of_month(),
+                    date.first_of_month()
+                        .checked_add(jiff::ToSpan::month(1))
+                        .ok()?,
+                ),
+                Period::Year => (
+                    date.first_of_year(),
+                    date.first_of_year()
+                        .checked_add(jiff::ToSpan::year(1))
+                        .ok()?,
+                ),
             };
             let millis = |date: jiff::civil::Date| {
                 date.to_zoned_datetime(jiff::tz::TimeZone::UTC)

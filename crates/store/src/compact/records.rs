@@ -7,8 +7,7 @@
 use super::columns::{ColumnReader, ColumnWriter};
 use crate::{Bucket, StoreError};
 use joule_protocol::{
-    IntervalRecord, LiveReading, PhaseReading, PqCounters, Registers, RelayState,
-    TariffRegisters,
+    IntervalRecord, LiveReading, PhaseReading, PqCounters, Registers, RelayState, TariffRegisters,
 };
 
 /// A record kept in compacted blocks.
@@ -26,7 +25,10 @@ pub(crate) trait Compact: Sized {
     fn read(columns: &mut ColumnReader) -> Result<Vec<Self>, StoreError>;
 }
 
-fn registers_write<'a>(registers: impl Iterator<Item = &'a Registers> + Clone, c: &mut ColumnWriter) {
+fn registers_write<'a>(
+    registers: impl Iterator<Item = &'a Registers> + Clone,
+    c: &mut ColumnWriter,
+) {
     c.unsigned(registers.clone().map(|r| r.import_mwh));
     c.unsigned(registers.clone().map(|r| r.export_mwh));
     for quadrant in 0..4 {
@@ -54,7 +56,12 @@ fn registers_read(c: &mut ColumnReader) -> Result<Vec<Registers>, StoreError> {
         .map(|i| Registers {
             import_mwh: import[i],
             export_mwh: export[i],
-            reactive_mvarh: [reactive[0][i], reactive[1][i], reactive[2][i], reactive[3][i]],
+            reactive_mvarh: [
+                reactive[0][i],
+                reactive[1][i],
+                reactive[2][i],
+                reactive[3][i],
+            ],
             apparent_import_mvah: apparent_import[i],
             apparent_export_mvah: apparent_export[i],
         })
@@ -81,7 +88,11 @@ fn runs<T: Clone>(counts: &[u64], flat: &[T]) -> Result<Vec<Vec<T>>, StoreError>
         runs.push(run.to_vec());
         rest = tail;
     }
-    if rest.is_empty() { Ok(runs) } else { Err(short()) }
+    if rest.is_empty() {
+        Ok(runs)
+    } else {
+        Err(short())
+    }
 }
 
 fn u8_of(value: u64, what: &'static str) -> Result<u8, StoreError> {

@@ -4,8 +4,7 @@
 use super::*;
 use crate::Bucket;
 use joule_protocol::{
-    IntervalRecord, LiveReading, PhaseReading, PqCounters, Registers, RelayState,
-    TariffRegisters,
+    IntervalRecord, LiveReading, PhaseReading, PqCounters, Registers, RelayState, TariffRegisters,
 };
 use proptest::prelude::*;
 
@@ -19,17 +18,30 @@ fn value() -> impl Strategy<Value = f64> {
 }
 
 fn registers() -> impl Strategy<Value = Registers> {
-    (any::<u64>(), any::<u64>(), any::<[u64; 4]>(), any::<u64>(), any::<u64>()).prop_map(
-        |(import_mwh, export_mwh, reactive_mvarh, apparent_import_mvah, apparent_export_mvah)| {
-            Registers {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<[u64; 4]>(),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(
                 import_mwh,
                 export_mwh,
                 reactive_mvarh,
                 apparent_import_mvah,
                 apparent_export_mvah,
-            }
-        },
-    )
+            )| {
+                Registers {
+                    import_mwh,
+                    export_mwh,
+                    reactive_mvarh,
+                    apparent_import_mvah,
+                    apparent_export_mvah,
+                }
+            },
+        )
 }
 
 fn interval() -> impl Strategy<Value = IntervalRecord> {
@@ -37,12 +49,10 @@ fn interval() -> impl Strategy<Value = IntervalRecord> {
         (any::<u32>(), any::<u64>(), any::<i64>(), any::<u32>()),
         registers(),
         prop::collection::vec(
-            (any::<u8>(), any::<u64>(), any::<u64>()).prop_map(|(tariff, i, e)| {
-                TariffRegisters {
-                    tariff,
-                    import_mwh: i,
-                    export_mwh: e,
-                }
+            (any::<u8>(), any::<u64>(), any::<u64>()).prop_map(|(tariff, i, e)| TariffRegisters {
+                tariff,
+                import_mwh: i,
+                export_mwh: e,
             }),
             0..4,
         ),
@@ -98,7 +108,15 @@ fn live() -> impl Strategy<Value = LiveReading> {
         ],
     )
         .prop_map(
-            |((v, seq, ts_ms), [voltage_v, current_a, p_w, q_var, s_va, pf], freq_hz, phases, registers, tariff, relay)| {
+            |(
+                (v, seq, ts_ms),
+                [voltage_v, current_a, p_w, q_var, s_va, pf],
+                freq_hz,
+                phases,
+                registers,
+                tariff,
+                relay,
+            )| {
                 LiveReading {
                     v,
                     seq,
@@ -185,8 +203,14 @@ fn merging_orders_records_and_folds_a_buckets_parts() {
         export_first_mwh: 0,
         export_last_mwh: 0,
     };
-    let compacted = vec![Bucket::of(&point(0, 100.0)), Bucket::of(&point(60_000, 50.0))];
-    let late = vec![Bucket::of(&point(0, 300.0)), Bucket::of(&point(-60_000, 10.0))];
+    let compacted = vec![
+        Bucket::of(&point(0, 100.0)),
+        Bucket::of(&point(60_000, 50.0)),
+    ];
+    let late = vec![
+        Bucket::of(&point(0, 300.0)),
+        Bucket::of(&point(-60_000, 10.0)),
+    ];
     let merged = merge(compacted, late);
     assert_eq!(
         merged.iter().map(|b| b.bucket_ms).collect::<Vec<_>>(),
@@ -268,5 +292,8 @@ fn a_simulated_homes_history_compacts_small_and_reads_back() {
     let per_interval = interval_bytes as f64 / intervals as f64;
     let per_reading = live_bytes as f64 / readings as f64;
     println!("{per_interval:.1} bytes per interval record, {per_reading:.1} per live reading");
-    assert!(per_interval < 32.0, "{per_interval:.1} bytes per interval record");
+    assert!(
+        per_interval < 32.0,
+        "{per_interval:.1} bytes per interval record"
+    );
 }

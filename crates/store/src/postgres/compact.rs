@@ -58,13 +58,18 @@ const CONVERT_CHUNK: i64 = 10_000;
 /// Moves the interval records of a database written before version 7 from their JSON
 /// column into typed rows, chunk by chunk in key order, logging progress every few
 /// seconds, then drops the old table.
-pub(super) async fn convert_json_intervals(transaction: &Transaction<'_>) -> Result<(), StoreError> {
+pub(super) async fn convert_json_intervals(
+    transaction: &Transaction<'_>,
+) -> Result<(), StoreError> {
     let total: i64 = transaction
         .query_one("SELECT count(*) FROM intervals_json", &[])
         .await?
         .try_get(0)?;
     if total > 0 {
-        tracing::info!(records = total, "upgrading the store: interval records to typed columns");
+        tracing::info!(
+            records = total,
+            "upgrading the store: interval records to typed columns"
+        );
     }
     let started = Instant::now();
     let mut shown = Instant::now();
@@ -84,8 +89,8 @@ pub(super) async fn convert_json_intervals(transaction: &Transaction<'_>) -> Res
         let mut decoded = Vec::with_capacity(rows.len());
         for row in &rows {
             let meter = stored_meter_id(row.try_get(0)?)?;
-            let record: IntervalRecord = serde_json::from_str(row.try_get(3)?)
-                .map_err(corrupt("interval record"))?;
+            let record: IntervalRecord =
+                serde_json::from_str(row.try_get(3)?).map_err(corrupt("interval record"))?;
             decoded.push((meter, record));
         }
         let mut typed = IntervalRows::default();
@@ -102,7 +107,9 @@ pub(super) async fn convert_json_intervals(transaction: &Transaction<'_>) -> Res
             );
         }
     }
-    transaction.batch_execute("DROP TABLE intervals_json").await?;
+    transaction
+        .batch_execute("DROP TABLE intervals_json")
+        .await?;
     if total > 0 {
         tracing::info!(
             "upgraded the store: {total} interval records in {:.1} s",
@@ -189,11 +196,15 @@ async fn compact_meter(
         let width_ms = kind.rollup_width_ms().unwrap_or(0);
         let (select, delete) = match kind {
             BlockKind::Interval => (
-                format!("SELECT {INTERVAL_COLUMNS} FROM intervals WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0"),
+                format!(
+                    "SELECT {INTERVAL_COLUMNS} FROM intervals WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0"
+                ),
                 "DELETE FROM intervals WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0",
             ),
             BlockKind::Live => (
-                format!("SELECT {READING_COLUMNS} FROM live WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0"),
+                format!(
+                    "SELECT {READING_COLUMNS} FROM live WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0"
+                ),
                 "DELETE FROM live WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0",
             ),
             _ => (
@@ -212,17 +223,12 @@ async fn compact_meter(
         }
         let written = match kind {
             BlockKind::Interval => {
-                write_blocks(transaction, meter, kind, mapped(&rows, |row| read::interval(row))?)
-                    .await?
+                write_blocks(transaction, meter, kind, mapped(&rows, read::interval)?).await?
             }
             BlockKind::Live => {
-                write_blocks(transaction, meter, kind, mapped(&rows, |row| read::reading(row))?)
-                    .await?
+                write_blocks(transaction, meter, kind, mapped(&rows, read::reading)?).await?
             }
-            _ => {
-                write_blocks(transaction, meter, kind, mapped(&rows, |row| read::bucket(row))?)
-                    .await?
-            }
+            _ => write_blocks(transaction, meter, kind, mapped(&rows, read::bucket)?).await?,
         };
         transaction
             .execute(delete, &[&meter, &cut_ms, &width_ms])

@@ -89,10 +89,9 @@ pub(super) async fn latest_registers(
         let bucket = compact::newest_in_blocks::<Bucket>(client, &id, BlockKind::HourRollup)
             .await?
             .map(|b| (b.bucket_ms + 3_599_999, b.import_last, b.export_last));
-        let record =
-            compact::newest_in_blocks::<IntervalRecord>(client, &id, BlockKind::Interval)
-                .await?
-                .map(|r| (r.ts_ms, r.registers.import_mwh, r.registers.export_mwh));
+        let record = compact::newest_in_blocks::<IntervalRecord>(client, &id, BlockKind::Interval)
+            .await?
+            .map(|r| (r.ts_ms, r.registers.import_mwh, r.registers.export_mwh));
         if let Some((ts_ms, import_mwh, export_mwh)) = bucket.max(record) {
             let registers = Registers {
                 import_mwh,

@@ -9,11 +9,11 @@
 
 use super::accounts;
 use super::partitions::Partitions;
+use crate::read::{INTERVAL_COLUMNS, interval_tariffs};
 use crate::{
     Batch, BatchOutcome, Bucket, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
 };
-use crate::read::{INTERVAL_COLUMNS, interval_tariffs};
 use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId, Status};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio_postgres::types::ToSql;
@@ -307,7 +307,11 @@ pub(super) struct IntervalRows<'a> {
 }
 
 impl<'a> IntervalRows<'a> {
-    pub(super) fn push(&mut self, meter: &'a MeterId, m: &IntervalRecord) -> Result<(), StoreError> {
+    pub(super) fn push(
+        &mut self,
+        meter: &'a MeterId,
+        m: &IntervalRecord,
+    ) -> Result<(), StoreError> {
         let r = &m.registers;
         let ints = [
             i64::from(m.v),
@@ -328,10 +332,10 @@ impl<'a> IntervalRows<'a> {
         }
         self.meter.push(meter.as_str());
         self.tariffs.push(interval_tariffs(m)?);
-        for (column, value) in self
-            .volts
-            .iter_mut()
-            .zip([m.voltage_min_v, m.voltage_max_v, m.voltage_avg_v])
+        for (column, value) in
+            self.volts
+                .iter_mut()
+                .zip([m.voltage_min_v, m.voltage_max_v, m.voltage_avg_v])
         {
             column.push(value);
         }
@@ -364,8 +368,27 @@ impl<'a> IntervalRows<'a> {
                          $19::int8[], $20::int8[], $21::int8[])"
                 ),
                 &[
-                    &self.meter, v, seq, ts, len, i, e, q1, q2, q3, q4, ai, ae, &self.tariffs,
-                    vmin, vmax, vavg, &self.max_demand_w, sags, swells, interruptions,
+                    &self.meter,
+                    v,
+                    seq,
+                    ts,
+                    len,
+                    i,
+                    e,
+                    q1,
+                    q2,
+                    q3,
+                    q4,
+                    ai,
+                    ae,
+                    &self.tariffs,
+                    vmin,
+                    vmax,
+                    vavg,
+                    &self.max_demand_w,
+                    sags,
+                    swells,
+                    interruptions,
                 ],
             )
             .await?;

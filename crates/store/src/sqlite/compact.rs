@@ -3,7 +3,7 @@
 //! written before blocks existed.
 
 use super::write::insert_interval;
-use crate::compact::{self, BlockKind, CompactionOutcome, Compact};
+use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
 use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
 use crate::{Bucket, StoreError, corrupt, read, stored_meter_id};
 use joule_protocol::{IntervalRecord, LiveReading, MeterId};
@@ -57,7 +57,10 @@ pub(super) fn convert_json_intervals(transaction: &Transaction<'_>) -> Result<()
     let total: i64 =
         transaction.query_row("SELECT count(*) FROM intervals_json", [], |row| row.get(0))?;
     if total > 0 {
-        tracing::info!(records = total, "upgrading the store: interval records to typed columns");
+        tracing::info!(
+            records = total,
+            "upgrading the store: interval records to typed columns"
+        );
     }
     let started = Instant::now();
     let mut shown = Instant::now();
@@ -67,8 +70,8 @@ pub(super) fn convert_json_intervals(transaction: &Transaction<'_>) -> Result<()
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
             let meter = stored_meter_id(&row.get::<_, String>(0)?)?;
-            let record: IntervalRecord =
-                serde_json::from_str(&row.get::<_, String>(1)?).map_err(corrupt("interval record"))?;
+            let record: IntervalRecord = serde_json::from_str(&row.get::<_, String>(1)?)
+                .map_err(corrupt("interval record"))?;
             insert_interval(transaction, &meter, &record)?;
             done += 1;
             if shown.elapsed() >= Duration::from_secs(2) {
@@ -103,9 +106,10 @@ pub(super) fn blocks(
             "SELECT data FROM blocks WHERE meter_id = ?1 AND kind = ?2 AND start_ms < ?4
              AND end_ms > ?3 ORDER BY start_ms",
         )?
-        .query_map(params![meter.as_str(), kind.code(), from_ms, to_ms], |row| {
-            row.get(0)
-        })?
+        .query_map(
+            params![meter.as_str(), kind.code(), from_ms, to_ms],
+            |row| row.get(0),
+        )?
         .collect::<Result<_, _>>()?)
 }
 
@@ -165,7 +169,9 @@ fn compact_meter(
             BlockKind::Interval => {
                 let rows: Vec<IntervalRecord> = fresh(
                     transaction,
-                    &format!("SELECT {INTERVAL_COLUMNS} FROM intervals WHERE meter_id = ?1 AND ts_ms < ?2"),
+                    &format!(
+                        "SELECT {INTERVAL_COLUMNS} FROM intervals WHERE meter_id = ?1 AND ts_ms < ?2"
+                    ),
                     meter,
                     cut_ms,
                     |row| read::interval(row),
@@ -175,7 +181,9 @@ fn compact_meter(
             BlockKind::Live => {
                 let rows: Vec<LiveReading> = fresh(
                     transaction,
-                    &format!("SELECT {READING_COLUMNS} FROM live WHERE meter_id = ?1 AND ts_ms < ?2"),
+                    &format!(
+                        "SELECT {READING_COLUMNS} FROM live WHERE meter_id = ?1 AND ts_ms < ?2"
+                    ),
                     meter,
                     cut_ms,
                     |row| read::reading(row),
@@ -271,7 +279,9 @@ pub(super) fn write_block<T: Compact>(
 ) -> Result<(), StoreError> {
     if records.is_empty() {
         transaction
-            .prepare_cached("DELETE FROM blocks WHERE meter_id = ?1 AND kind = ?2 AND start_ms = ?3")?
+            .prepare_cached(
+                "DELETE FROM blocks WHERE meter_id = ?1 AND kind = ?2 AND start_ms = ?3",
+            )?
             .execute(params![meter, kind.code(), start_ms])?;
         return Ok(());
     }

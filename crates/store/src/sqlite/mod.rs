@@ -15,8 +15,9 @@ mod schema;
 mod write;
 
 use super::{
-    AuditEntry, CompactionOutcome, Batch, BatchOutcome, CommandRecord, CommandStatus, DeadLetter, Gap, MeterFilter,
-    MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord, Store, StoreError, UserRecord,
+    AuditEntry, Batch, BatchOutcome, CommandRecord, CommandStatus, CompactionOutcome, DeadLetter,
+    Gap, MeterFilter, MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord, Store,
+    StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use joule_protocol::{Action, EventMessage, IntervalRecord, LiveReading, MeterId, Registers};

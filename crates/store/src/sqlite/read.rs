@@ -61,18 +61,26 @@ pub(super) fn latest_registers(
         let from_rollup = match rollup.query_row(params![id], newest).optional()? {
             Some(newest) => Some(newest),
             None => compact::newest_in_blocks::<Bucket>(connection, &id, BlockKind::HourRollup)?
-                .map(|b| (b.bucket_ms + 3_599_999, to_i64(b.import_last), to_i64(b.export_last))),
+                .map(|b| {
+                    (
+                        b.bucket_ms + 3_599_999,
+                        to_i64(b.import_last),
+                        to_i64(b.export_last),
+                    )
+                }),
         };
         let from_record = match record.query_row(params![id], newest).optional()? {
             Some(newest) => Some(newest),
-            None => compact::newest_in_blocks::<IntervalRecord>(connection, &id, BlockKind::Interval)?
-                .map(|r| {
-                    (
-                        r.ts_ms,
-                        to_i64(r.registers.import_mwh),
-                        to_i64(r.registers.export_mwh),
-                    )
-                }),
+            None => {
+                compact::newest_in_blocks::<IntervalRecord>(connection, &id, BlockKind::Interval)?
+                    .map(|r| {
+                        (
+                            r.ts_ms,
+                            to_i64(r.registers.import_mwh),
+                            to_i64(r.registers.export_mwh),
+                        )
+                    })
+            }
         };
         let Some((ts_ms, import_mwh, export_mwh)) = from_rollup.max(from_record) else {
             continue;

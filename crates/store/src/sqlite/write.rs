@@ -1,11 +1,11 @@
 //! The SQLite ingest path: one transaction per batch.
 
 use super::accounts;
+use crate::read::{INTERVAL_COLUMNS, interval_tariffs};
 use crate::{
     Batch, BatchOutcome, Bucket, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
 };
-use crate::read::{INTERVAL_COLUMNS, interval_tariffs};
 use joule_protocol::{IntervalRecord, MeterId, Status};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{BTreeMap, HashMap};

@@ -132,12 +132,22 @@ async fn seen(store: &Arc<dyn Store>, meter: &MeterId) -> Seen {
     let (from, to) = (T0 - (DAYS + 1) * DAY_MS, T0 + DAY_MS);
     let mut series = Vec::new();
     for resolution in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
-        series.push(store.series(meter, resolution, from, to).await.expect("series"));
+        series.push(
+            store
+                .series(meter, resolution, from, to)
+                .await
+                .expect("series"),
+        );
     }
     // A window inside the history, cutting through blocks.
     series.push(
         store
-            .series(meter, Resolution::Hour, T0 - 17 * DAY_MS + 3_600_000, T0 - 3 * DAY_MS)
+            .series(
+                meter,
+                Resolution::Hour,
+                T0 - 17 * DAY_MS + 3_600_000,
+                T0 - 3 * DAY_MS,
+            )
             .await
             .expect("series"),
     );
@@ -168,9 +178,16 @@ pub(super) async fn compaction_changes_nothing_readers_see(store: Arc<dyn Store>
     assert_eq!(outcome.meters, 2);
     assert!(outcome.rows > 0 && outcome.blocks > 0, "{outcome:?}");
     for (meter, before) in meters.iter().zip(&before) {
-        assert_eq!(&seen(&store, meter).await, before, "{meter} after compaction");
+        assert_eq!(
+            &seen(&store, meter).await,
+            before,
+            "{meter} after compaction"
+        );
     }
-    assert_eq!(store.latest_registers().await.expect("registers"), registers_before);
+    assert_eq!(
+        store.latest_registers().await.expect("registers"),
+        registers_before
+    );
     // Nothing left to move: a second pass writes nothing.
     assert_eq!(store.compact(T0 + DAY_MS / 2).await.expect("again").rows, 0);
 
@@ -187,13 +204,28 @@ pub(super) async fn compaction_changes_nothing_readers_see(store: Arc<dyn Store>
     let with_late = seen(&store, meter).await;
     assert!(with_late.readings.contains(&late));
     assert_eq!(with_late.readings.len(), before[0].readings.len() + 1);
-    assert!(store.compact(T0 + DAY_MS / 2).await.expect("late pass").rows > 0);
+    assert!(
+        store
+            .compact(T0 + DAY_MS / 2)
+            .await
+            .expect("late pass")
+            .rows
+            > 0
+    );
     assert_eq!(seen(&store, meter).await, with_late);
 
     // Pruning live readings reaches into the blocks, cutting one in the middle.
     let cut_ms = T0 - 20 * DAY_MS + 12 * 3_600_000;
-    let expected = with_late.readings.iter().filter(|r| r.ts_ms < cut_ms).count()
-        + before[1].readings.iter().filter(|r| r.ts_ms < cut_ms).count();
+    let expected = with_late
+        .readings
+        .iter()
+        .filter(|r| r.ts_ms < cut_ms)
+        .count()
+        + before[1]
+            .readings
+            .iter()
+            .filter(|r| r.ts_ms < cut_ms)
+            .count();
     assert_eq!(
         store.prune_live(cut_ms).await.expect("prune"),
         expected as u64
@@ -202,8 +234,15 @@ pub(super) async fn compaction_changes_nothing_readers_see(store: Arc<dyn Store>
     assert!(after.readings.iter().all(|r| r.ts_ms >= cut_ms));
     assert_eq!(
         after.readings.len(),
-        with_late.readings.iter().filter(|r| r.ts_ms >= cut_ms).count()
+        with_late
+            .readings
+            .iter()
+            .filter(|r| r.ts_ms >= cut_ms)
+            .count()
     );
-    assert_eq!(after.intervals, with_late.intervals, "intervals are not pruned");
+    assert_eq!(
+        after.intervals, with_late.intervals,
+        "intervals are not pruned"
+    );
     assert_eq!(after.series, with_late.series, "rollups are not pruned");
 }
