@@ -166,6 +166,32 @@ pub(crate) fn merge<T: Compact>(mut records: Vec<T>, fresh: Vec<T>) -> Vec<T> {
     merged
 }
 
+/// Records grouped by the period `[start, end)` of the block each belongs in.
+pub(crate) fn by_period<T: Compact>(
+    kind: BlockKind,
+    records: Vec<T>,
+) -> std::collections::BTreeMap<(i64, i64), Vec<T>> {
+    let mut periods: std::collections::BTreeMap<(i64, i64), Vec<T>> = Default::default();
+    for record in records {
+        periods
+            .entry(kind.period_of(record.ts_ms()))
+            .or_default()
+            .push(record);
+    }
+    periods
+}
+
+/// The records at or after `from_ms`, and how many went (pruning a block the cut falls in).
+pub(crate) fn keep_from<T: Compact>(records: Vec<T>, from_ms: i64) -> (Vec<T>, u64) {
+    let before = records.len();
+    let kept: Vec<T> = records
+        .into_iter()
+        .filter(|record| record.ts_ms() >= from_ms)
+        .collect();
+    let gone = (before - kept.len()) as u64;
+    (kept, gone)
+}
+
 /// What a reader asks of one kind in `[from_ms, to_ms)`: the records of the blocks that
 /// overlap it and the fresh rows, in order (a bucket split between a block and a row read
 /// as one).

@@ -8,7 +8,6 @@ use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
 use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
 use crate::{StoreError, corrupt, read, stored_meter_id};
 use joule_protocol::{IntervalRecord, LiveReading, MeterId};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
@@ -253,13 +252,7 @@ async fn write_blocks<T: Compact>(
     kind: BlockKind,
     rows: Vec<T>,
 ) -> Result<u64, StoreError> {
-    let mut periods: BTreeMap<(i64, i64), Vec<T>> = BTreeMap::new();
-    for row in rows {
-        periods
-            .entry(kind.period_of(row.ts_ms()))
-            .or_default()
-            .push(row);
-    }
+    let periods = compact::by_period(kind, rows);
     let written = periods.len() as u64;
     for ((start_ms, end_ms), rows) in periods {
         let existing = transaction
@@ -339,12 +332,8 @@ pub(super) async fn prune_live_blocks(
     for row in straddling {
         let meter: String = row.try_get(0)?;
         let readings = compact::decode::<LiveReading>(row.try_get(3)?)?;
-        let before = readings.len();
-        let kept: Vec<LiveReading> = readings
-            .into_iter()
-            .filter(|reading| reading.ts_ms >= before_ms)
-            .collect();
-        deleted += (before - kept.len()) as u64;
+        let (kept, gone) = compact::keep_from(readings, before_ms);
+        deleted += gone;
         write_block(
             transaction,
             &meter,

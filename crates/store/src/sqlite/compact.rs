@@ -8,7 +8,6 @@ use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
 use crate::{Bucket, StoreError, corrupt, read, stored_meter_id};
 use joule_protocol::{IntervalRecord, LiveReading, MeterId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Schema version 8: interval records as typed columns instead of JSON, and the blocks.
@@ -245,13 +244,7 @@ fn write_blocks<T: Compact>(
     rows: Vec<T>,
 ) -> Result<(u64, u64), StoreError> {
     let moved = rows.len() as u64;
-    let mut periods: BTreeMap<(i64, i64), Vec<T>> = BTreeMap::new();
-    for row in rows {
-        periods
-            .entry(kind.period_of(row.ts_ms()))
-            .or_default()
-            .push(row);
-    }
+    let periods = compact::by_period(kind, rows);
     let written = periods.len() as u64;
     for ((start_ms, end_ms), rows) in periods {
         let existing: Option<Vec<u8>> = transaction
@@ -332,12 +325,8 @@ pub(super) fn prune_live_blocks(
     let mut deleted = u64::try_from(whole).unwrap_or(0);
     if let Some((start_ms, end_ms, data)) = straddling {
         let readings = compact::decode::<LiveReading>(&data)?;
-        let before = readings.len();
-        let kept: Vec<LiveReading> = readings
-            .into_iter()
-            .filter(|reading| reading.ts_ms >= before_ms)
-            .collect();
-        deleted += (before - kept.len()) as u64;
+        let (kept, gone) = compact::keep_from(readings, before_ms);
+        deleted += gone;
         write_block(transaction, meter, kind, (start_ms, end_ms), &kept)?;
     }
     Ok(deleted)
