@@ -272,8 +272,12 @@ impl Outbox {
                     .map_err(|e| wrap(&self.path, e))?
             };
             let mut seq = next_seq;
+            let mut number = tx
+                .prepare_cached("UPDATE outbox SET seq = ?1 WHERE id = ?2")
+                .map_err(|e| wrap(&self.path, e))?;
             for (id, kind, body) in fresh {
-                tx.execute("UPDATE outbox SET seq = ?1 WHERE id = ?2", params![seq, id])
+                number
+                    .execute(params![seq, id])
                     .map_err(|e| wrap(&self.path, e))?;
                 fresh_live += u64::from(kind == "live");
                 out.push((seq as u64, kind, body));
@@ -366,8 +370,18 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// The JSON `body` with its top-level `seq` set.
+/// The JSON `body` with its top-level `seq` set: written into the `"seq":0` right after
+/// the version, where the recorder's messages carry it (no parsing: a backlog of thousands
+/// is numbered at the pace of the disk), else by rewriting the object.
 fn with_seq(body: &[u8], seq: u64) -> Vec<u8> {
+    if let Some(zero) = unnumbered_seq_at(body) {
+        let number = seq.to_string();
+        let mut numbered = Vec::with_capacity(body.len() + number.len());
+        numbered.extend_from_slice(&body[..zero]);
+        numbered.extend_from_slice(number.as_bytes());
+        numbered.extend_from_slice(&body[zero + 1..]);
+        return numbered;
+    }
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(mut map)) => {
             map.insert("seq".into(), seq.into());
@@ -377,9 +391,46 @@ fn with_seq(body: &[u8], seq: u64) -> Vec<u8> {
     }
 }
 
+/// Where the `0` of `"seq":0` is when `body` begins as an encoded message without its
+/// number does: `{"v":1,"seq":0,`.
+fn unnumbered_seq_at(body: &[u8]) -> Option<usize> {
+    const VERSION: &[u8] = b"{\"v\":";
+    const SEQ: &[u8] = b",\"seq\":0,";
+    let digits = body
+        .strip_prefix(VERSION)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let seq = VERSION.len() + digits;
+    (digits > 0 && body[seq..].starts_with(SEQ)).then_some(seq + SEQ.len() - 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_goes_where_the_message_says_seq_0() {
+        let numbered = |body: &str| String::from_utf8(with_seq(body.as_bytes(), 4711)).unwrap();
+        assert_eq!(
+            numbered(r#"{"v":1,"seq":0,"ts_ms":5}"#),
+            r#"{"v":1,"seq":4711,"ts_ms":5}"#
+        );
+        assert_eq!(
+            numbered(r#"{"v":12,"seq":0,"n":0}"#),
+            r#"{"v":12,"seq":4711,"n":0}"#
+        );
+        // Any other shape is rewritten as an object.
+        assert_eq!(
+            numbered(r#"{"seq":0,"ts_ms":5}"#),
+            r#"{"seq":4711,"ts_ms":5}"#
+        );
+        assert_eq!(numbered(r#"{"v":1,"seq":07}"#), r#"{"v":1,"seq":07}"#);
+        assert_eq!(
+            numbered(r#"{"v":,"seq":0,"n":1}"#),
+            r#"{"v":,"seq":0,"n":1}"#
+        );
+    }
 
     fn body(n: u32) -> Vec<u8> {
         format!(r#"{{"v":1,"seq":0,"n":{n}}}"#).into_bytes()
