@@ -7,6 +7,7 @@
 //! --data DIR` filled (compacted, as a hub keeps them), every meter's last whole month,
 //! and the reads are part of the figure (issue 16: 5,000 meter-months per second).
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -137,12 +138,14 @@ enum Records {
 
 impl Records {
     /// Meter n's records around `[from_ms, to_ms)`: those inside and the reads at both ends.
-    fn of(&self, n: usize, from_ms: i64, to_ms: i64) -> anyhow::Result<Vec<IntervalRecord>> {
+    fn of(&self, n: usize, from_ms: i64, to_ms: i64) -> anyhow::Result<Cow<'_, [IntervalRecord]>> {
         match self {
-            Self::Households(households) => Ok(households[n % HOUSEHOLDS].clone()),
+            Self::Households(households) => Ok(Cow::Borrowed(&households[n % HOUSEHOLDS])),
             Self::Store { store, runtime } => {
                 let meter = dataset::meter_id(n)?;
-                Ok(runtime.block_on(store.intervals(&meter, from_ms - 900_000, to_ms + 1))?)
+                let records =
+                    runtime.block_on(store.intervals(&meter, from_ms - 900_000, to_ms + 1))?;
+                Ok(Cow::Owned(records))
             }
         }
     }
