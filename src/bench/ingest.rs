@@ -1,11 +1,13 @@
 //! `joule bench ingest`: N meters publish live readings over MQTT QoS 1 for a fixed time
-//! into a hub storing durably; figures: readings/s stored, publish-to-stored latency
-//! (a storage ack is sent after the commit, so acked is queryable), readings lost, bytes
-//! on disk per reading. The anchor in the same run: Debian's Mosquitto delivering the same
-//! messages from the same publishers to one bare subscriber.
+//! into a hub storing durably, one reading to a message or `--batch` readings to a message
+//! on the batch topic; figures: readings/s stored, publish-to-stored latency (a storage ack
+//! is sent after the commit, so acked is queryable), readings lost, bytes on disk per
+//! reading. The anchor in the same run: Debian's Mosquitto delivering the same messages
+//! from the same publishers to one bare subscriber.
 
-use std::collections::VecDeque;
-use std::process::{Child, Command, Stdio};
+mod baseline;
+mod publisher;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,17 +15,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use joule_hub::config::HubConfig;
 use joule_hub::service::Hub;
-use joule_protocol::{
-    LiveReading, MeterId, PAYLOAD_VERSION, Registers, RelayState, StorageAck, TopicKind, Topics,
-    encode,
-};
+use joule_protocol::MeterId;
 use joule_store::tokens;
 use joule_store::{MeterDetails, NewMeter, Store};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
 
 use super::{Progress, machine, percentile, postgres_bytes, sqlite_bytes, write_json};
 use crate::cli::BenchIngestArgs;
+use baseline::{Mosquitto, count_deliveries};
+use publisher::{Acks, Publisher, batch_fits};
 
 /// What one run of publishers measured.
 #[derive(Debug, Default)]
@@ -32,166 +32,6 @@ struct Run {
     delivered: u64,
     latencies_ms: Vec<f64>,
     window_s: f64,
-}
-
-/// What tells a publisher its readings arrived.
-#[derive(Debug, Clone)]
-enum Acks {
-    /// The hub's storage acks (Joule).
-    Storage,
-    /// The bare subscriber's count of this meter's deliveries (the Mosquitto baseline:
-    /// delivered in order, so the count is the highest seq delivered).
-    Delivered(Arc<AtomicU64>),
-}
-
-/// One meter's publisher: as fast as the broker takes (or `rate` a second), keeping each
-/// reading until it is acknowledged, like a real meter's outbox, with at most `WINDOW`
-/// waiting. Both runs use the same closed loop, so they are compared at the same load.
-async fn publisher(
-    port: u16,
-    meter: MeterId,
-    token: Option<String>,
-    rate_per_s: f64,
-    running: Arc<AtomicBool>,
-    acks: Acks,
-    published: Arc<AtomicU64>,
-) -> (u64, Vec<f64>) {
-    let storage_acks = matches!(acks, Acks::Storage);
-    let topics = Topics::default();
-    let mut options = MqttOptions::new(meter.as_str(), "127.0.0.1", port);
-    options
-        .set_keep_alive(Duration::from_secs(30))
-        .set_inflight(100);
-    if let Some(token) = &token {
-        options.set_credentials(meter.as_str(), token);
-    }
-    let (client, mut eventloop) = AsyncClient::new(options, 200);
-    let live_topic = topics.topic(&meter, TopicKind::Live);
-    let _ = client.try_subscribe(topics.topic(&meter, TopicKind::Stored), QoS::AtLeastOnce);
-    let base_ms = super::now_ms() - 600_000;
-    let mut outbox: VecDeque<(u64, Instant)> = VecDeque::new();
-    let mut latencies = Vec::new();
-    let mut seq = 0u64;
-    let mut connected = false;
-    let mut next_due = Instant::now();
-    let mut drain_deadline: Option<Instant> = None;
-    let mut last_progress = Instant::now();
-    loop {
-        let publishing = running.load(Ordering::Relaxed);
-        if !publishing {
-            let done = outbox.is_empty();
-            let deadline =
-                *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(60));
-            // Resend what waits for an ack, as a meter's outbox does, if acks stall.
-            if storage_acks && last_progress.elapsed() > RESEND_AFTER {
-                resend(&client, &live_topic, &outbox, base_ms);
-                last_progress = Instant::now();
-            }
-            if done || Instant::now() > deadline {
-                break;
-            }
-        }
-        if storage_acks && connected && last_progress.elapsed() > RESEND_AFTER {
-            resend(&client, &live_topic, &outbox, base_ms);
-            last_progress = Instant::now();
-        }
-        while connected
-            && publishing
-            && outbox.len() < WINDOW
-            && (rate_per_s <= 0.0 || Instant::now() >= next_due)
-        {
-            let reading = live_reading(seq + 1, base_ms);
-            if client
-                .try_publish(&live_topic, QoS::AtLeastOnce, false, encode(&reading))
-                .is_err()
-            {
-                break;
-            }
-            seq += 1;
-            published.fetch_add(1, Ordering::Relaxed);
-            outbox.push_back((seq, Instant::now()));
-            if rate_per_s > 0.0 {
-                next_due += Duration::from_secs_f64(1.0 / rate_per_s);
-            }
-        }
-        let poll = tokio::time::timeout(Duration::from_millis(50), eventloop.poll()).await;
-        let mut acknowledged = match &acks {
-            Acks::Delivered(count) => Some(count.load(Ordering::Relaxed)),
-            Acks::Storage => None,
-        };
-        match poll {
-            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => connected = true,
-            Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
-                if let Ok(ack) = serde_json::from_slice::<StorageAck>(&publish.payload) {
-                    acknowledged = Some(ack.up_to_seq);
-                }
-            }
-            Ok(Ok(_)) | Err(_) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(%error, meter = meter.as_str(), "bench publisher connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        if let Some(up_to_seq) = acknowledged {
-            let now = Instant::now();
-            while outbox.front().is_some_and(|(s, _)| *s <= up_to_seq) {
-                if let Some((_, sent)) = outbox.pop_front() {
-                    latencies.push(now.duration_since(sent).as_secs_f64() * 1000.0);
-                    last_progress = now;
-                }
-            }
-        }
-    }
-    // Never wait on a full request queue here.
-    let _ = client.try_disconnect();
-    (seq, latencies)
-}
-
-/// Readings a meter keeps unacknowledged at most before it waits (its outbox window).
-const WINDOW: usize = 200;
-/// Without an ack for this long, a meter resends what is unacknowledged.
-const RESEND_AFTER: Duration = Duration::from_secs(5);
-
-/// Queues what `outbox` holds again (the hub stores each (meter, seq) once).
-fn resend(client: &AsyncClient, topic: &str, outbox: &VecDeque<(u64, Instant)>, base_ms: i64) {
-    for (seq, _) in outbox {
-        let _ = client.try_publish(
-            topic,
-            QoS::AtLeastOnce,
-            false,
-            encode(&live_reading(*seq, base_ms)),
-        );
-    }
-}
-
-/// A realistic live reading (about 330 bytes of JSON).
-fn live_reading(seq: u64, base_ms: i64) -> LiveReading {
-    let wobble = (seq % 97) as f64;
-    let p_w = 950.0 + wobble;
-    let q_var = 120.0;
-    let s_va = p_w.hypot(q_var);
-    LiveReading {
-        v: PAYLOAD_VERSION,
-        seq,
-        ts_ms: base_ms + i64::try_from(seq).unwrap_or(0),
-        voltage_v: 229.5 + wobble * 0.01,
-        current_a: 4.2,
-        p_w,
-        q_var,
-        s_va,
-        pf: p_w / s_va,
-        freq_hz: Some(50.01),
-        phases: Vec::new(),
-        registers: Registers {
-            import_mwh: 12_345_678 + seq * 10,
-            export_mwh: 0,
-            reactive_mvarh: [1000, 0, 0, 0],
-            apparent_import_mvah: 12_500_000 + seq * 10,
-            apparent_export_mvah: 0,
-        },
-        tariff: 1,
-        relay: RelayState::Connected,
-    }
 }
 
 /// Runs `meters` publishers against `port` for `seconds`, showing progress.
@@ -209,15 +49,15 @@ async fn run_publishers(
         .iter()
         .zip(acks)
         .map(|((meter, token), acks)| {
-            tokio::spawn(publisher(
+            let publisher = Publisher {
                 port,
-                meter.clone(),
-                token.clone(),
-                args.rate,
-                Arc::clone(&running),
-                acks.clone(),
-                Arc::clone(&published),
-            ))
+                meter: meter.clone(),
+                token: token.clone(),
+                rate_per_s: args.rate,
+                batch: usize::from(args.batch),
+                acks: acks.clone(),
+            };
+            tokio::spawn(publisher.run(Arc::clone(&running), Arc::clone(&published)))
         })
         .collect();
     let window = Duration::from_secs(args.seconds);
@@ -255,117 +95,26 @@ async fn run_publishers(
     run
 }
 
-/// Debian's Mosquitto on a free port, anonymous, killed when dropped.
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Mosquitto {
-    fn start() -> anyhow::Result<Self> {
-        let binary = std::path::Path::new("/usr/sbin/mosquitto");
-        if !binary.exists() {
-            bail!(
-                "the baseline needs Debian's mosquitto (apt-get install mosquitto), or pass --no-baseline"
-            );
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let dir = tempfile::tempdir()?;
-        let config = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_queued_messages 100000\nmax_inflight_messages 100\n"
-            ),
-        )?;
-        let child = Command::new(binary)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting mosquitto")?;
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > Duration::from_secs(10) {
-                bail!("mosquitto did not start");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Self {
-            child,
-            port,
-            _dir: dir,
-        })
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The bare subscriber of the baseline: counts every live reading delivered, in all and
-/// per meter (`bench-NNNNNN` indexes `per_meter`).
-async fn count_deliveries(
-    port: u16,
-    delivered: Arc<AtomicU64>,
-    per_meter: Vec<Arc<AtomicU64>>,
-    ready: tokio::sync::oneshot::Sender<()>,
-) {
-    let mut options = MqttOptions::new("bench-subscriber", "127.0.0.1", port);
-    options
-        .set_keep_alive(Duration::from_secs(30))
-        .set_inflight(1000);
-    let (client, mut eventloop) = AsyncClient::new(options, 1000);
-    let topics = Topics::default();
-    let _ = client
-        .subscribe(topics.all_meters(TopicKind::Live), QoS::AtLeastOnce)
-        .await;
-    let mut ready = Some(ready);
-    loop {
-        match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::SubAck(_))) => {
-                if let Some(ready) = ready.take() {
-                    let _ = ready.send(());
-                }
-            }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                delivered.fetch_add(1, Ordering::Relaxed);
-                let index = publish
-                    .topic
-                    .split('/')
-                    .find_map(|part| part.strip_prefix("bench-"))
-                    .and_then(|n| n.parse::<usize>().ok());
-                if let Some(count) = index.and_then(|i| per_meter.get(i)) {
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Ok(_) => {}
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
-
 /// `joule bench ingest`.
 pub(crate) fn run(args: &BenchIngestArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     if args.meters == 0 || args.seconds == 0 {
         bail!("--meters and --seconds must be at least 1");
+    }
+    if let Err(fit) = batch_fits(usize::from(args.batch)) {
+        bail!(
+            "--batch {}: that many readings exceed the 64 KiB payload limit; {fit} fit",
+            args.batch
+        );
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime.block_on(measure(args))?;
     let joule_rate = report["joule"]["readings_per_s"].as_f64().unwrap_or(0.0);
     writeln!(
         out,
-        "\njoule bench ingest — {} meters, {} s, {} store, {} broker, {}",
+        "\njoule bench ingest — {} meters, {} s, {} reading(s) per message, {} store, {} broker, {}",
         args.meters,
         args.seconds,
+        args.batch,
         report["joule"]["backend"].as_str().unwrap_or("?"),
         report["joule"]["broker"].as_str().unwrap_or("?"),
         machine()
@@ -438,6 +187,8 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
     let mut config = HubConfig::load(None, |_| None)?;
     config.storage.sqlite = db.clone();
     config.storage.postgres = args.postgres.clone();
+    // The hub reads batches as large as the publishers send (they know it: they set it).
+    config.ingest.uplink_batch_max = config.ingest.uplink_batch_max.max(u32::from(args.batch));
     let mqtt_port = match &args.broker {
         Some(url) => {
             let (_, port) = joule_hub::config::broker_address(url)
@@ -532,18 +283,21 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
     };
     let mut latencies = joule.latencies_ms.clone();
     latencies.sort_by(f64::total_cmp);
+    let stored_readings_per_s = joule.delivered as f64 / joule.window_s;
     let mut report = json!({
         "machine": machine(),
         "meters": args.meters,
         "seconds": args.seconds,
         "rate_per_meter": args.rate,
+        "batch": args.batch,
+        "stored_readings_per_s": stored_readings_per_s,
         "joule": {
             "backend": backend,
             "broker": broker,
             "published": joule.published,
             "stored": stored,
             "lost": lost,
-            "readings_per_s": joule.delivered as f64 / joule.window_s,
+            "readings_per_s": stored_readings_per_s,
             "latency_p50_ms": percentile(&latencies, 50.0),
             "latency_p99_ms": percentile(&latencies, 99.0),
             "bytes_on_disk": bytes,
@@ -588,6 +342,9 @@ async fn measure(args: &BenchIngestArgs) -> anyhow::Result<serde_json::Value> {
             "latency_p50_ms": percentile(&latencies, 50.0),
             "latency_p99_ms": percentile(&latencies, 99.0),
         });
+        if let Some(delivered_per_s) = report["mosquitto"]["delivered_per_s"].as_f64() {
+            report["ratio_to_mosquitto"] = json!(stored_readings_per_s / delivered_per_s);
+        }
     }
     Ok(report)
 }

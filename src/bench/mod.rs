@@ -143,3 +143,27 @@ pub(crate) async fn postgres_bytes(conninfo: &str) -> anyhow::Result<u64> {
     task.abort();
     Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
+
+/// Bytes this process has caused to be written to the storage device so far
+/// (`write_bytes` of `/proc/self/io`: page-cache writeback included, so a database's WAL
+/// and checkpoints count), if the kernel says.
+pub(crate) fn device_bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("write_bytes:"))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// The most memory this process has held resident so far, MB (`VmHWM`), if the kernel says.
+pub(crate) fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}

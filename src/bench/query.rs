@@ -153,6 +153,12 @@ pub(crate) fn run(args: &BenchQueryArgs, out: &mut impl std::io::Write) -> anyho
     let figure = |key: &str| report[key].as_f64().unwrap_or(f64::NAN);
     writeln!(
         out,
+        "bytes written to the device per message stored, WAL, checkpoints and compaction included: {:.0}; peak RSS of this process (hub and load generator): {:.0} MB",
+        figure("device_bytes_written_per_message"),
+        figure("peak_rss_mb"),
+    )?;
+    writeln!(
+        out,
         "bytes on disk, everything included — interval record: {:.1} compacted (target ≤ 32), {:.0} fresh (≤ 200); live reading with its rollups: {:.1} compacted (≤ 16), {:.0} fresh",
         figure("interval_record_bytes_on_disk"),
         figure("interval_record_bytes_on_disk_fresh"),
@@ -276,6 +282,10 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
         "live_reading_bytes_on_disk": by_kind.live_compacted,
         "live_reading_bytes_on_disk_fresh": by_kind.live_fresh,
         "rounds": args.rounds,
+        "device_bytes_written_per_message": manifest
+            .device_bytes_written
+            .map(|bytes| bytes as f64 / manifest.messages.max(1) as f64),
+        "peak_rss_mb": super::peak_rss_mb(),
         "queries": queries,
     }))
 }

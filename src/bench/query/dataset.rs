@@ -47,6 +47,11 @@ pub(crate) struct Manifest {
     pub(super) intervals: u64,
     /// Seconds the writing took.
     pub(super) write_s: f64,
+    /// Bytes the writing caused to be written to the storage device (WAL, checkpoints,
+    /// compaction included); absent where the kernel does not say, or for a PostgreSQL
+    /// store (its server writes, not this process).
+    #[serde(default)]
+    pub(super) device_bytes_written: Option<u64>,
 }
 
 impl Manifest {
@@ -150,6 +155,7 @@ pub(super) async fn write(
     let (intervals, live) = message_counts(meters, days);
     let total = intervals + live;
     let started = Instant::now();
+    let written_before = crate::bench::device_bytes_written();
     // Expected duration only scales the bar; it is corrected as the writing goes.
     let mut progress = Progress::new("writing history", Duration::from_secs(60));
     let mut seqs = vec![0u64; meters];
@@ -215,6 +221,14 @@ pub(super) async fn write(
         messages: written,
         intervals,
         write_s,
+        device_bytes_written: match (
+            backend,
+            written_before,
+            crate::bench::device_bytes_written(),
+        ) {
+            ("sqlite", Some(before), Some(after)) => Some(after.saturating_sub(before)),
+            _ => None,
+        },
     })
 }
 
