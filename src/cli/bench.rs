@@ -90,6 +90,10 @@ pub(crate) struct BenchIngestArgs {
     /// Readings per second per meter; 0 publishes as fast as the broker takes them.
     #[arg(long, default_value_t = 0.0)]
     pub(crate) rate: f64,
+    /// Readings per MQTT message: 1 publishes single live readings, more publishes batches
+    /// of that many on the batch topic (the baseline gets the same messages).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(crate) batch: u16,
     /// Store into this PostgreSQL database (a connection string) instead of a fresh
     /// SQLite file. Its tables should be empty: bytes per reading is the database's size
     /// over the readings stored.

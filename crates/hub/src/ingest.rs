@@ -8,7 +8,7 @@
 //! A batch is judged item by item, in order, each exactly as the single message it stands
 //! for: one outcome per item.
 
-use crate::telemetry::{MessageAccepted, MessageRefused, UplinkBatchReceived};
+use crate::telemetry::{MessageRefused, MessagesAccepted, UplinkBatchReceived};
 use joule_protocol::{
     BatchItem, DecodeError, MAX_PAYLOAD_BYTES, MeterId, RefusedItem, Registers, Status, TopicKind,
     Topics, Uplink, decode_uplink, encode,
@@ -129,17 +129,27 @@ impl Ingest {
             Uplink::Status(status) => return vec![Outcome::Status(meter, status)],
             Uplink::Batch(items) => {
                 UplinkBatchReceived { items: items.len() }.emit();
-                return items
+                let accepted_before = self.counts.accepted;
+                let outcomes = items
                     .into_iter()
                     .map(|item| self.item(topic, &meter, item, now_ms))
                     .collect();
+                MessagesAccepted {
+                    messages: self.counts.accepted - accepted_before,
+                }
+                .emit();
+                return outcomes;
             }
             Uplink::Live(reading) => Stored::Live(reading),
             Uplink::Interval(record) => Stored::Interval(record),
             Uplink::Event(event) => Stored::Event(event),
             Uplink::CommandAck(ack) => Stored::CommandAck(ack),
         };
-        vec![self.judge(topic, meter, stored, Some(payload), now_ms)]
+        let outcome = self.judge(topic, meter, stored, Some(payload), now_ms);
+        if matches!(outcome, Outcome::Accept(..)) {
+            MessagesAccepted { messages: 1 }.emit();
+        }
+        vec![outcome]
     }
 
     /// Judges one item of a batch as the single message it stands for.
@@ -165,7 +175,8 @@ impl Ingest {
         }
     }
 
-    /// Accepts a decoded message unless its registers went backwards. If they did, the
+    /// Accepts a decoded message (counted by the caller) unless its registers went
+    /// backwards. If they did, the
     /// dead letter keeps the payload `received`, or for a batch item (whose bytes are not
     /// kept once it decoded) the item encoded again.
     fn judge(
@@ -197,7 +208,6 @@ impl Ingest {
             return self.reject(refusal, &json, now_ms);
         }
         self.counts.accepted += 1;
-        MessageAccepted.emit();
         Outcome::Accept(meter, stored)
     }
 

@@ -82,14 +82,18 @@ impl MessageRefused<'_> {
     }
 }
 
-/// Ingest accepted a message for storage (counted, not logged: the common case).
+/// Ingest accepted messages for storage: one, or a batch's items together (counted, not
+/// logged: the common case).
 #[derive(Debug)]
-pub struct MessageAccepted;
+pub struct MessagesAccepted {
+    /// How many.
+    pub messages: u64,
+}
 
-impl MessageAccepted {
-    /// Counts it.
+impl MessagesAccepted {
+    /// Counts them.
     pub fn emit(&self) {
-        metrics::counter!(names::INGEST_ACCEPTED_TOTAL).increment(1);
+        metrics::counter!(names::INGEST_ACCEPTED_TOTAL).increment(self.messages);
     }
 }
 

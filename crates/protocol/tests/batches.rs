@@ -100,6 +100,18 @@ fn a_bad_item_is_refused_alone_and_a_bad_envelope_as_a_whole() {
         "the item kept as it came"
     );
 
+    // `kind` need not come first.
+    let live = encode(&longest_live(4));
+    let kind_last = format!(
+        r#"{{"v":2,"items":[{},"kind":"live"}}]}}"#,
+        String::from_utf8_lossy(&live[..live.len() - 1])
+    );
+    let Ok(Uplink::Batch(items)) = decode_uplink(TopicKind::Batch, kind_last.as_bytes(), NOW_MS)
+    else {
+        panic!("the envelope is fine");
+    };
+    assert!(matches!(&items[0], Ok(BatchItem::Live(m)) if m.seq == 4));
+
     let event =
         r#"{"v":2,"items":[{"kind":"event","v":1,"seq":4,"ts_ms":1795000000000,"kind2":1}]}"#;
     let Ok(Uplink::Batch(items)) = decode_uplink(TopicKind::Batch, event.as_bytes(), NOW_MS) else {
