@@ -208,7 +208,7 @@ pub struct IngestConfig {
 }
 
 /// The largest `ingest.uplink_batch_max`: more would never be used, since a batch also
-/// ends at the 64 KiB payload limit (about 140 single-phase live readings).
+/// ends at the 64 KiB payload limit (about 175 single-phase live readings).
 const UPLINK_BATCH_MAX: u32 = 1000;
 
 impl Default for IngestConfig {
