@@ -3,7 +3,7 @@
 //! written before blocks existed. The same SQL shapes as SQLite's (`sqlite/compact.rs`),
 //! with PostgreSQL's placeholders and async client.
 
-use super::write::IntervalRows;
+use super::interval_rows::IntervalRows;
 use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
 use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
 use crate::{StoreError, corrupt, read, stored_meter_id};

@@ -16,6 +16,7 @@ mod accounts;
 mod alerting;
 mod billing;
 mod compact;
+mod interval_rows;
 mod partitions;
 mod read;
 mod schema;

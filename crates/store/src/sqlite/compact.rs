@@ -2,7 +2,7 @@
 //! rows older than the cut into blocks, reading blocks back, and the upgrade of a store
 //! written before blocks existed.
 
-use super::write::insert_interval;
+use super::intervals::insert_interval;
 use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
 use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
 use crate::{Bucket, StoreError, corrupt, read, stored_meter_id};

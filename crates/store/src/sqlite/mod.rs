@@ -10,6 +10,7 @@ mod accounts;
 mod alerting;
 mod billing;
 mod compact;
+mod intervals;
 mod read;
 mod schema;
 mod write;
