@@ -5,7 +5,7 @@
 use super::intervals::insert_interval;
 use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
 use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
-use crate::{Bucket, StoreError, corrupt, read, stored_meter_id};
+use crate::{StoreError, corrupt, read, stored_meter_id};
 use joule_protocol::{IntervalRecord, LiveReading, MeterId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::time::{Duration, Instant};
@@ -164,57 +164,48 @@ fn compact_meter(
 ) -> Result<(u64, u64), StoreError> {
     let mut moved = (0, 0);
     for kind in BlockKind::ALL {
+        // The rollup width is the third parameter; the other kinds ask it to be 0.
+        let width_ms = kind.rollup_width_ms().unwrap_or(0);
+        let (select, delete) = match kind {
+            BlockKind::Interval => (
+                format!(
+                    "SELECT {INTERVAL_COLUMNS} FROM intervals
+                     WHERE meter_id = ?1 AND ts_ms < ?2 AND ?3 = 0"
+                ),
+                "DELETE FROM intervals WHERE meter_id = ?1 AND ts_ms < ?2 AND ?3 = 0",
+            ),
+            BlockKind::Live => (
+                format!(
+                    "SELECT {READING_COLUMNS} FROM live
+                     WHERE meter_id = ?1 AND ts_ms < ?2 AND ?3 = 0"
+                ),
+                "DELETE FROM live WHERE meter_id = ?1 AND ts_ms < ?2 AND ?3 = 0",
+            ),
+            _ => (
+                format!(
+                    "SELECT {ROLLUP_COLUMNS} FROM rollups
+                     WHERE meter_id = ?1 AND bucket_ms < ?2 AND width_ms = ?3"
+                ),
+                "DELETE FROM rollups WHERE meter_id = ?1 AND bucket_ms < ?2 AND width_ms = ?3",
+            ),
+        };
+        let parameters = params![meter, cut_ms, width_ms];
         let (rows, blocks) = match kind {
             BlockKind::Interval => {
-                let rows: Vec<IntervalRecord> = fresh(
-                    transaction,
-                    &format!(
-                        "SELECT {INTERVAL_COLUMNS} FROM intervals WHERE meter_id = ?1 AND ts_ms < ?2"
-                    ),
-                    meter,
-                    cut_ms,
-                    |row| read::interval(row),
-                )?;
+                let rows = fresh(transaction, &select, parameters, |row| read::interval(row))?;
                 write_blocks(transaction, meter, kind, rows)?
             }
             BlockKind::Live => {
-                let rows: Vec<LiveReading> = fresh(
-                    transaction,
-                    &format!(
-                        "SELECT {READING_COLUMNS} FROM live WHERE meter_id = ?1 AND ts_ms < ?2"
-                    ),
-                    meter,
-                    cut_ms,
-                    |row| read::reading(row),
-                )?;
+                let rows = fresh(transaction, &select, parameters, |row| read::reading(row))?;
                 write_blocks(transaction, meter, kind, rows)?
             }
-            rollup => {
-                let width_ms = rollup.rollup_width_ms().unwrap_or(0);
-                let rows: Vec<Bucket> = fresh(
-                    transaction,
-                    &format!(
-                        "SELECT {ROLLUP_COLUMNS} FROM rollups WHERE meter_id = ?1
-                         AND bucket_ms < ?2 AND width_ms = {width_ms}"
-                    ),
-                    meter,
-                    cut_ms,
-                    |row| read::bucket(row),
-                )?;
+            _ => {
+                let rows = fresh(transaction, &select, parameters, |row| read::bucket(row))?;
                 write_blocks(transaction, meter, kind, rows)?
             }
         };
         if rows > 0 {
-            let delete = match kind {
-                BlockKind::Interval => "DELETE FROM intervals WHERE meter_id = ?1 AND ts_ms < ?2",
-                BlockKind::Live => "DELETE FROM live WHERE meter_id = ?1 AND ts_ms < ?2",
-                _ => "DELETE FROM rollups WHERE meter_id = ?1 AND bucket_ms < ?2 AND width_ms = ?3",
-            };
-            let width_ms = kind.rollup_width_ms();
-            match width_ms {
-                Some(width_ms) => transaction.execute(delete, params![meter, cut_ms, width_ms])?,
-                None => transaction.execute(delete, params![meter, cut_ms])?,
-            };
+            transaction.prepare_cached(delete)?.execute(parameters)?;
         }
         moved.0 += rows;
         moved.1 += blocks;
@@ -222,17 +213,16 @@ fn compact_meter(
     Ok(moved)
 }
 
-/// A meter's rows before `cut_ms`, selected by `sql` (meter and cut as parameters).
+/// The rows `select` picks, each read by `map`.
 fn fresh<T>(
     transaction: &Transaction<'_>,
-    sql: &str,
-    meter: &str,
-    cut_ms: i64,
+    select: &str,
+    parameters: &[&dyn rusqlite::ToSql],
     map: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     transaction
-        .prepare_cached(sql)?
-        .query_and_then(params![meter, cut_ms], |row| map(row))?
+        .prepare_cached(select)?
+        .query_and_then(parameters, |row| map(row))?
         .collect()
 }
 
