@@ -42,7 +42,7 @@ fn batched_ingest_stores_everything_and_reports_its_batch() {
     }
     let stored = figures["joule"]["stored"].as_u64().expect("stored");
     assert!(
-        stored > 0 && stored % 25 == 0,
+        stored > 0 && stored.is_multiple_of(25),
         "whole batches stored: {stored}"
     );
 
