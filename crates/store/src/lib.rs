@@ -108,13 +108,14 @@ pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
     -> Result<Vec<(MeterId, EventMessage)>, StoreError>;
     /// The most recent dead letters, newest first.
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
-    /// Deletes live readings older than `before_ms` (rollups, intervals and events stay);
-    /// returns how many went.
+    /// Deletes live readings older than `before_ms`, and with them the one-minute rollups
+    /// of their compacted days (hour and day rollups, intervals and events stay); returns
+    /// how many readings went.
     async fn prune_live(&self, before_ms: i64) -> Result<u64, StoreError>;
-    /// Moves every meter's interval records, live readings and rollups from before the
-    /// start of yesterday (UTC, at `now_ms`) into compacted blocks, one transaction per
-    /// meter so ingest waits at most one meter's worth. Readers see the same records
-    /// before and after.
+    /// Moves every meter's interval records, live readings and hour and day rollups from
+    /// before the start of today (UTC, at `now_ms`) into compacted blocks, one transaction
+    /// per meter so ingest waits at most one meter's worth. Readers see the same records
+    /// before and after (a minute's buckets are summed from the compacted readings).
     async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError>;
 
     /// Adds a user.

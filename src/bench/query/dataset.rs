@@ -94,10 +94,11 @@ pub(super) fn message_counts(meters: usize, days: u32) -> (u64, u64) {
 }
 
 /// Bytes a SQLite dataset of this shape takes at its peak, with some margin, so a run that
-/// cannot fit is refused before it starts. Compaction keeps at most two days of rows (the
-/// last at one reading a minute: about 300 bytes each with rollups, measured); what is
-/// compacted takes about 12 bytes per interval record and 80 per live reading with its
-/// rollups (measured with 100 meters × 31 days).
+/// cannot fit is refused before it starts. Compaction keeps at most a day of rows (at one
+/// reading a minute: about 300 bytes each with rollups, measured; counted twice here for
+/// the margin); what is compacted takes about 12 bytes per interval record and 80 per live
+/// reading with its rollups (measured with 100 meters × 31 days, before minute rollups left
+/// the blocks).
 pub(super) fn sqlite_bytes_estimate(meters: usize, days: u32) -> u64 {
     let (intervals, _) = message_counts(meters, days);
     let fresh_rows = 2 * 1440;
@@ -192,8 +193,8 @@ pub(super) async fn write(
             batch.messages.clear();
             if midnight || hour == hours {
                 // What the hub's housekeeping does as the days go by: live readings past
-                // retention go, and the history before yesterday is compacted, so the
-                // store never holds more than two days of rows.
+                // retention go, and the history before today is compacted, so the store
+                // never holds more than a day of rows.
                 store.prune_live(now_ms - retention_ms).await?;
                 compaction += store.compact(now_ms).await?.rows;
             }

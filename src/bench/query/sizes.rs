@@ -133,19 +133,27 @@ pub(super) async fn postgres(conninfo: &str) -> anyhow::Result<KindBytes> {
             "SELECT coalesce(sum(count), 0) FROM blocks WHERE kind = {LIVE_KIND}"
         ))
         .await?,
-        fresh_interval_bytes: number(
-            "pg_total_relation_size('intervals') + pg_total_relation_size('seqs')".into(),
-        )
+        fresh_interval_bytes: number(format!(
+            "{} + pg_total_relation_size('seqs')",
+            partitioned_size("intervals")
+        ))
         .await?,
-        fresh_live_bytes: number(
-            "coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('live')), 0)
-             + pg_total_relation_size('rollups')"
-                .into(),
-        )
+        fresh_live_bytes: number(format!(
+            "{} + {}",
+            partitioned_size("live"),
+            partitioned_size("rollups")
+        ))
         .await?,
         fresh_intervals: number("SELECT count(*) FROM intervals".into()).await?,
         fresh_live: number("SELECT count(*) FROM live".into()).await?,
     };
     task.abort();
     Ok(census.into())
+}
+
+/// The SQL for the size of a partitioned table: its partitions', indexes included.
+fn partitioned_size(table: &str) -> String {
+    format!(
+        "coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{table}')), 0)"
+    )
 }

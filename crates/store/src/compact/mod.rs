@@ -1,10 +1,10 @@
-//! Compacted history: a meter's records older than a day, kept as one block per meter,
-//! kind and calendar period instead of one row each.
+//! Compacted history: a meter's records from before today (UTC), kept as one block per
+//! meter, kind and calendar period instead of one row each.
 //!
 //! A row store pays per record for the meter id, the key, the row header and an index
 //! entry, and stores each value whole. Blocks pay those once per period and store each
 //! field as a compressed column (`columns.rs`), which is what lets 15-minute data for a
-//! fleet be kept for years. Fresh data (the last one to two days) stays in typed rows, where
+//! fleet be kept for years. Fresh data (today's) stays in typed rows, where
 //! late and out-of-order messages land cheaply; compaction (run by the hub's housekeeping)
 //! moves rows older than the cut into their period's block, merging with what the block
 //! holds. Readers take both: the blocks overlapping the range they ask, and the rows.
@@ -19,21 +19,23 @@ mod tests;
 
 pub(crate) use records::Compact;
 
-use crate::StoreError;
+use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
+use crate::{Bucket, SeriesPoint, StoreError};
 use columns::{ColumnReader, ColumnWriter};
+use joule_protocol::LiveReading;
 
 /// One day, ms.
 const DAY_MS: i64 = 86_400_000;
 
-/// What a block holds; stored as its code.
+/// What a block holds; stored as its code. Code 3 held one-minute rollups before schema
+/// version 9 (SQLite) and migration 9 (PostgreSQL): a compacted day's minute buckets come
+/// from its live readings now (see [`combine_buckets`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum BlockKind {
     /// Interval records, a calendar month (UTC) per block.
     Interval,
     /// Live readings, a UTC day per block.
     Live,
-    /// One-minute rollups, a UTC day per block.
-    MinuteRollup,
     /// One-hour rollups, a calendar month per block.
     HourRollup,
     /// One-day rollups, a calendar year per block.
@@ -48,12 +50,18 @@ enum Period {
     Year,
 }
 
+/// The migration both backends apply when minute rollups left the blocks: their day's live
+/// readings hold them, and go with them at retention.
+pub(crate) const DROP_MINUTE_BLOCKS: &str = "DELETE FROM blocks WHERE kind = 3";
+
+/// One minute, ms: the narrowest rollup.
+const MINUTE_MS: i64 = 60_000;
+
 impl BlockKind {
     /// Every kind, in the order compaction takes them.
-    pub(crate) const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 4] = [
         Self::Interval,
         Self::Live,
-        Self::MinuteRollup,
         Self::HourRollup,
         Self::DayRollup,
     ];
@@ -63,35 +71,66 @@ impl BlockKind {
         match self {
             Self::Interval => 1,
             Self::Live => 2,
-            Self::MinuteRollup => 3,
             Self::HourRollup => 4,
             Self::DayRollup => 5,
         }
     }
 
-    /// The rollup kind of a bucket width, ms.
+    /// The kind whose blocks hold the compacted buckets of a rollup of `width_ms`: hour and
+    /// day rollups have blocks of their own; a minute's bucket is read from the live
+    /// readings' blocks, which hold every reading it sums.
     pub(crate) fn of_rollup(width_ms: i64) -> Option<Self> {
         match width_ms {
-            60_000 => Some(Self::MinuteRollup),
+            MINUTE_MS => Some(Self::Live),
             3_600_000 => Some(Self::HourRollup),
             86_400_000 => Some(Self::DayRollup),
             _ => None,
         }
     }
 
-    /// The bucket width of a rollup kind, ms.
-    pub(crate) fn rollup_width_ms(self) -> Option<i64> {
+    /// The `SELECT` of the fresh rows compaction moves into this kind's blocks and the
+    /// `DELETE` that removes them once moved: one meter's (the first parameter) before the
+    /// cut (the second). `parameter(n)` writes the backend's n-th placeholder.
+    pub(crate) fn fresh_rows_sql(self, parameter: impl Fn(u8) -> String) -> (String, String) {
+        let (meter, cut) = (parameter(1), parameter(2));
+        let (table, columns, rows) = match self {
+            Self::Interval => (
+                "intervals",
+                INTERVAL_COLUMNS,
+                format!("meter_id = {meter} AND ts_ms < {cut}"),
+            ),
+            Self::Live => (
+                "live",
+                READING_COLUMNS,
+                format!("meter_id = {meter} AND ts_ms < {cut}"),
+            ),
+            Self::HourRollup | Self::DayRollup => (
+                "rollups",
+                ROLLUP_COLUMNS,
+                format!(
+                    "meter_id = {meter} AND width_ms = {} AND bucket_ms < {cut}",
+                    self.period_width_ms()
+                ),
+            ),
+        };
+        (
+            format!("SELECT {columns} FROM {table} WHERE {rows}"),
+            format!("DELETE FROM {table} WHERE {rows}"),
+        )
+    }
+
+    /// A rollup kind's bucket width, ms (0 for the others, which never ask).
+    fn period_width_ms(self) -> i64 {
         match self {
-            Self::MinuteRollup => Some(60_000),
-            Self::HourRollup => Some(3_600_000),
-            Self::DayRollup => Some(86_400_000),
-            Self::Interval | Self::Live => None,
+            Self::HourRollup => 3_600_000,
+            Self::DayRollup => 86_400_000,
+            Self::Interval | Self::Live => 0,
         }
     }
 
     fn period(self) -> Period {
         match self {
-            Self::Live | Self::MinuteRollup => Period::Day,
+            Self::Live => Period::Day,
             Self::Interval | Self::HourRollup => Period::Month,
             Self::DayRollup => Period::Year,
         }
@@ -132,10 +171,12 @@ impl BlockKind {
     }
 }
 
-/// Records before this are compacted at `now_ms`: the start of yesterday (UTC), so rows
-/// stay fresh for one to two days and a block's day is closed when it is written.
+/// Records before this are compacted at `now_ms`: the start of today (UTC), so rows stay
+/// fresh for at most a day and a block's day is over when it is written. A record that
+/// arrives late for a compacted day lands in the rows, reads with the block, and joins it
+/// at the next pass.
 pub(crate) fn cut_ms(now_ms: i64) -> i64 {
-    (now_ms.div_euclid(DAY_MS) - 1) * DAY_MS
+    now_ms.div_euclid(DAY_MS) * DAY_MS
 }
 
 /// A block of `records`, which must all lie in one period.
@@ -213,6 +254,48 @@ pub(crate) fn combine<T: Compact>(
         return Ok(rows);
     }
     Ok(merge(records, rows))
+}
+
+/// The `DELETE` of one meter's (first parameter) minute rollup rows before the cut (second
+/// parameter), which compaction drops rather than moves: the live readings' blocks hold
+/// their buckets (see [`BlockKind::of_rollup`]).
+pub(crate) fn minute_rollups_delete_sql(parameter: impl Fn(u8) -> String) -> String {
+    format!(
+        "DELETE FROM rollups WHERE meter_id = {} AND width_ms = {MINUTE_MS} AND bucket_ms < {}",
+        parameter(1),
+        parameter(2)
+    )
+}
+
+/// What a series reader asks of a rollup of `width_ms` in `[from_ms, to_ms)` (bucket
+/// starts): the compacted buckets in `blocks` (of the kind [`BlockKind::of_rollup`] names)
+/// and the fresh `rows`, as one. A minute's compacted buckets are summed from the live
+/// readings the blocks hold, exactly as ingest sums them into rows.
+pub(crate) fn combine_buckets(
+    width_ms: i64,
+    blocks: &[Vec<u8>],
+    rows: Vec<Bucket>,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Bucket>, StoreError> {
+    if BlockKind::of_rollup(width_ms) != Some(BlockKind::Live) {
+        return combine(blocks, rows, from_ms, to_ms);
+    }
+    let mut buckets = Vec::new();
+    for block in blocks {
+        for reading in decode::<LiveReading>(block)? {
+            let start_ms = reading.ts_ms.div_euclid(width_ms) * width_ms;
+            if (from_ms..to_ms).contains(&start_ms) {
+                let mut point = SeriesPoint::of(&reading);
+                point.ts_ms = start_ms;
+                buckets.push(Bucket::of(&point));
+            }
+        }
+    }
+    if buckets.is_empty() {
+        return Ok(rows);
+    }
+    Ok(merge(buckets, rows))
 }
 
 /// What one compaction pass did.

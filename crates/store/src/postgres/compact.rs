@@ -5,7 +5,6 @@
 
 use super::interval_rows::IntervalRows;
 use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
-use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
 use crate::{StoreError, corrupt, read, stored_meter_id};
 use joule_protocol::{IntervalRecord, LiveReading, MeterId};
 use std::time::{Duration, Instant};
@@ -138,21 +137,25 @@ pub(super) async fn blocks(
         .collect()
 }
 
-/// The newest record of a meter's `kind` in blocks.
+/// The newest record of a meter's `kind` in blocks that end after `after_ms` (a fresh
+/// row's time: a block of a period over before it holds nothing newer and is not read).
 pub(super) async fn newest_in_blocks<T: Compact>(
     client: &impl GenericClient,
     meter: &str,
     kind: BlockKind,
+    after_ms: i64,
 ) -> Result<Option<T>, StoreError> {
     let row = client
         .query_opt(
-            "SELECT data FROM blocks WHERE meter_id = $1 AND kind = $2
+            "SELECT data FROM blocks WHERE meter_id = $1 AND kind = $2 AND end_ms > $3
              ORDER BY start_ms DESC LIMIT 1",
-            &[&meter, &kind.code()],
+            &[&meter, &kind.code(), &after_ms],
         )
         .await?;
     Ok(match row {
-        Some(row) => compact::decode::<T>(row.try_get(0)?)?.pop(),
+        Some(row) => compact::decode::<T>(row.try_get(0)?)?
+            .pop()
+            .filter(|record| record.ts_ms() > after_ms),
         None => None,
     })
 }
@@ -176,6 +179,15 @@ pub(super) async fn compact(
 ) -> Result<CompactionOutcome, StoreError> {
     let transaction = client.transaction().await?;
     let (rows, blocks) = compact_meter(&transaction, meter, compact::cut_ms(now_ms)).await?;
+    // Dedup needs no sequence row at or below the contiguous mark (SQLite drops them as the
+    // mark advances; here they would wait for retention).
+    transaction
+        .execute(
+            "DELETE FROM seqs WHERE meter_id = $1
+             AND seq <= (SELECT contiguous FROM progress WHERE meter_id = $1)",
+            &[&meter],
+        )
+        .await?;
     transaction.commit().await?;
     Ok(CompactionOutcome {
         meters: u64::from(rows > 0),
@@ -184,38 +196,19 @@ pub(super) async fn compact(
     })
 }
 
-/// Moves one meter's rows before `cut_ms` into blocks; returns (rows, blocks written).
+/// Moves one meter's rows before `cut_ms` into blocks, and drops its minute rollup rows
+/// there (the live readings' blocks hold them); returns (rows, blocks written).
 async fn compact_meter(
     transaction: &Transaction<'_>,
     meter: &str,
     cut_ms: i64,
 ) -> Result<(u64, u64), StoreError> {
     let mut moved = (0, 0);
+    let parameter = |n: u8| format!("${n}");
     for kind in BlockKind::ALL {
-        let width_ms = kind.rollup_width_ms().unwrap_or(0);
-        let (select, delete) = match kind {
-            BlockKind::Interval => (
-                format!(
-                    "SELECT {INTERVAL_COLUMNS} FROM intervals WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0"
-                ),
-                "DELETE FROM intervals WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0",
-            ),
-            BlockKind::Live => (
-                format!(
-                    "SELECT {READING_COLUMNS} FROM live WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0"
-                ),
-                "DELETE FROM live WHERE meter_id = $1 AND ts_ms < $2 AND $3::int8 = 0",
-            ),
-            _ => (
-                format!(
-                    "SELECT {ROLLUP_COLUMNS} FROM rollups WHERE meter_id = $1 AND bucket_ms < $2
-                     AND width_ms = $3"
-                ),
-                "DELETE FROM rollups WHERE meter_id = $1 AND bucket_ms < $2 AND width_ms = $3",
-            ),
-        };
+        let (select, delete) = kind.fresh_rows_sql(parameter);
         let rows = transaction
-            .query(select.as_str(), &[&meter, &cut_ms, &width_ms])
+            .query(select.as_str(), &[&meter, &cut_ms])
             .await?;
         if rows.is_empty() {
             continue;
@@ -227,14 +220,22 @@ async fn compact_meter(
             BlockKind::Live => {
                 write_blocks(transaction, meter, kind, mapped(&rows, read::reading)?).await?
             }
-            _ => write_blocks(transaction, meter, kind, mapped(&rows, read::bucket)?).await?,
+            BlockKind::HourRollup | BlockKind::DayRollup => {
+                write_blocks(transaction, meter, kind, mapped(&rows, read::bucket)?).await?
+            }
         };
         transaction
-            .execute(delete, &[&meter, &cut_ms, &width_ms])
+            .execute(delete.as_str(), &[&meter, &cut_ms])
             .await?;
         moved.0 += rows.len() as u64;
         moved.1 += written;
     }
+    transaction
+        .execute(
+            compact::minute_rollups_delete_sql(parameter).as_str(),
+            &[&meter, &cut_ms],
+        )
+        .await?;
     Ok(moved)
 }
 

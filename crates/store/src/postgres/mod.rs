@@ -7,10 +7,11 @@
 //! `text`, as in SQLite, so both backends store the same values.
 //!
 //! Migrations run at start-up under an advisory lock, each in its own transaction, so two
-//! hubs starting at once against one database cannot both apply one. The `live` table is
-//! range-partitioned by month on `ts_ms` (partitions made on demand by the writer, a
-//! default partition so no row is ever refused); when the TimescaleDB extension is
-//! available and loads, `live` is a hypertable instead.
+//! hubs starting at once against one database cannot both apply one. The tables of fresh
+//! rows (`live`, `intervals`, `rollups`) are range-partitioned by UTC day (partitions made
+//! on demand by the writer and dropped once compaction has emptied them, a default
+//! partition so no row is ever refused; see `partitions`); when the TimescaleDB extension
+//! is available and loads, `live` is a hypertable instead.
 
 mod accounts;
 mod alerting;
@@ -43,6 +44,8 @@ pub struct PostgresStore {
     writer: Mutex<write::Writer>,
     /// The connection every read uses; `tokio-postgres` pipelines concurrent queries on it.
     reader: Client,
+    /// Where the database is, for the vacuum after compaction on a connection of its own.
+    conninfo: String,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -82,6 +85,7 @@ impl PostgresStore {
         Ok(Self {
             writer: Mutex::new(writer),
             reader,
+            conninfo: conninfo.to_owned(),
         })
     }
 }
@@ -208,6 +212,19 @@ impl Store for PostgresStore {
             let mut writer = self.writer.lock().await;
             outcome.add(compact::compact(writer.client_mut(), &meter, now_ms).await?);
         }
+        self.writer
+            .lock()
+            .await
+            .drop_compacted(crate::compact::cut_ms(now_ms))
+            .await?;
+        // The pass leaves a day's sequence rows and every rewritten block dead in place;
+        // vacuumed now, their space serves the next day's rows instead of growing the
+        // files until autovacuum comes by. VACUUM lets ingest and readers go on, and gets
+        // a connection of its own so that neither waits for it.
+        open_connection(&self.conninfo)
+            .await?
+            .batch_execute("VACUUM seqs, blocks")
+            .await?;
         Ok(outcome)
     }
 

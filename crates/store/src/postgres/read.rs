@@ -86,12 +86,14 @@ pub(super) async fn latest_registers(
         if fresh.contains(&meter) {
             continue;
         }
-        let bucket = compact::newest_in_blocks::<Bucket>(client, &id, BlockKind::HourRollup)
-            .await?
-            .map(|b| (b.bucket_ms + 3_599_999, b.import_last, b.export_last));
-        let record = compact::newest_in_blocks::<IntervalRecord>(client, &id, BlockKind::Interval)
-            .await?
-            .map(|r| (r.ts_ms, r.registers.import_mwh, r.registers.export_mwh));
+        let bucket =
+            compact::newest_in_blocks::<Bucket>(client, &id, BlockKind::HourRollup, i64::MIN)
+                .await?
+                .map(|b| (b.bucket_ms + 3_599_999, b.import_last, b.export_last));
+        let record =
+            compact::newest_in_blocks::<IntervalRecord>(client, &id, BlockKind::Interval, i64::MIN)
+                .await?
+                .map(|r| (r.ts_ms, r.registers.import_mwh, r.registers.export_mwh));
         if let Some((ts_ms, import_mwh, export_mwh)) = bucket.max(record) {
             let registers = Registers {
                 import_mwh,
@@ -121,10 +123,11 @@ pub(super) async fn latest_reading(
         .as_ref()
         .map(read::reading)
         .transpose()?;
-    match fresh {
-        Some(reading) => Ok(Some(reading)),
-        None => compact::newest_in_blocks(client, meter.as_str(), BlockKind::Live).await,
-    }
+    // A late reading for a compacted day may be the newest row but not the newest reading.
+    let after_ms = fresh.as_ref().map_or(i64::MIN, |reading| reading.ts_ms);
+    let compacted =
+        compact::newest_in_blocks(client, meter.as_str(), BlockKind::Live, after_ms).await?;
+    Ok(compacted.or(fresh))
 }
 
 pub(super) async fn readings(
@@ -199,13 +202,18 @@ pub(super) async fn series(
         .map(read::bucket)
         .collect::<Result<Vec<_>, _>>()?;
     let blocks = match BlockKind::of_rollup(width_ms) {
-        Some(kind) => compact::blocks(client, meter, kind, from_ms, to_ms).await?,
+        // A bucket starting before `to_ms` may hold readings up to a width after it.
+        Some(kind) => {
+            compact::blocks(client, meter, kind, from_ms, to_ms.saturating_add(width_ms)).await?
+        }
         None => Vec::new(),
     };
-    Ok(crate::compact::combine(&blocks, rows, from_ms, to_ms)?
-        .iter()
-        .map(Bucket::point)
-        .collect())
+    Ok(
+        crate::compact::combine_buckets(width_ms, &blocks, rows, from_ms, to_ms)?
+            .iter()
+            .map(Bucket::point)
+            .collect(),
+    )
 }
 
 /// A JSON column selected by `sql` (with the meter and time range as parameters), decoded.

@@ -6,7 +6,7 @@ use crate::StoreError;
 use tokio_postgres::{Client, Transaction};
 
 /// The schema, one migration per entry; `schema_migrations` records those applied.
-const MIGRATIONS: [Migration; 7] = [
+const MIGRATIONS: [Migration; 9] = [
     Migration::Sql(SCHEMA),
     Migration::LiveTable,
     Migration::Sql("ALTER TABLE dead_letters ADD COLUMN seq BIGINT"),
@@ -14,6 +14,8 @@ const MIGRATIONS: [Migration; 7] = [
     Migration::Sql(ALERTING),
     Migration::Sql(super::billing::MIGRATION),
     Migration::TypedIntervals,
+    Migration::Sql(super::partitions::MIGRATION),
+    Migration::Sql(crate::compact::DROP_MINUTE_BLOCKS),
 ];
 
 /// Alerts and automation (`crate::alerting`).
@@ -234,7 +236,7 @@ fn live_table_sql(timescale: bool) -> String {
 }
 
 /// Creates `live`: a hypertable when TimescaleDB is available and can be used, else a table
-/// partitioned by month. The hypertable is tried in a savepoint because an available
+/// range-partitioned (by day, see `partitions`). The hypertable is tried in a savepoint because an available
 /// extension may still fail to load (it must be in `shared_preload_libraries`, which a
 /// plain role cannot even read) or to be created (privileges); the hub must start anyway.
 async fn create_live(transaction: &mut Transaction<'_>) -> Result<(), StoreError> {
@@ -256,7 +258,7 @@ async fn create_live(transaction: &mut Transaction<'_>) -> Result<(), StoreError
             Err(error) => {
                 tracing::warn!(
                     error = %StoreError::from(error),
-                    "TimescaleDB is installed but unusable; partitioning live by month instead"
+                    "TimescaleDB is installed but unusable; partitioning live by day instead"
                 );
                 attempt.rollback().await?;
             }

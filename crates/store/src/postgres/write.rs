@@ -4,8 +4,9 @@
 //! Every table gets its rows in one `INSERT … SELECT FROM unnest(arrays)`, so a batch of a
 //! thousand readings costs the same few round trips as a batch of one. Dedup is the
 //! `seqs` table's primary key: the sequence rows go in first with `ON CONFLICT DO
-//! NOTHING RETURNING`, and only the messages that came back are stored. The `live` table's
-//! month partitions are made before the batch's transaction (see `partitions`).
+//! NOTHING RETURNING`, and only the messages that came back are stored. The day
+//! partitions of the fresh-row tables are made before the batch's transaction (see
+//! `partitions`).
 
 use super::accounts;
 use super::interval_rows::IntervalRows;
@@ -19,7 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Transaction};
 
-/// The writer connection and what it knows about `live`'s partitions.
+/// The writer connection and what it knows about the fresh-row tables' partitions.
 #[derive(Debug)]
 pub(super) struct Writer {
     client: Client,
@@ -43,6 +44,13 @@ impl Writer {
         &mut self.client
     }
 
+    /// Drops the partitions that compaction up to `cut_ms` emptied.
+    pub(super) async fn drop_compacted(&mut self, cut_ms: i64) -> Result<(), StoreError> {
+        self.partitions
+            .drop_compacted(&mut self.client, cut_ms)
+            .await
+    }
+
     /// Writes a batch in one transaction (see [`crate::Store::write_batch`]).
     pub(super) async fn write_batch(&mut self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         self.partitions.make(&mut self.client, batch).await?;
@@ -53,14 +61,22 @@ impl Writer {
     }
 
     /// Deletes live readings older than `before_ms` and the sequence rows the contiguous
-    /// mark already covers (dedup no longer needs them). Month partitions wholly before
+    /// mark already covers (dedup no longer needs them). Partitions wholly before
     /// `before_ms` are dropped rather than emptied row by row.
     pub(super) async fn prune_live(&mut self, before_ms: i64) -> Result<u64, StoreError> {
         let dropped = self
             .partitions
-            .drop_before(&mut self.client, before_ms)
+            .drop_live_before(&mut self.client, before_ms)
             .await?;
         let transaction = self.client.transaction().await?;
+        // Minute rollup rows not compacted yet go with their readings, as compacted ones do
+        // (whole minutes: the one the cut falls in stays).
+        transaction
+            .execute(
+                "DELETE FROM rollups WHERE width_ms = 60000 AND bucket_ms < $1",
+                &[&(before_ms.div_euclid(60_000) * 60_000)],
+            )
+            .await?;
         let deleted = transaction
             .execute("DELETE FROM live WHERE ts_ms < $1", &[&before_ms])
             .await?

@@ -4,7 +4,6 @@
 
 use super::intervals::insert_interval;
 use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
-use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
 use crate::{StoreError, corrupt, read, stored_meter_id};
 use joule_protocol::{IntervalRecord, LiveReading, MeterId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -49,6 +48,10 @@ CREATE TABLE blocks (
     PRIMARY KEY (meter_id, kind, start_ms)
 );
 "#;
+
+/// Schema version 9: minute rollups are no longer kept in blocks (a compacted day's minute
+/// buckets are summed from its live readings); the blocks of code 3 that held them go.
+pub(super) const MINUTE_BLOCKS_MIGRATION: &str = compact::DROP_MINUTE_BLOCKS;
 
 /// Moves the interval records of a store written before version 8 from their JSON column
 /// into typed rows, logging progress every few seconds, then drops the old table.
@@ -112,21 +115,25 @@ pub(super) fn blocks(
         .collect::<Result<_, _>>()?)
 }
 
-/// The newest record of a meter's `kind` in blocks.
+/// The newest record of a meter's `kind` in blocks that end after `after_ms` (a fresh
+/// row's time: a block of a period over before it holds nothing newer and is not read).
 pub(super) fn newest_in_blocks<T: Compact>(
     connection: &Connection,
     meter: &str,
     kind: BlockKind,
+    after_ms: i64,
 ) -> Result<Option<T>, StoreError> {
     let data: Option<Vec<u8>> = connection
         .prepare_cached(
-            "SELECT data FROM blocks WHERE meter_id = ?1 AND kind = ?2
+            "SELECT data FROM blocks WHERE meter_id = ?1 AND kind = ?2 AND end_ms > ?3
              ORDER BY start_ms DESC LIMIT 1",
         )?
-        .query_row(params![meter, kind.code()], |row| row.get(0))
+        .query_row(params![meter, kind.code(), after_ms], |row| row.get(0))
         .optional()?;
     Ok(match data {
-        Some(data) => compact::decode::<T>(&data)?.pop(),
+        Some(data) => compact::decode::<T>(&data)?
+            .pop()
+            .filter(|record| record.ts_ms() > after_ms),
         None => None,
     })
 }
@@ -156,40 +163,18 @@ pub(super) fn compact(
     })
 }
 
-/// Moves one meter's rows before `cut_ms` into blocks; returns (rows, blocks written).
+/// Moves one meter's rows before `cut_ms` into blocks, and drops its minute rollup rows
+/// there (the live readings' blocks hold them); returns (rows, blocks written).
 fn compact_meter(
     transaction: &Transaction<'_>,
     meter: &str,
     cut_ms: i64,
 ) -> Result<(u64, u64), StoreError> {
     let mut moved = (0, 0);
+    let parameter = |n: u8| format!("?{n}");
     for kind in BlockKind::ALL {
-        // The rollup width is the third parameter; the other kinds ask it to be 0.
-        let width_ms = kind.rollup_width_ms().unwrap_or(0);
-        let (select, delete) = match kind {
-            BlockKind::Interval => (
-                format!(
-                    "SELECT {INTERVAL_COLUMNS} FROM intervals
-                     WHERE meter_id = ?1 AND ts_ms < ?2 AND ?3 = 0"
-                ),
-                "DELETE FROM intervals WHERE meter_id = ?1 AND ts_ms < ?2 AND ?3 = 0",
-            ),
-            BlockKind::Live => (
-                format!(
-                    "SELECT {READING_COLUMNS} FROM live
-                     WHERE meter_id = ?1 AND ts_ms < ?2 AND ?3 = 0"
-                ),
-                "DELETE FROM live WHERE meter_id = ?1 AND ts_ms < ?2 AND ?3 = 0",
-            ),
-            _ => (
-                format!(
-                    "SELECT {ROLLUP_COLUMNS} FROM rollups
-                     WHERE meter_id = ?1 AND bucket_ms < ?2 AND width_ms = ?3"
-                ),
-                "DELETE FROM rollups WHERE meter_id = ?1 AND bucket_ms < ?2 AND width_ms = ?3",
-            ),
-        };
-        let parameters = params![meter, cut_ms, width_ms];
+        let (select, delete) = kind.fresh_rows_sql(parameter);
+        let parameters = params![meter, cut_ms];
         let (rows, blocks) = match kind {
             BlockKind::Interval => {
                 let rows = fresh(transaction, &select, parameters, |row| read::interval(row))?;
@@ -199,17 +184,20 @@ fn compact_meter(
                 let rows = fresh(transaction, &select, parameters, |row| read::reading(row))?;
                 write_blocks(transaction, meter, kind, rows)?
             }
-            _ => {
+            BlockKind::HourRollup | BlockKind::DayRollup => {
                 let rows = fresh(transaction, &select, parameters, |row| read::bucket(row))?;
                 write_blocks(transaction, meter, kind, rows)?
             }
         };
         if rows > 0 {
-            transaction.prepare_cached(delete)?.execute(parameters)?;
+            transaction.prepare_cached(&delete)?.execute(parameters)?;
         }
         moved.0 += rows;
         moved.1 += blocks;
     }
+    transaction
+        .prepare_cached(&compact::minute_rollups_delete_sql(parameter))?
+        .execute(params![meter, cut_ms])?;
     Ok(moved)
 }
 

@@ -60,27 +60,35 @@ pub(super) fn latest_registers(
     for id in ids {
         let from_rollup = match rollup.query_row(params![id], newest).optional()? {
             Some(newest) => Some(newest),
-            None => compact::newest_in_blocks::<Bucket>(connection, &id, BlockKind::HourRollup)?
-                .map(|b| {
-                    (
-                        b.bucket_ms + 3_599_999,
-                        to_i64(b.import_last),
-                        to_i64(b.export_last),
-                    )
-                }),
+            None => compact::newest_in_blocks::<Bucket>(
+                connection,
+                &id,
+                BlockKind::HourRollup,
+                i64::MIN,
+            )?
+            .map(|b| {
+                (
+                    b.bucket_ms + 3_599_999,
+                    to_i64(b.import_last),
+                    to_i64(b.export_last),
+                )
+            }),
         };
         let from_record = match record.query_row(params![id], newest).optional()? {
             Some(newest) => Some(newest),
-            None => {
-                compact::newest_in_blocks::<IntervalRecord>(connection, &id, BlockKind::Interval)?
-                    .map(|r| {
-                        (
-                            r.ts_ms,
-                            to_i64(r.registers.import_mwh),
-                            to_i64(r.registers.export_mwh),
-                        )
-                    })
-            }
+            None => compact::newest_in_blocks::<IntervalRecord>(
+                connection,
+                &id,
+                BlockKind::Interval,
+                i64::MIN,
+            )?
+            .map(|r| {
+                (
+                    r.ts_ms,
+                    to_i64(r.registers.import_mwh),
+                    to_i64(r.registers.export_mwh),
+                )
+            }),
         };
         let Some((ts_ms, import_mwh, export_mwh)) = from_rollup.max(from_record) else {
             continue;
@@ -107,10 +115,11 @@ pub(super) fn latest_reading(
         .query_and_then(params![meter.as_str()], |row| read::reading(row))?
         .next()
         .transpose()?;
-    match fresh {
-        Some(reading) => Ok(Some(reading)),
-        None => compact::newest_in_blocks(connection, meter.as_str(), BlockKind::Live),
-    }
+    // A late reading for a compacted day may be the newest row but not the newest reading.
+    let after_ms = fresh.as_ref().map_or(i64::MIN, |reading| reading.ts_ms);
+    let compacted =
+        compact::newest_in_blocks(connection, meter.as_str(), BlockKind::Live, after_ms)?;
+    Ok(compacted.or(fresh))
 }
 
 pub(super) fn readings(
@@ -175,13 +184,22 @@ pub(super) fn series(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let blocks = match BlockKind::of_rollup(width_ms) {
-        Some(kind) => compact::blocks(connection, meter, kind, from_ms, to_ms)?,
+        // A bucket starting before `to_ms` may hold readings up to a width after it.
+        Some(kind) => compact::blocks(
+            connection,
+            meter,
+            kind,
+            from_ms,
+            to_ms.saturating_add(width_ms),
+        )?,
         None => Vec::new(),
     };
-    Ok(crate::compact::combine(&blocks, rows, from_ms, to_ms)?
-        .iter()
-        .map(Bucket::point)
-        .collect())
+    Ok(
+        crate::compact::combine_buckets(width_ms, &blocks, rows, from_ms, to_ms)?
+            .iter()
+            .map(Bucket::point)
+            .collect(),
+    )
 }
 
 /// A JSON column selected by `sql` (with the meter and time range as parameters), decoded.

@@ -4,7 +4,7 @@ use crate::StoreError;
 use rusqlite::Connection;
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     r#"
 CREATE TABLE meters (
     id TEXT PRIMARY KEY,
@@ -201,6 +201,7 @@ CREATE INDEX automation_runs_by_rule ON automation_runs (rule_id, id);
     super::billing::MIGRATION,
     // Typed interval records and compacted blocks; converted in Rust (see below).
     super::compact::MIGRATION,
+    super::compact::MINUTE_BLOCKS_MIGRATION,
 ];
 
 /// The version whose migration converts JSON interval records to typed rows.

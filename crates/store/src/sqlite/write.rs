@@ -261,8 +261,15 @@ pub(super) fn prune_live(connection: &mut Connection, before_ms: i64) -> Result<
     {
         let mut delete =
             transaction.prepare("DELETE FROM live WHERE meter_id = ?1 AND ts_ms < ?2")?;
+        // Minute rollup rows not compacted yet go with their readings, as compacted ones do
+        // (whole minutes: the one the cut falls in stays).
+        let mut minutes = transaction.prepare(&crate::compact::minute_rollups_delete_sql(|n| {
+            format!("?{n}")
+        }))?;
+        let minute_ms = before_ms.div_euclid(60_000) * 60_000;
         for meter in meters {
             deleted += delete.execute(params![meter, before_ms])? as u64;
+            minutes.execute(params![meter, minute_ms])?;
             deleted += super::compact::prune_live_blocks(&transaction, &meter, before_ms)?;
         }
     }
