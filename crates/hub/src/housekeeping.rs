@@ -1,7 +1,7 @@
 //! Housekeeping, every few seconds: commands past their expiry time out (a meter that never
 //! answered cannot leave one pending for ever); once an hour live readings past
 //! `storage.live_retention_days` are deleted (rollups, interval records and events stay);
-//! and once a UTC day, at start and after midnight, the history from before yesterday is
+//! and once a UTC day, at start and after midnight, the history from before today is
 //! compacted into blocks (`joule_store::Store::compact`).
 
 use crate::context::Shared;

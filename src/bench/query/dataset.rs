@@ -162,6 +162,7 @@ pub(super) async fn write(
     let mut seqs = vec![0u64; meters];
     let mut reports = Vec::new();
     let mut batch = Batch::default();
+    let mut in_flight: Option<tokio::task::JoinHandle<Result<_, joule_store::StoreError>>> = None;
     let mut written = 0u64;
     let mut compaction = 0u64;
     for hour in 1..=hours {
@@ -189,9 +190,17 @@ pub(super) async fn write(
         let midnight = now_ms % DAY_MS == 0;
         if batch.messages.len() >= BATCH_MESSAGES || hour == hours || midnight {
             written += batch.messages.len() as u64;
-            store.write_batch(&batch).await?;
-            batch.messages.clear();
+            // The batch is written while the homes make the next one (as a hub's writer
+            // stores while its reader takes in more), one batch in flight at a time.
+            if let Some(writing) = in_flight.take() {
+                writing.await??;
+            }
+            let (writer, full) = (Arc::clone(store), std::mem::take(&mut batch));
+            in_flight = Some(tokio::spawn(async move { writer.write_batch(&full).await }));
             if midnight || hour == hours {
+                if let Some(writing) = in_flight.take() {
+                    writing.await??;
+                }
                 // What the hub's housekeeping does as the days go by: live readings past
                 // retention go, and the history before today is compacted, so the store
                 // never holds more than a day of rows.

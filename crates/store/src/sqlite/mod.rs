@@ -1,7 +1,8 @@
 //! The SQLite backend: the default store, one file, WAL, one writer.
 //!
 //! Writes go through one connection (SQLite has one writer anyway) in one transaction per
-//! batch; reads use a second connection, which WAL lets run beside the writer. Commits are
+//! batch; reads use a few connections of their own, which WAL lets run beside the writer
+//! and beside each other. Commits are
 //! `synchronous = FULL`: a batch the hub acknowledges to meters survives a power cut, not
 //! just a crash of the hub. rusqlite is blocking, so every call runs on tokio's blocking
 //! pool.
@@ -32,11 +33,18 @@ pub struct SqliteStore {
     inner: Arc<Connections>,
 }
 
-/// The writer and the reader connection.
+/// Reader connections: readers run side by side (each on its own connection, which WAL
+/// lets run beside the writer), so an API request is not queued behind a long read and a
+/// billing run reads several meters at once.
+const READERS: usize = 4;
+
+/// The writer and the reader connections.
 #[derive(Debug)]
 struct Connections {
     writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    /// Where the next reader is looked for first, so waits spread over the connections.
+    next_reader: std::sync::atomic::AtomicUsize,
 }
 
 impl Connections {
@@ -44,8 +52,20 @@ impl Connections {
         lock(&self.writer)
     }
 
+    /// A free reader connection, or, when all are busy, the next one in turn.
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.reader)
+        let first = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for offset in 0..self.readers.len() {
+            let reader = &self.readers[(first + offset) % self.readers.len()];
+            match reader.try_lock() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        lock(&self.readers[first % self.readers.len()])
     }
 }
 
@@ -77,11 +97,14 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = open_connection(path)?;
         schema::migrate(&mut writer)?;
-        let reader = open_connection(path)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             inner: Arc::new(Connections {
                 writer: Mutex::new(writer),
-                reader: Mutex::new(reader),
+                readers,
+                next_reader: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
