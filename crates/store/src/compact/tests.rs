@@ -296,3 +296,61 @@ fn a_simulated_homes_history_compacts_small_and_reads_back() {
         "{per_interval:.1} bytes per interval record"
     );
 }
+
+/// A day of one simulated home's live readings at the meter's default rate, one a second
+/// (`live_interval_s = 1`), power sampled every second.
+fn simulated_day_each_second(seed: usize) -> Vec<LiveReading> {
+    use joule_sim::fleet::{Cadence, RegisterMeter, Report, Start, neighbourhood_home};
+    let start_ms = 1_793_491_200_000;
+    let cadence = Cadence {
+        step_s: 1,
+        live_every_s: 1,
+        interval_s: 900,
+    };
+    let start = Start {
+        ts_ms: start_ms,
+        ..Start::default()
+    };
+    let mut home = RegisterMeter::new(neighbourhood_home(7, seed), 0.0, cadence, start);
+    let mut reports = Vec::new();
+    home.advance_to(start_ms + DAY_MS, &mut reports);
+    reports
+        .into_iter()
+        .filter_map(|report| match report {
+            Report::Live(reading) => Some(reading),
+            Report::Interval(_) => None,
+        })
+        .enumerate()
+        .map(|(seq, mut reading)| {
+            reading.seq = seq as u64 + 1;
+            reading
+        })
+        .collect()
+}
+
+#[test]
+fn live_readings_at_one_a_second_compact_under_16_bytes_with_their_rollups() {
+    let (mut bytes, mut readings) = (0, 0);
+    for seed in [0, 1, 2, 5] {
+        let live = simulated_day_each_second(seed);
+        let block = encode(&live).expect("encode");
+        assert_eq!(decode::<LiveReading>(&block).expect("decode"), live);
+        bytes += block.len();
+        // What stays beside them once compacted: the hour and day rollups (a minute's
+        // buckets are summed from the readings).
+        let meter = joule_protocol::MeterId::new("m").expect("id");
+        let pairs: Vec<_> = live.iter().map(|r| (meter.clone(), r.clone())).collect();
+        for resolution in [crate::Resolution::Hour, crate::Resolution::Day] {
+            let buckets: Vec<Bucket> = crate::rollup_deltas(&pairs)
+                .iter()
+                .filter(|(_, r, _)| *r == resolution)
+                .map(|(_, _, point)| Bucket::of(point))
+                .collect();
+            bytes += encode(&buckets).expect("encode").len();
+        }
+        readings += live.len();
+    }
+    let per_reading = bytes as f64 / readings as f64;
+    println!("{per_reading:.2} bytes per live reading at one a second, rollups included");
+    assert!(per_reading < 16.0, "{per_reading:.2} bytes per live reading");
+}
