@@ -352,5 +352,8 @@ fn live_readings_at_one_a_second_compact_under_16_bytes_with_their_rollups() {
     }
     let per_reading = bytes as f64 / readings as f64;
     println!("{per_reading:.2} bytes per live reading at one a second, rollups included");
-    assert!(per_reading < 16.0, "{per_reading:.2} bytes per live reading");
+    assert!(
+        per_reading < 16.0,
+        "{per_reading:.2} bytes per live reading"
+    );
 }

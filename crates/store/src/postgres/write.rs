@@ -358,6 +358,11 @@ async fn write_rollups(
     let float = |value: fn(&crate::SeriesPoint) -> f64| -> Vec<f64> {
         deltas.iter().map(|(_, _, point)| value(point)).collect()
     };
+    let buckets: Vec<Bucket> = deltas
+        .iter()
+        .map(|(_, _, point)| Bucket::of(point))
+        .collect();
+    let sums = |value: fn(&Bucket) -> f64| -> Vec<f64> { buckets.iter().map(value).collect() };
     let meters: Vec<&str> = deltas.iter().map(|(meter, _, _)| meter.as_str()).collect();
     let widths: Vec<i64> = deltas
         .iter()
@@ -368,10 +373,10 @@ async fn write_rollups(
         &widths,
         &column(|p| p.ts_ms),
         &column(|p| to_i64(p.count)),
-        &float(|p| Bucket::of(p).p_sum),
+        &sums(|b| b.p_sum),
         &float(|p| p.p_min_w),
         &float(|p| p.p_max_w),
-        &float(|p| Bucket::of(p).v_sum),
+        &sums(|b| b.v_sum),
         &float(|p| p.v_min_v),
         &float(|p| p.v_max_v),
         &column(|p| to_i64(p.import_first_mwh)),
