@@ -5,8 +5,8 @@
 //! The figure is meters per second; the target (issue 5) is 100,000 meters in under 60 s.
 //! With `--from-store DIR` the records are instead read from the store `joule bench query
 //! --data DIR` filled (compacted, as a hub keeps them), every meter's last whole month,
-//! as the hub's run reads them (`joule_hub::billing::meter_intervals`, a day's margin on
-//! both sides, a few meters at a time), and the reads are part of the figure (issue 16:
+//! as the hub's run reads them (`joule_hub::billing::closed_period_intervals`, a few
+//! meters at a time), and the reads are part of the figure (issue 16:
 //! 5,000 meter-months per second).
 
 use std::io::{IsTerminal, Write};
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use jiff::civil::date;
+use joule_hub::billing::closed_period_intervals;
 use joule_hub::billing::convert::{MeterIntervals, from_records};
-use joule_hub::billing::meter_intervals;
 use joule_hub::billing::run::{MeterInput, bill_chunk};
 use joule_protocol::{IntervalRecord, MeterId, PAYLOAD_VERSION, PqCounters, Registers};
 use joule_store::{PostgresStore, SqliteStore, Store};
@@ -143,8 +143,8 @@ enum Records {
 
 impl Records {
     /// Meters `first..first + count`'s interval energy over `[from_ms, to_ms)`. From a
-    /// store, as the hub's billing run gets it: `meter_intervals` (the records around the
-    /// period, converted), a few meters at a time.
+    /// store, as the hub's billing run gets it: `closed_period_intervals` (the records
+    /// around the period, converted), a few meters at a time.
     fn intervals(
         &self,
         first: usize,
@@ -164,7 +164,7 @@ impl Records {
                 for group in ids.chunks(READS_IN_FLIGHT) {
                     let reads = group
                         .iter()
-                        .map(|id| meter_intervals(store.as_ref(), id, from_ms, to_ms));
+                        .map(|id| closed_period_intervals(store.as_ref(), id, from_ms, to_ms));
                     intervals.extend(futures_util::future::try_join_all(reads).await?);
                 }
                 Ok(intervals)

@@ -62,8 +62,13 @@ pub enum BillingError {
     Pricing(String),
 }
 
-/// One day, ms: the margin of records read around a range (boundary reads, the first
-/// interval's predecessor).
+/// One hour, ms: the margin [`closed_period_intervals`] reads first. It holds the records
+/// next to both boundaries (the first interval's predecessor, the boundary reads) for any
+/// interval length up to an hour.
+const NEAR_MS: i64 = 3_600_000;
+
+/// One day, ms: the margin of records read around a range (boundary reads across missing
+/// records, the first interval's predecessor).
 const MARGIN_MS: i64 = 86_400_000;
 
 /// The first day of a month `YYYY-MM` and of the month after.
@@ -97,6 +102,32 @@ pub async fn meter_intervals(
         )
         .await?;
     Ok(convert::from_records(&records, from_ms, to_ms))
+}
+
+/// The same as [`meter_intervals`] for a period that is over (a billing run's), read
+/// closer first: with a record at or before the start and one at or after the end within
+/// an hour, nothing further out is a nearest neighbour, so the conversion is the same, and
+/// the months on either side of the period are not read. Otherwise it reads as
+/// `meter_intervals` does.
+pub async fn closed_period_intervals(
+    store: &dyn Store,
+    meter: &MeterId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<MeterIntervals, StoreError> {
+    let near = store
+        .intervals(
+            meter,
+            from_ms.saturating_sub(NEAR_MS),
+            to_ms.saturating_add(NEAR_MS),
+        )
+        .await?;
+    let covered = near.first().is_some_and(|first| first.ts_ms <= from_ms)
+        && near.last().is_some_and(|last| last.ts_ms >= to_ms);
+    if covered {
+        return Ok(convert::from_records(&near, from_ms, to_ms));
+    }
+    meter_intervals(store, meter, from_ms, to_ms).await
 }
 
 /// The market data a plan needs over `[from_ms, to_ms)`: the stored points of every
@@ -137,6 +168,47 @@ pub async fn meter_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use joule_store::{Batch, SqliteStore, Stored};
+
+    /// A closed period read near its boundaries converts as it does with the day's margin,
+    /// whether the records around the boundaries are there or missing (then it reads wide).
+    #[tokio::test]
+    async fn a_closed_period_reads_the_same_near_or_wide() {
+        const Q: i64 = 900_000;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("hub.sqlite")).expect("store");
+        let meter = MeterId::new("m-1").expect("id");
+        // 2026-06-01 00:00 UTC, and three days of quarters around it but for the hours
+        // missing after the second day's start (a boundary to interpolate across).
+        let t0 = 1_780_272_000_000;
+        let messages = (-96_i64..200)
+            .filter(|q| !(100..110).contains(q))
+            .zip(1_u64..)
+            .map(|(q, seq)| {
+                let import_mwh = 1_000 + 250 * u64::try_from(q + 96).expect("positive");
+                let record = joule_testkit::interval_record(seq, t0 + q * Q, import_mwh, 7);
+                (meter.clone(), Stored::Interval(record))
+            })
+            .collect();
+        store
+            .write_batch(&Batch {
+                messages,
+                ..Batch::default()
+            })
+            .await
+            .expect("write");
+        // Whole periods of whole records, and one whose end has no record within an hour.
+        for (from_ms, to_ms) in [(t0, t0 + 96 * Q), (t0 + Q, t0 + 50 * Q), (t0, t0 + 104 * Q)] {
+            let near = closed_period_intervals(&store, &meter, from_ms, to_ms)
+                .await
+                .expect("near");
+            let wide = meter_intervals(&store, &meter, from_ms, to_ms)
+                .await
+                .expect("wide");
+            assert_eq!(near, wide, "{from_ms}..{to_ms}");
+            assert!(near.registers.is_some(), "{from_ms}..{to_ms}");
+        }
+    }
 
     #[test]
     fn months_are_yyyy_mm() {

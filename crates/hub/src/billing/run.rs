@@ -7,7 +7,7 @@
 //! a closed period is billed again only when asked for explicitly (`rerun`).
 
 use super::convert::MeterIntervals;
-use super::{BillingError, market_for, meter_intervals, month};
+use super::{BillingError, closed_period_intervals, market_for, month};
 use joule_clock::SharedClock;
 use joule_protocol::MeterId;
 use joule_store::{
@@ -242,7 +242,7 @@ impl Run {
     ) -> Result<MeterInput, StoreError> {
         Ok(MeterInput {
             meter: meter.clone(),
-            data: meter_intervals(self.store.as_ref(), meter, from_ms, to_ms).await?,
+            data: closed_period_intervals(self.store.as_ref(), meter, from_ms, to_ms).await?,
             credit_in_mwh: self.credit_in(meter).await?,
         })
     }
