@@ -2,10 +2,9 @@
 //!
 //! Writes go through one connection (SQLite has one writer anyway) in one transaction per
 //! batch; reads use a few connections of their own, which WAL lets run beside the writer
-//! and beside each other. Commits are
-//! `synchronous = FULL`: a batch the hub acknowledges to meters survives a power cut, not
-//! just a crash of the hub. rusqlite is blocking, so every call runs on tokio's blocking
-//! pool.
+//! and beside each other. Commits are `synchronous = FULL`: a batch the hub acknowledges
+//! to meters survives a power cut, not just a crash of the hub. rusqlite is blocking, so
+//! every call runs on tokio's blocking pool.
 
 mod accounts;
 mod alerting;
