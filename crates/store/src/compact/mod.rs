@@ -253,6 +253,11 @@ pub(crate) fn combine<T: Compact>(
     if records.is_empty() {
         return Ok(rows);
     }
+    // Blocks hold their records in order, one per key, and the blocks of a kind cover
+    // periods one after the other: with no rows to fold in they are the answer as read.
+    if rows.is_empty() {
+        return Ok(records);
+    }
     Ok(merge(records, rows))
 }
 
