@@ -28,8 +28,10 @@ use super::query::dataset;
 use super::{machine, write_json};
 use crate::cli::BenchBillingArgs;
 
-/// Meters converted and billed together (as a run's chunk, larger for less overhead).
-const CHUNK: usize = 1000;
+/// Meters converted and billed together, as a run's chunk (`joule_hub::billing::run`):
+/// larger chunks hold more meters' intervals at once, which the kernel then hands out
+/// afresh for every chunk.
+const CHUNK: usize = 200;
 
 /// Meters read at once from a store, as the hub's billing run reads them.
 const READS_IN_FLIGHT: usize = 4;
