@@ -246,7 +246,8 @@ pub struct SeriesQuery {
     /// End, Unix ms (exclusive; default: now).
     pub to_ms: Option<i64>,
     /// `raw`, `minute`, `hour` or `day`; default chosen from the range (raw up to 2 h,
-    /// minutes up to 2 days, hours up to 90 days, days beyond).
+    /// minutes up to 2 days, hours up to 90 days, days beyond), and, for a range whose
+    /// readings retention has removed, the next coarser one that has points (up to hours).
     pub resolution: Option<Resolution>,
 }
 
@@ -289,6 +290,16 @@ pub fn resolution_for(span_ms: i64) -> Resolution {
     }
 }
 
+/// The resolution an automatic choice falls back to when its own has no points: up to an
+/// hour, which is kept as long as the store keeps anything.
+fn coarser(resolution: Resolution) -> Option<Resolution> {
+    match resolution {
+        Resolution::Raw => Some(Resolution::Minute),
+        Resolution::Minute => Some(Resolution::Hour),
+        Resolution::Hour | Resolution::Day => None,
+    }
+}
+
 async fn series_of(
     state: &AppState,
     caller: &Caller,
@@ -301,18 +312,26 @@ async fn series_of(
         to_ms: query.to_ms,
     }
     .range(state.shared.now_ms())?;
-    let resolution = query
+    let mut resolution = query
         .resolution
         .unwrap_or_else(|| resolution_for(to_ms - from_ms));
-    // Buckets that overlap the range: start from the bucket holding `from_ms`.
-    let start = resolution
-        .bucket_ms()
-        .map_or(from_ms, |width| from_ms.div_euclid(width) * width);
-    let raw = state
-        .shared
-        .store
-        .series(&meter.id, resolution, start, to_ms)
-        .await?;
+    let raw = loop {
+        // Buckets that overlap the range: start from the bucket holding `from_ms`.
+        let start = resolution
+            .bucket_ms()
+            .map_or(from_ms, |width| from_ms.div_euclid(width) * width);
+        let raw = state
+            .shared
+            .store
+            .series(&meter.id, resolution, start, to_ms)
+            .await?;
+        // Raw readings and their minute buckets go at retention while hours stay: a range
+        // asked without a resolution falls back to the next coarser one that has points.
+        match coarser(resolution) {
+            Some(next) if raw.is_empty() && query.resolution.is_none() => resolution = next,
+            _ => break raw,
+        }
+    };
     let mut points = Vec::with_capacity(raw.len());
     let mut previous: Option<SeriesPoint> = None;
     for point in raw {

@@ -382,6 +382,27 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
     publish(&meter, &mut events, 6..=6, base_ms).await;
     read_until("\"seq\":6", &mut seen).await;
     drop(stream);
+    // Once retention has taken the readings (and their minute buckets), a range asked
+    // without a resolution is answered from the hour rollups, which stay.
+    hub.store.prune_live(to + 60_000).await.expect("prune");
+    let kept = hub
+        .api
+        .call(
+            &alice,
+            "GET",
+            &format!("/api/v1/meters/a-1/series?from_ms={from}&to_ms={to}"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(kept["resolution"], "hour", "{kept}");
+    let counted: u64 = kept["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| p["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(counted, 6, "the hour holds the pruned readings: {kept}");
     hub.stop().await;
 }
 

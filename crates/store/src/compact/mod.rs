@@ -109,7 +109,7 @@ impl BlockKind {
                 ROLLUP_COLUMNS,
                 format!(
                     "meter_id = {meter} AND width_ms = {} AND bucket_ms < {cut}",
-                    self.period_width_ms()
+                    self.bucket_width_ms()
                 ),
             ),
         };
@@ -120,7 +120,7 @@ impl BlockKind {
     }
 
     /// A rollup kind's bucket width, ms (0 for the others, which never ask).
-    fn period_width_ms(self) -> i64 {
+    fn bucket_width_ms(self) -> i64 {
         match self {
             Self::HourRollup => 3_600_000,
             Self::DayRollup => 86_400_000,
