@@ -94,13 +94,7 @@ pub async fn meter_intervals(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<MeterIntervals, StoreError> {
-    let records = store
-        .intervals(
-            meter,
-            from_ms.saturating_sub(MARGIN_MS),
-            to_ms.saturating_add(MARGIN_MS),
-        )
-        .await?;
+    let records = records_around(store, meter, from_ms, to_ms, MARGIN_MS).await?;
     Ok(convert::from_records(&records, from_ms, to_ms))
 }
 
@@ -115,19 +109,30 @@ pub async fn closed_period_intervals(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<MeterIntervals, StoreError> {
-    let near = store
-        .intervals(
-            meter,
-            from_ms.saturating_sub(NEAR_MS),
-            to_ms.saturating_add(NEAR_MS),
-        )
-        .await?;
+    let near = records_around(store, meter, from_ms, to_ms, NEAR_MS).await?;
     let covered = near.first().is_some_and(|first| first.ts_ms <= from_ms)
         && near.last().is_some_and(|last| last.ts_ms >= to_ms);
     if covered {
         return Ok(convert::from_records(&near, from_ms, to_ms));
     }
     meter_intervals(store, meter, from_ms, to_ms).await
+}
+
+/// A meter's interval records in `[from_ms, to_ms)` widened by `margin_ms` on both sides.
+async fn records_around(
+    store: &dyn Store,
+    meter: &MeterId,
+    from_ms: i64,
+    to_ms: i64,
+    margin_ms: i64,
+) -> Result<Vec<joule_protocol::IntervalRecord>, StoreError> {
+    store
+        .intervals(
+            meter,
+            from_ms.saturating_sub(margin_ms),
+            to_ms.saturating_add(margin_ms),
+        )
+        .await
 }
 
 /// The market data a plan needs over `[from_ms, to_ms)`: the stored points of every

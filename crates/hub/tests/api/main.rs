@@ -266,6 +266,16 @@ async fn publish(
     panic!("readings {seqs:?} were never acknowledged");
 }
 
+/// How many readings a series response's points sum up.
+fn readings_in(series: &serde_json::Value) -> u64 {
+    series["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| p["count"].as_u64().expect("count"))
+        .sum()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meters_data_appears_through_the_api_and_streams_live() {
     let hub = Fixture::start().await;
@@ -305,13 +315,11 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
         )
         .await
         .json();
-    let counted: u64 = minutes["points"]
-        .as_array()
-        .expect("points")
-        .iter()
-        .map(|p| p["count"].as_u64().expect("count"))
-        .sum();
-    assert_eq!(counted, 5, "the minute rollups hold every reading once");
+    assert_eq!(
+        readings_in(&minutes),
+        5,
+        "the minute rollups hold every reading once"
+    );
     let gaps = hub
         .api
         .call(&alice, "GET", "/api/v1/meters/a-1/gaps", None)
@@ -396,13 +404,11 @@ async fn a_meters_data_appears_through_the_api_and_streams_live() {
         .await
         .json();
     assert_eq!(kept["resolution"], "hour", "{kept}");
-    let counted: u64 = kept["points"]
-        .as_array()
-        .expect("points")
-        .iter()
-        .map(|p| p["count"].as_u64().expect("count"))
-        .sum();
-    assert_eq!(counted, 6, "the hour holds the pruned readings: {kept}");
+    assert_eq!(
+        readings_in(&kept),
+        6,
+        "the hour holds the pruned readings: {kept}"
+    );
     hub.stop().await;
 }
 
