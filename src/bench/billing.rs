@@ -19,8 +19,8 @@ use jiff::civil::date;
 use joule_hub::billing::closed_period_intervals;
 use joule_hub::billing::convert::{MeterIntervals, from_records};
 use joule_hub::billing::run::{MeterInput, bill_chunk};
-use joule_protocol::{IntervalRecord, MeterId, PAYLOAD_VERSION, PqCounters, Registers};
-use joule_store::{PostgresStore, SqliteStore, Store};
+use joule_protocol::MeterId;
+use joule_store::{IntervalRegisters, PostgresStore, SqliteStore, Store};
 use joule_tariff::{Market, Period, Plan};
 use serde_json::json;
 
@@ -87,7 +87,7 @@ switches = [
 
 /// One household's month of records: base load, an evening peak, and for every third
 /// household midday solar export; cumulative registers at the end of each quarter hour.
-fn household(variant: usize, period: Period) -> Vec<IntervalRecord> {
+fn household(variant: usize, period: Period) -> Vec<IntervalRegisters> {
     let start_s = period.start().as_second();
     let quarters = (period.end().as_second() - start_s) / 900;
     let v = variant as u64;
@@ -111,22 +111,13 @@ fn household(variant: usize, period: Period) -> Vec<IntervalRecord> {
                     export_mwh += energy;
                 }
             }
-            IntervalRecord {
-                v: PAYLOAD_VERSION,
+            IntervalRegisters {
                 seq: k as u64 + 1,
                 ts_ms: (start_s + k * 900) * 1000,
                 interval_s: 900,
-                registers: Registers {
-                    import_mwh,
-                    export_mwh,
-                    ..Registers::default()
-                },
-                tariffs: Vec::new(),
-                voltage_min_v: 228.0,
-                voltage_max_v: 233.0,
-                voltage_avg_v: 230.5,
+                import_mwh,
+                export_mwh,
                 max_demand_w: None,
-                pq: PqCounters::default(),
             }
         })
         .collect()
@@ -135,7 +126,7 @@ fn household(variant: usize, period: Period) -> Vec<IntervalRecord> {
 /// Where the meters' records come from.
 enum Records {
     /// Made in memory: meter n has household n mod `HOUSEHOLDS`.
-    Households(Vec<Vec<IntervalRecord>>),
+    Households(Vec<Vec<IntervalRegisters>>),
     /// Read from a stored history, meter by meter.
     Store {
         store: Arc<dyn Store>,

@@ -96,6 +96,14 @@ pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRecord>, StoreError>;
+    /// The registers of the same records as [`Store::intervals`]: what billing reads,
+    /// from fewer columns (in compacted blocks, the others are not decompressed).
+    async fn interval_registers(
+        &self,
+        meter: &MeterId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<IntervalRegisters>, StoreError>;
     /// Events of a meter with `from_ms <= ts_ms < to_ms`, oldest first.
     async fn events(
         &self,

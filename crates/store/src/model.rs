@@ -254,6 +254,38 @@ impl Resolution {
     pub const ROLLUPS: [Self; 3] = [Self::Minute, Self::Hour, Self::Day];
 }
 
+/// An interval record's registers, as billing reads them: the snapshot at the end of
+/// the interval, without the record's other fields, so a billing run reads fewer
+/// columns ([`Store::interval_registers`](crate::Store::interval_registers)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalRegisters {
+    /// Per-meter sequence number.
+    pub seq: u64,
+    /// End of the interval, Unix ms.
+    pub ts_ms: i64,
+    /// Length of the interval, s.
+    pub interval_s: u32,
+    /// Import register at the end of the interval, mWh.
+    pub import_mwh: u64,
+    /// Export register at the end of the interval, mWh.
+    pub export_mwh: u64,
+    /// Maximum demand register at the end of the interval, W.
+    pub max_demand_w: Option<f64>,
+}
+
+impl From<&IntervalRecord> for IntervalRegisters {
+    fn from(record: &IntervalRecord) -> Self {
+        Self {
+            seq: record.seq,
+            ts_ms: record.ts_ms,
+            interval_s: record.interval_s,
+            import_mwh: record.registers.import_mwh,
+            export_mwh: record.registers.export_mwh,
+            max_demand_w: record.max_demand_w,
+        }
+    }
+}
+
 /// One point of a meter's time series: a rollup bucket, or one raw reading.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SeriesPoint {

@@ -4,7 +4,9 @@
 //! stays each backend's SQL.
 
 use crate::rows::{ResultRow, narrow};
-use crate::{Bucket, DeadLetter, Gap, StoreError, corrupt, stored_meter_id, to_u64};
+use crate::{
+    Bucket, DeadLetter, Gap, IntervalRegisters, StoreError, corrupt, stored_meter_id, to_u64,
+};
 use joule_protocol::{
     EventMessage, IntervalRecord, LiveReading, MeterId, PhaseReading, PqCounters, Registers,
     RelayState,
@@ -56,6 +58,22 @@ pub(crate) const INTERVAL_COLUMNS: &str = "v, seq, ts_ms, interval_s, import_mwh
     q1_mvarh, q2_mvarh, q3_mvarh, q4_mvarh, apparent_import_mvah, apparent_export_mvah,
     tariffs, voltage_min_v, voltage_max_v, voltage_avg_v, max_demand_w, sags, swells,
     interruptions";
+
+/// The columns `interval_registers` reads, of `intervals`.
+pub(crate) const INTERVAL_REGISTER_COLUMNS: &str =
+    "seq, ts_ms, interval_s, import_mwh, export_mwh, max_demand_w";
+
+/// An interval record's registers, from `INTERVAL_REGISTER_COLUMNS`.
+pub(crate) fn interval_registers(row: &impl ResultRow) -> Result<IntervalRegisters, StoreError> {
+    Ok(IntervalRegisters {
+        seq: to_u64(row.int(0)?),
+        ts_ms: row.int(1)?,
+        interval_s: narrow(row.int(2)?, "interval length")?,
+        import_mwh: to_u64(row.int(3)?),
+        export_mwh: to_u64(row.int(4)?),
+        max_demand_w: row.opt_real(5)?,
+    })
+}
 
 /// An interval record, from `INTERVAL_COLUMNS`.
 pub(crate) fn interval(row: &impl ResultRow) -> Result<IntervalRecord, StoreError> {

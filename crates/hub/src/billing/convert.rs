@@ -1,7 +1,8 @@
 //! From stored interval records to the interval energy billing needs.
 //!
 //! A meter sends cumulative register snapshots at the end of each clock-aligned interval
-//! (`IntervalRecord`); `joule_tariff` bills energy per interval and the register reads at
+//! (`IntervalRecord`, of which billing reads the registers: `IntervalRegisters`);
+//! `joule_tariff` bills energy per interval and the register reads at
 //! the period's boundaries. The energy of an interval is the difference between two
 //! consecutive snapshots, so it is exact whatever the meter's clock did in between:
 //!
@@ -20,7 +21,7 @@
 //!   interval's peak); otherwise it is left to the tariff, which takes the interval's
 //!   average power.
 
-use joule_protocol::IntervalRecord;
+use joule_store::IntervalRegisters;
 use joule_tariff::{Interval, RegisterRead, RegisterReads};
 
 /// One meter's interval energy over `[from_ms, to_ms)`.
@@ -41,8 +42,8 @@ pub struct MeterIntervals {
 /// Converts one meter's records (any order, duplicates allowed) to interval energy within
 /// `[from_ms, to_ms)`. Records before `from_ms` and at `to_ms` are needed for the first
 /// interval and the boundary reads; the caller fetches some margin on both sides.
-pub fn from_records(records: &[IntervalRecord], from_ms: i64, to_ms: i64) -> MeterIntervals {
-    let mut sorted: Vec<&IntervalRecord> = records.iter().collect();
+pub fn from_records(records: &[IntervalRegisters], from_ms: i64, to_ms: i64) -> MeterIntervals {
+    let mut sorted: Vec<&IntervalRegisters> = records.iter().collect();
     sorted.sort_by_key(|r| r.ts_ms);
     sorted.dedup_by_key(|r| r.ts_ms);
     let mut out = MeterIntervals::default();
@@ -51,14 +52,8 @@ pub fn from_records(records: &[IntervalRecord], from_ms: i64, to_ms: i64) -> Met
         if after.ts_ms <= from_ms || before.ts_ms >= to_ms {
             continue;
         }
-        let import = after
-            .registers
-            .import_mwh
-            .checked_sub(before.registers.import_mwh);
-        let export = after
-            .registers
-            .export_mwh
-            .checked_sub(before.registers.export_mwh);
+        let import = after.import_mwh.checked_sub(before.import_mwh);
+        let export = after.export_mwh.checked_sub(before.export_mwh);
         let (Some(import), Some(export)) = (import, export) else {
             out.resets.push(after.ts_ms);
             continue;
@@ -78,8 +73,8 @@ pub fn from_records(records: &[IntervalRecord], from_ms: i64, to_ms: i64) -> Met
 /// Adds the intervals between two consecutive records.
 fn spread(
     out: &mut MeterIntervals,
-    before: &IntervalRecord,
-    after: &IntervalRecord,
+    before: &IntervalRegisters,
+    after: &IntervalRegisters,
     import_mwh: u64,
     export_mwh: u64,
     from_ms: i64,
@@ -140,15 +135,15 @@ fn share(total: u64, parts: i64, k: i64) -> i64 {
 /// The registers at `at_ms`: the record there, or the interpolation between the nearest
 /// records on both sides (when the registers did not go backwards between them).
 fn read_at(
-    sorted: &[&IntervalRecord],
+    sorted: &[&IntervalRegisters],
     at_ms: i64,
     interpolated: &mut bool,
 ) -> Option<RegisterRead> {
     let index = sorted.partition_point(|r| r.ts_ms < at_ms);
     if let Some(exact) = sorted.get(index).filter(|r| r.ts_ms == at_ms) {
         return Some(RegisterRead {
-            import_mwh: exact.registers.import_mwh,
-            export_mwh: exact.registers.export_mwh,
+            import_mwh: exact.import_mwh,
+            export_mwh: exact.export_mwh,
         });
     }
     let before = sorted.get(index.checked_sub(1)?)?;
@@ -161,8 +156,8 @@ fn read_at(
         u64::try_from(part).ok().map(|part| a + part)
     };
     let read = RegisterRead {
-        import_mwh: fraction(before.registers.import_mwh, after.registers.import_mwh)?,
-        export_mwh: fraction(before.registers.export_mwh, after.registers.export_mwh)?,
+        import_mwh: fraction(before.import_mwh, after.import_mwh)?,
+        export_mwh: fraction(before.export_mwh, after.export_mwh)?,
     };
     *interpolated = true;
     Some(read)
@@ -176,8 +171,13 @@ mod tests {
     const T0: i64 = 1_780_272_000_000;
     const Q: i64 = 900_000;
 
-    fn record(quarter: i64, import_mwh: u64, export_mwh: u64) -> IntervalRecord {
-        joule_testkit::interval_record(1, T0 + quarter * Q, import_mwh, export_mwh)
+    fn record(quarter: i64, import_mwh: u64, export_mwh: u64) -> IntervalRegisters {
+        IntervalRegisters::from(&joule_testkit::interval_record(
+            1,
+            T0 + quarter * Q,
+            import_mwh,
+            export_mwh,
+        ))
     }
 
     fn energy(out: &MeterIntervals) -> Vec<(i64, i64, bool)> {

@@ -118,16 +118,16 @@ pub async fn closed_period_intervals(
     meter_intervals(store, meter, from_ms, to_ms).await
 }
 
-/// A meter's interval records in `[from_ms, to_ms)` widened by `margin_ms` on both sides.
+/// A meter's interval registers in `[from_ms, to_ms)` widened by `margin_ms` on both sides.
 async fn records_around(
     store: &dyn Store,
     meter: &MeterId,
     from_ms: i64,
     to_ms: i64,
     margin_ms: i64,
-) -> Result<Vec<joule_protocol::IntervalRecord>, StoreError> {
+) -> Result<Vec<joule_store::IntervalRegisters>, StoreError> {
     store
-        .intervals(
+        .interval_registers(
             meter,
             from_ms.saturating_sub(margin_ms),
             to_ms.saturating_add(margin_ms),

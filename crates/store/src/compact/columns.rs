@@ -166,16 +166,19 @@ fn damaged(detail: &str) -> StoreError {
     }
 }
 
-/// Columns being read back, in the order they were written.
+/// Columns being read back, in the order they were written. A column is decompressed
+/// only when it is read, so a reader that needs a few fields skips the others for free.
 #[derive(Debug)]
-pub(crate) struct ColumnReader {
+pub(crate) struct ColumnReader<'a> {
     count: usize,
-    columns: std::vec::IntoIter<Column>,
+    /// Each column's type code and compressed bytes, the next one first.
+    columns: std::vec::IntoIter<(u8, &'a [u8])>,
 }
 
-impl ColumnReader {
-    /// Decodes a block's columns.
-    pub(super) fn new(bytes: &[u8]) -> Result<Self, StoreError> {
+impl<'a> ColumnReader<'a> {
+    /// Splits a block into its columns (checking the layout; the values are decompressed
+    /// as they are read).
+    pub(super) fn new(bytes: &'a [u8]) -> Result<Self, StoreError> {
         let mut rest = bytes;
         let version = take(&mut rest, 1)?[0];
         if version != FORMAT_VERSION {
@@ -187,8 +190,7 @@ impl ColumnReader {
         for _ in 0..column_count {
             let type_code = take(&mut rest, 1)?[0];
             let length = read_u32(&mut rest)? as usize;
-            let compressed = take(&mut rest, length)?;
-            columns.push(decompress(type_code, compressed)?);
+            columns.push((type_code, take(&mut rest, length)?));
         }
         if !rest.is_empty() {
             return Err(damaged("bytes after the last column"));
@@ -205,9 +207,21 @@ impl ColumnReader {
     }
 
     fn next(&mut self) -> Result<Column, StoreError> {
-        self.columns
+        let (type_code, compressed) = self
+            .columns
             .next()
-            .ok_or_else(|| damaged("a column is missing"))
+            .ok_or_else(|| damaged("a column is missing"))?;
+        decompress(type_code, compressed)
+    }
+
+    /// Passes over the next `n` columns without decompressing them.
+    pub(super) fn skip(&mut self, n: usize) -> Result<(), StoreError> {
+        for _ in 0..n {
+            self.columns
+                .next()
+                .ok_or_else(|| damaged("a column is missing"))?;
+        }
+        Ok(())
     }
 
     /// The next column, of signed integers.
@@ -327,6 +341,7 @@ mod tests {
         writer.unsigned([3; 500]);
         writer.float([-0.0; 7]);
         writer.signed([i64::MIN; 2]);
+        writer.signed([4, 5, 6]);
         let bytes = writer.finish().expect("encode");
         let mut reader = ColumnReader::new(&bytes).expect("decode");
         assert_eq!(reader.count(), 3);
@@ -348,7 +363,9 @@ mod tests {
         let zeros = reader.float().expect("constant float");
         assert!(zeros.len() == 7 && zeros.iter().all(|z| z.to_bits() == (-0.0_f64).to_bits()));
         assert_eq!(reader.signed().expect("constant signed"), [i64::MIN; 2]);
+        reader.skip(1).expect("skips the last column");
         assert!(reader.float().is_err(), "no more columns");
+        assert!(reader.skip(1).is_err(), "nothing to skip");
     }
 
     #[test]

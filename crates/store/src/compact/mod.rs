@@ -17,7 +17,7 @@ mod records;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use records::Compact;
+pub(crate) use records::{Columnar, Compact};
 
 use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
 use crate::{Bucket, SeriesPoint, StoreError};
@@ -187,16 +187,16 @@ pub(crate) fn encode<T: Compact>(records: &[T]) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The records of a block written by [`encode`].
-pub(crate) fn decode<T: Compact>(bytes: &[u8]) -> Result<Vec<T>, StoreError> {
+pub(crate) fn decode<T: Columnar>(bytes: &[u8]) -> Result<Vec<T>, StoreError> {
     let mut columns = ColumnReader::new(bytes)?;
     T::read(&mut columns)
 }
 
 /// A block's records with fresh ones merged in, in order: records with the same key are
 /// one (a bucket's parts are folded; a record stored twice is kept once).
-pub(crate) fn merge<T: Compact>(mut records: Vec<T>, fresh: Vec<T>) -> Vec<T> {
+pub(crate) fn merge<T: Columnar>(mut records: Vec<T>, fresh: Vec<T>) -> Vec<T> {
     records.extend(fresh);
-    records.sort_by_key(Compact::order_key);
+    records.sort_by_key(Columnar::order_key);
     let mut merged: Vec<T> = Vec::with_capacity(records.len());
     for record in records {
         match merged.last_mut() {
@@ -223,7 +223,7 @@ pub(crate) fn by_period<T: Compact>(
 }
 
 /// The records at or after `from_ms`, and how many went (pruning a block the cut falls in).
-pub(crate) fn keep_from<T: Compact>(records: Vec<T>, from_ms: i64) -> (Vec<T>, u64) {
+pub(crate) fn keep_from<T: Columnar>(records: Vec<T>, from_ms: i64) -> (Vec<T>, u64) {
     let before = records.len();
     let kept: Vec<T> = records
         .into_iter()
@@ -236,7 +236,7 @@ pub(crate) fn keep_from<T: Compact>(records: Vec<T>, from_ms: i64) -> (Vec<T>, u
 /// What a reader asks of one kind in `[from_ms, to_ms)`: the records of the blocks that
 /// overlap it and the fresh rows, in order (a bucket split between a block and a row read
 /// as one).
-pub(crate) fn combine<T: Compact>(
+pub(crate) fn combine<T: Columnar>(
     blocks: &[Vec<u8>],
     rows: Vec<T>,
     from_ms: i64,
@@ -244,11 +244,13 @@ pub(crate) fn combine<T: Compact>(
 ) -> Result<Vec<T>, StoreError> {
     let mut records = Vec::new();
     for block in blocks {
-        records.extend(
-            decode::<T>(block)?
-                .into_iter()
-                .filter(|record| (from_ms..to_ms).contains(&record.ts_ms())),
-        );
+        let mut decoded = decode::<T>(block)?;
+        decoded.retain(|record| (from_ms..to_ms).contains(&record.ts_ms()));
+        if records.is_empty() {
+            records = decoded;
+        } else {
+            records.append(&mut decoded);
+        }
     }
     if records.is_empty() {
         return Ok(rows);

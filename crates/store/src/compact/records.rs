@@ -2,16 +2,18 @@
 //!
 //! A field's column is written and read in the same position of the same function pair,
 //! so the two directions cannot drift apart; the round-trip tests in `compact/tests.rs`
-//! hold them to "every record reads back exactly as stored".
+//! hold them to "every record reads back exactly as stored". One projection,
+//! [`IntervalRegisters`], reads a few columns of interval blocks and skips the rest; its
+//! test holds it to the fields of the records read whole.
 
 use super::columns::{ColumnReader, ColumnWriter};
-use crate::{Bucket, StoreError};
+use crate::{Bucket, IntervalRegisters, StoreError};
 use joule_protocol::{
     IntervalRecord, LiveReading, PhaseReading, PqCounters, Registers, RelayState, TariffRegisters,
 };
 
-/// A record kept in compacted blocks.
-pub(crate) trait Compact: Sized {
+/// A record read from compacted blocks: a kind kept there, or a projection of one.
+pub(crate) trait Columnar: Sized {
     /// The record's time, Unix ms: what places it in a block's period.
     fn ts_ms(&self) -> i64;
     /// The key that orders records within a block and tells two records apart.
@@ -19,11 +21,32 @@ pub(crate) trait Compact: Sized {
     /// Folds another part of the record with the same key into this one (a rollup bucket
     /// written in two parts); a record stored twice is the same, so the default keeps it.
     fn absorb(&mut self, _other: &Self) {}
-    /// Writes `records` as columns.
-    fn write(records: &[Self], columns: &mut ColumnWriter);
-    /// Reads the records written by `write`.
+    /// Reads the records of a block.
     fn read(columns: &mut ColumnReader) -> Result<Vec<Self>, StoreError>;
 }
+
+/// A record kept in compacted blocks: written by `write`, read back whole by
+/// [`Columnar::read`].
+pub(crate) trait Compact: Columnar {
+    /// Writes `records` as columns.
+    fn write(records: &[Self], columns: &mut ColumnWriter);
+}
+
+/// Builds a block's `n` records, one per index, in a vector allocated once (a block
+/// holds thousands; growing the vector would copy them over and over).
+fn build<T>(
+    n: usize,
+    mut record: impl FnMut(usize) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut records = Vec::with_capacity(n);
+    for i in 0..n {
+        records.push(record(i)?);
+    }
+    Ok(records)
+}
+
+/// The columns `registers_write` writes.
+const REGISTER_COLUMNS: usize = 8;
 
 fn registers_write<'a>(
     registers: impl Iterator<Item = &'a Registers> + Clone,
@@ -110,14 +133,6 @@ fn u32_of(value: u64, what: &'static str) -> Result<u32, StoreError> {
 }
 
 impl Compact for IntervalRecord {
-    fn ts_ms(&self) -> i64 {
-        self.ts_ms
-    }
-
-    fn order_key(&self) -> (i64, u64) {
-        (self.ts_ms, self.seq)
-    }
-
     fn write(records: &[Self], c: &mut ColumnWriter) {
         c.unsigned(records.iter().map(|r| u64::from(r.v)));
         c.unsigned(records.iter().map(|r| r.seq));
@@ -136,6 +151,16 @@ impl Compact for IntervalRecord {
         c.unsigned(records.iter().map(|r| u64::from(r.pq.sags)));
         c.unsigned(records.iter().map(|r| u64::from(r.pq.swells)));
         c.unsigned(records.iter().map(|r| u64::from(r.pq.interruptions)));
+    }
+}
+
+impl Columnar for IntervalRecord {
+    fn ts_ms(&self) -> i64 {
+        self.ts_ms
+    }
+
+    fn order_key(&self) -> (i64, u64) {
+        (self.ts_ms, self.seq)
     }
 
     fn read(c: &mut ColumnReader) -> Result<Vec<Self>, StoreError> {
@@ -186,27 +211,70 @@ impl Compact for IntervalRecord {
             return Err(short());
         }
         let mut tariffs = tariffs.into_iter();
-        (0..n)
-            .map(|i| {
-                Ok(IntervalRecord {
-                    v: u32_of(v[i], "payload version")?,
-                    seq: seq[i],
-                    ts_ms: ts_ms[i],
-                    interval_s: u32_of(interval_s[i], "interval length")?,
-                    registers: registers[i],
-                    tariffs: tariffs.next().unwrap_or_default(),
-                    voltage_min_v: voltage_min_v[i],
-                    voltage_max_v: voltage_max_v[i],
-                    voltage_avg_v: voltage_avg_v[i],
-                    max_demand_w: max_demand_w[i],
-                    pq: PqCounters {
-                        sags: u32_of(sags[i], "sag count")?,
-                        swells: u32_of(swells[i], "swell count")?,
-                        interruptions: u32_of(interruptions[i], "interruption count")?,
-                    },
-                })
+        build(n, |i| {
+            Ok(IntervalRecord {
+                v: u32_of(v[i], "payload version")?,
+                seq: seq[i],
+                ts_ms: ts_ms[i],
+                interval_s: u32_of(interval_s[i], "interval length")?,
+                registers: registers[i],
+                tariffs: tariffs.next().unwrap_or_default(),
+                voltage_min_v: voltage_min_v[i],
+                voltage_max_v: voltage_max_v[i],
+                voltage_avg_v: voltage_avg_v[i],
+                max_demand_w: max_demand_w[i],
+                pq: PqCounters {
+                    sags: u32_of(sags[i], "sag count")?,
+                    swells: u32_of(swells[i], "swell count")?,
+                    interruptions: u32_of(interruptions[i], "interruption count")?,
+                },
             })
-            .collect()
+        })
+    }
+}
+
+impl Columnar for IntervalRegisters {
+    fn ts_ms(&self) -> i64 {
+        self.ts_ms
+    }
+
+    fn order_key(&self) -> (i64, u64) {
+        (self.ts_ms, self.seq)
+    }
+
+    /// The columns `IntervalRecord::write` lays out, skipping those billing does not read.
+    fn read(c: &mut ColumnReader) -> Result<Vec<Self>, StoreError> {
+        c.skip(1)?; // payload version
+        let seq = c.unsigned()?;
+        let ts_ms = c.signed()?;
+        let interval_s = c.unsigned()?;
+        let import = c.unsigned()?;
+        let export = c.unsigned()?;
+        // The other registers; the tariff counts, numbers and registers; three voltages.
+        c.skip(REGISTER_COLUMNS - 2 + 4 + 3)?;
+        let max_demand_w = c.optional_float()?;
+        let n = c.count();
+        let columns = [
+            seq.len(),
+            ts_ms.len(),
+            interval_s.len(),
+            import.len(),
+            export.len(),
+            max_demand_w.len(),
+        ];
+        if columns.iter().any(|&len| len != n) {
+            return Err(short());
+        }
+        build(n, |i| {
+            Ok(IntervalRegisters {
+                seq: seq[i],
+                ts_ms: ts_ms[i],
+                interval_s: u32_of(interval_s[i], "interval length")?,
+                import_mwh: import[i],
+                export_mwh: export[i],
+                max_demand_w: max_demand_w[i],
+            })
+        })
     }
 }
 
@@ -232,14 +300,6 @@ fn relay_of(code: u64) -> Result<RelayState, StoreError> {
 }
 
 impl Compact for LiveReading {
-    fn ts_ms(&self) -> i64 {
-        self.ts_ms
-    }
-
-    fn order_key(&self) -> (i64, u64) {
-        (self.ts_ms, self.seq)
-    }
-
     fn write(records: &[Self], c: &mut ColumnWriter) {
         c.unsigned(records.iter().map(|r| u64::from(r.v)));
         c.unsigned(records.iter().map(|r| r.seq));
@@ -262,6 +322,16 @@ impl Compact for LiveReading {
         registers_write(records.iter().map(|r| &r.registers), c);
         c.unsigned(records.iter().map(|r| u64::from(r.tariff)));
         c.unsigned(records.iter().map(|r| relay_code(r.relay)));
+    }
+}
+
+impl Columnar for LiveReading {
+    fn ts_ms(&self) -> i64 {
+        self.ts_ms
+    }
+
+    fn order_key(&self) -> (i64, u64) {
+        (self.ts_ms, self.seq)
     }
 
     fn read(c: &mut ColumnReader) -> Result<Vec<Self>, StoreError> {
@@ -322,42 +392,28 @@ impl Compact for LiveReading {
             return Err(short());
         }
         let mut phases = phases.into_iter();
-        (0..n)
-            .map(|i| {
-                Ok(LiveReading {
-                    v: u32_of(v[i], "payload version")?,
-                    seq: seq[i],
-                    ts_ms: ts_ms[i],
-                    voltage_v: voltage_v[i],
-                    current_a: current_a[i],
-                    p_w: p_w[i],
-                    q_var: q_var[i],
-                    s_va: s_va[i],
-                    pf: pf[i],
-                    freq_hz: freq_hz[i],
-                    phases: phases.next().unwrap_or_default(),
-                    registers: registers[i],
-                    tariff: u8_of(tariff[i], "tariff")?,
-                    relay: relay_of(relay[i])?,
-                })
+        build(n, |i| {
+            Ok(LiveReading {
+                v: u32_of(v[i], "payload version")?,
+                seq: seq[i],
+                ts_ms: ts_ms[i],
+                voltage_v: voltage_v[i],
+                current_a: current_a[i],
+                p_w: p_w[i],
+                q_var: q_var[i],
+                s_va: s_va[i],
+                pf: pf[i],
+                freq_hz: freq_hz[i],
+                phases: phases.next().unwrap_or_default(),
+                registers: registers[i],
+                tariff: u8_of(tariff[i], "tariff")?,
+                relay: relay_of(relay[i])?,
             })
-            .collect()
+        })
     }
 }
 
 impl Compact for Bucket {
-    fn ts_ms(&self) -> i64 {
-        self.bucket_ms
-    }
-
-    fn order_key(&self) -> (i64, u64) {
-        (self.bucket_ms, 0)
-    }
-
-    fn absorb(&mut self, other: &Self) {
-        self.merge(other);
-    }
-
     fn write(records: &[Self], c: &mut ColumnWriter) {
         c.signed(records.iter().map(|b| b.bucket_ms));
         c.unsigned(records.iter().map(|b| b.count));
@@ -372,6 +428,20 @@ impl Compact for Bucket {
         c.unsigned(records.iter().map(|b| b.export_first));
         c.unsigned(records.iter().map(|b| b.export_last));
     }
+}
+
+impl Columnar for Bucket {
+    fn ts_ms(&self) -> i64 {
+        self.bucket_ms
+    }
+
+    fn order_key(&self) -> (i64, u64) {
+        (self.bucket_ms, 0)
+    }
+
+    fn absorb(&mut self, other: &Self) {
+        self.merge(other);
+    }
 
     fn read(c: &mut ColumnReader) -> Result<Vec<Self>, StoreError> {
         let bucket_ms = c.signed()?;
@@ -384,8 +454,8 @@ impl Compact for Bucket {
         let registers: Vec<Vec<u64>> = (0..4)
             .map(|_| c.unsigned().and_then(|column| c.per_record(column)))
             .collect::<Result<_, _>>()?;
-        Ok((0..c.count())
-            .map(|i| Bucket {
+        build(c.count(), |i| {
+            Ok(Bucket {
                 bucket_ms: bucket_ms[i],
                 count: count[i],
                 p_sum: floats[0][i],
@@ -399,6 +469,6 @@ impl Compact for Bucket {
                 export_first: registers[2][i],
                 export_last: registers[3][i],
             })
-            .collect())
+        })
     }
 }

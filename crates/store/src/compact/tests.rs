@@ -2,7 +2,7 @@
 //! homes; and they are small.
 
 use super::*;
-use crate::Bucket;
+use crate::{Bucket, IntervalRegisters};
 use joule_protocol::{
     IntervalRecord, LiveReading, PhaseReading, PqCounters, Registers, RelayState, TariffRegisters,
 };
@@ -165,6 +165,13 @@ proptest! {
     fn interval_records_read_back_exactly(records in prop::collection::vec(interval(), 0..60)) {
         let bytes = encode(&records).expect("encode");
         prop_assert_eq!(decode::<IntervalRecord>(&bytes).expect("decode"), records);
+    }
+
+    #[test]
+    fn interval_registers_read_the_records_fields(records in prop::collection::vec(interval(), 0..60)) {
+        let bytes = encode(&records).expect("encode");
+        let expected: Vec<IntervalRegisters> = records.iter().map(IntervalRegisters::from).collect();
+        prop_assert_eq!(decode::<IntervalRegisters>(&bytes).expect("decode"), expected);
     }
 
     #[test]

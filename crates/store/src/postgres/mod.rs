@@ -25,8 +25,8 @@ mod write;
 
 use super::{
     AuditEntry, Batch, BatchOutcome, CommandRecord, CommandStatus, CompactionOutcome, DeadLetter,
-    Gap, MeterFilter, MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord, Store,
-    StoreError, UserRecord,
+    Gap, IntervalRegisters, MeterFilter, MeterRecord, NewMeter, Resolution, SeriesPoint,
+    SessionRecord, Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use joule_protocol::{Action, EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
@@ -171,6 +171,15 @@ impl Store for PostgresStore {
         to_ms: i64,
     ) -> Result<Vec<IntervalRecord>, StoreError> {
         read::intervals(&self.reader, meter, from_ms, to_ms).await
+    }
+
+    async fn interval_registers(
+        &self,
+        meter: &MeterId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<IntervalRegisters>, StoreError> {
+        read::interval_registers(&self.reader, meter, from_ms, to_ms).await
     }
 
     async fn events(

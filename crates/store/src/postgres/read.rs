@@ -2,13 +2,14 @@
 //! reader connection, which sees the last committed batch and never waits for the writer.
 
 use super::compact;
-use crate::compact::BlockKind;
+use crate::compact::{BlockKind, Columnar};
 use crate::read::{
-    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS, gaps_above,
+    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, READING_COLUMNS,
+    ROLLUP_COLUMNS, gaps_above,
 };
 use crate::{
-    Bucket, DeadLetter, Gap, Resolution, SeriesPoint, StoreError, read, stored_meter_id, to_i64,
-    to_u64,
+    Bucket, DeadLetter, Gap, IntervalRegisters, Resolution, SeriesPoint, StoreError, read,
+    stored_meter_id, to_i64, to_u64,
 };
 use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
 use tokio_postgres::Client;
@@ -158,17 +159,50 @@ pub(super) async fn intervals(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<IntervalRecord>, StoreError> {
+    interval_fields(client, meter, from_ms, to_ms, INTERVAL_COLUMNS, |row| {
+        read::interval(row)
+    })
+    .await
+}
+
+pub(super) async fn interval_registers(
+    client: &Client,
+    meter: &MeterId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<IntervalRegisters>, StoreError> {
+    interval_fields(
+        client,
+        meter,
+        from_ms,
+        to_ms,
+        INTERVAL_REGISTER_COLUMNS,
+        |row| read::interval_registers(row),
+    )
+    .await
+}
+
+/// Interval records, or a projection of them, from rows (`columns` of `intervals`, read by
+/// `of_row`) and blocks.
+async fn interval_fields<T: Columnar>(
+    client: &Client,
+    meter: &MeterId,
+    from_ms: i64,
+    to_ms: i64,
+    columns: &str,
+    of_row: impl Fn(&tokio_postgres::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     let rows = client
         .query(
             &format!(
-                "SELECT {INTERVAL_COLUMNS} FROM intervals
+                "SELECT {columns} FROM intervals
                  WHERE meter_id = $1 AND ts_ms >= $2 AND ts_ms < $3 ORDER BY ts_ms, seq"
             ),
             &[&meter.as_str(), &from_ms, &to_ms],
         )
         .await?
         .iter()
-        .map(read::interval)
+        .map(of_row)
         .collect::<Result<Vec<_>, _>>()?;
     let blocks = compact::blocks(client, meter, BlockKind::Interval, from_ms, to_ms).await?;
     crate::compact::combine(&blocks, rows, from_ms, to_ms)

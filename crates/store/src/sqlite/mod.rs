@@ -17,8 +17,8 @@ mod write;
 
 use super::{
     AuditEntry, Batch, BatchOutcome, CommandRecord, CommandStatus, CompactionOutcome, DeadLetter,
-    Gap, MeterFilter, MeterRecord, NewMeter, Resolution, SeriesPoint, SessionRecord, Store,
-    StoreError, UserRecord,
+    Gap, IntervalRegisters, MeterFilter, MeterRecord, NewMeter, Resolution, SeriesPoint,
+    SessionRecord, Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use joule_protocol::{Action, EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
@@ -228,6 +228,17 @@ impl Store for SqliteStore {
     ) -> Result<Vec<IntervalRecord>, StoreError> {
         let meter = meter.clone();
         self.blocking(move |db| read::intervals(&db.reader(), &meter, from_ms, to_ms))
+            .await
+    }
+
+    async fn interval_registers(
+        &self,
+        meter: &MeterId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<IntervalRegisters>, StoreError> {
+        let meter = meter.clone();
+        self.blocking(move |db| read::interval_registers(&db.reader(), &meter, from_ms, to_ms))
             .await
     }
 

@@ -1,13 +1,14 @@
 //! SQLite queries for the readers: progress, series, readings, records.
 
 use super::compact;
-use crate::compact::BlockKind;
+use crate::compact::{BlockKind, Columnar};
 use crate::read::{
-    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS, gaps_above,
+    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, READING_COLUMNS,
+    ROLLUP_COLUMNS, gaps_above,
 };
 use crate::{
-    Bucket, DeadLetter, Gap, Resolution, SeriesPoint, StoreError, read, stored_meter_id, to_i64,
-    to_u64,
+    Bucket, DeadLetter, Gap, IntervalRegisters, Resolution, SeriesPoint, StoreError, read,
+    stored_meter_id, to_i64, to_u64,
 };
 use joule_protocol::{EventMessage, IntervalRecord, LiveReading, MeterId, Registers};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -147,14 +148,43 @@ pub(super) fn intervals(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<IntervalRecord>, StoreError> {
+    interval_fields(connection, meter, from_ms, to_ms, INTERVAL_COLUMNS, |row| {
+        read::interval(row)
+    })
+}
+
+pub(super) fn interval_registers(
+    connection: &Connection,
+    meter: &MeterId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<IntervalRegisters>, StoreError> {
+    interval_fields(
+        connection,
+        meter,
+        from_ms,
+        to_ms,
+        INTERVAL_REGISTER_COLUMNS,
+        |row| read::interval_registers(row),
+    )
+}
+
+/// Interval records, or a projection of them, from rows (`columns` of `intervals`, read by
+/// `of_row`) and blocks.
+fn interval_fields<T: Columnar>(
+    connection: &Connection,
+    meter: &MeterId,
+    from_ms: i64,
+    to_ms: i64,
+    columns: &str,
+    of_row: impl Fn(&rusqlite::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     let rows = connection
         .prepare_cached(&format!(
-            "SELECT {INTERVAL_COLUMNS} FROM intervals
+            "SELECT {columns} FROM intervals
              WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq"
         ))?
-        .query_and_then(params![meter.as_str(), from_ms, to_ms], |row| {
-            read::interval(row)
-        })?
+        .query_and_then(params![meter.as_str(), from_ms, to_ms], of_row)?
         .collect::<Result<Vec<_>, _>>()?;
     let blocks = compact::blocks(connection, meter, BlockKind::Interval, from_ms, to_ms)?;
     crate::compact::combine(&blocks, rows, from_ms, to_ms)

@@ -8,7 +8,7 @@ use joule_protocol::{
     IntervalRecord, LiveReading, MeterId, PAYLOAD_VERSION, PhaseReading, PqCounters, Registers,
     RelayState, TariffRegisters,
 };
-use joule_store::{Resolution, Store, Stored};
+use joule_store::{IntervalRegisters, Resolution, Store, Stored};
 use rand::{RngExt, SeedableRng};
 use std::sync::Arc;
 
@@ -151,8 +151,21 @@ async fn seen(store: &Arc<dyn Store>, meter: &MeterId) -> Seen {
             .await
             .expect("series"),
     );
+    let intervals = store.intervals(meter, from, to).await.expect("intervals");
+    let registers = store
+        .interval_registers(meter, from, to)
+        .await
+        .expect("interval registers");
+    assert_eq!(
+        registers,
+        intervals
+            .iter()
+            .map(IntervalRegisters::from)
+            .collect::<Vec<_>>(),
+        "billing's registers are the records'"
+    );
     Seen {
-        intervals: store.intervals(meter, from, to).await.expect("intervals"),
+        intervals,
         readings: store.readings(meter, from, to).await.expect("readings"),
         latest: store.latest_reading(meter).await.expect("latest"),
         series,
