@@ -4,7 +4,7 @@
 //! with PostgreSQL's placeholders and async client.
 
 use super::interval_rows::IntervalRows;
-use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
+use crate::compact::{self, BlockKind, Columnar, Compact, CompactionOutcome};
 use crate::{StoreError, corrupt, read, stored_meter_id};
 use joule_protocol::{IntervalRecord, LiveReading, MeterId};
 use std::time::{Duration, Instant};
@@ -139,7 +139,7 @@ pub(super) async fn blocks(
 
 /// The newest record of a meter's `kind` in blocks that end after `after_ms` (a fresh
 /// row's time: a block of a period over before it holds nothing newer and is not read).
-pub(super) async fn newest_in_blocks<T: Compact>(
+pub(super) async fn newest_in_blocks<T: Columnar>(
     client: &impl GenericClient,
     meter: &str,
     kind: BlockKind,

@@ -45,66 +45,94 @@ pub(super) async fn latest_registers(
     client: &Client,
 ) -> Result<Vec<(MeterId, i64, Registers)>, StoreError> {
     // The newest hour rollup (live readings may be pruned; rollups stay) and interval
-    // record per meter. A rollup's registers are the hour's last, so they count as of the
-    // hour's end. Two index seeks per meter that has sent anything (LATERAL): sorting every record by meter took
+    // record per meter, each from its newest row or, when a block holds a newer one (a
+    // late row for a compacted day is a row but not the newest), from that block. A
+    // rollup's registers are the hour's last, so they count as of the hour's end. Index
+    // seeks per meter that has sent anything (LATERAL): sorting every record by meter took
     // seconds per thousand meters, while the hub waited to start ingesting.
-    let rows = client
+    let fresh = client
         .query(
-            "SELECT p.meter_id, latest.ts_ms, latest.import_mwh, latest.export_mwh
-             FROM progress p CROSS JOIN LATERAL (
-                 SELECT * FROM (
-                     (SELECT bucket_ms + 3599999 AS ts_ms, import_last AS import_mwh,
-                             export_last AS export_mwh
-                      FROM rollups WHERE meter_id = p.meter_id AND width_ms = 3600000
-                      ORDER BY bucket_ms DESC LIMIT 1)
-                     UNION ALL
-                     (SELECT ts_ms, import_mwh, export_mwh FROM intervals
-                      WHERE meter_id = p.meter_id ORDER BY ts_ms DESC LIMIT 1)
-                 ) AS newest ORDER BY ts_ms DESC LIMIT 1
-             ) AS latest ORDER BY p.meter_id",
+            "SELECT p.meter_id, r.bucket_ms, r.import_last, r.export_last,
+                    i.ts_ms, i.import_mwh, i.export_mwh
+             FROM progress p
+             LEFT JOIN LATERAL (
+                 SELECT bucket_ms, import_last, export_last FROM rollups
+                 WHERE meter_id = p.meter_id AND width_ms = 3600000
+                 ORDER BY bucket_ms DESC LIMIT 1
+             ) r ON true
+             LEFT JOIN LATERAL (
+                 SELECT ts_ms, import_mwh, export_mwh FROM intervals
+                 WHERE meter_id = p.meter_id ORDER BY ts_ms DESC LIMIT 1
+             ) i ON true
+             ORDER BY p.meter_id",
             &[],
         )
         .await?;
+    // Where each meter's newest blocks end: a block is decoded only when it ends after
+    // the meter's newest row (at most once a day, normally never).
+    let block_ends: std::collections::HashMap<(String, i16), i64> = client
+        .query(
+            "SELECT meter_id, kind, max(end_ms) FROM blocks WHERE kind = ANY($1)
+             GROUP BY meter_id, kind",
+            &[&vec![
+                BlockKind::HourRollup.code(),
+                BlockKind::Interval.code(),
+            ]],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok(((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?)))
+        .collect::<Result<_, StoreError>>()?;
+    let newer_block = |id: &str, kind: BlockKind, after_ms: i64| {
+        block_ends
+            .get(&(id.to_owned(), kind.code()))
+            .is_some_and(|&end_ms| end_ms > after_ms)
+    };
     let mut latest = Vec::new();
-    for row in rows {
+    for row in fresh {
         let id: String = row.try_get(0)?;
-        let registers = Registers {
-            import_mwh: to_u64(row.try_get(2)?),
-            export_mwh: to_u64(row.try_get(3)?),
-            ..Registers::default()
+        let fresh_bucket: Option<(i64, i64, i64)> = match row.try_get(1)? {
+            Some(bucket_ms) => Some((bucket_ms, row.try_get(2)?, row.try_get(3)?)),
+            None => None,
         };
-        latest.push((stored_meter_id(&id)?, row.try_get(1)?, registers));
-    }
-    // Meters whose rows are all compacted: their newest hour bucket and interval record.
-    let fresh: std::collections::HashSet<MeterId> =
-        latest.iter().map(|(id, _, _)| id.clone()).collect();
-    let meters = client
-        .query("SELECT meter_id FROM progress ORDER BY meter_id", &[])
-        .await?;
-    for row in meters {
-        let id: String = row.try_get(0)?;
-        let meter = stored_meter_id(&id)?;
-        if fresh.contains(&meter) {
-            continue;
+        let fresh_record: Option<(i64, i64, i64)> = match row.try_get(4)? {
+            Some(ts_ms) => Some((ts_ms, row.try_get(5)?, row.try_get(6)?)),
+            None => None,
+        };
+        let after_ms = fresh_bucket.map_or(i64::MIN, |(bucket_ms, _, _)| bucket_ms);
+        let mut bucket = fresh_bucket;
+        if newer_block(&id, BlockKind::HourRollup, after_ms)
+            && let Some(b) =
+                compact::newest_in_blocks::<Bucket>(client, &id, BlockKind::HourRollup, after_ms)
+                    .await?
+        {
+            bucket = Some((b.bucket_ms, to_i64(b.import_last), to_i64(b.export_last)));
         }
         let bucket =
-            compact::newest_in_blocks::<Bucket>(client, &id, BlockKind::HourRollup, i64::MIN)
-                .await?
-                .map(|b| (b.bucket_ms + 3_599_999, b.import_last, b.export_last));
-        let record =
-            compact::newest_in_blocks::<IntervalRecord>(client, &id, BlockKind::Interval, i64::MIN)
-                .await?
-                .map(|r| (r.ts_ms, r.registers.import_mwh, r.registers.export_mwh));
-        if let Some((ts_ms, import_mwh, export_mwh)) = bucket.max(record) {
-            let registers = Registers {
-                import_mwh,
-                export_mwh,
-                ..Registers::default()
-            };
-            latest.push((meter, ts_ms, registers));
+            bucket.map(|(bucket_ms, import, export)| (bucket_ms + 3_599_999, import, export));
+        let after_ms = fresh_record.map_or(i64::MIN, |(ts_ms, _, _)| ts_ms);
+        let mut record = fresh_record;
+        if newer_block(&id, BlockKind::Interval, after_ms)
+            && let Some(r) = compact::newest_in_blocks::<IntervalRegisters>(
+                client,
+                &id,
+                BlockKind::Interval,
+                after_ms,
+            )
+            .await?
+        {
+            record = Some((r.ts_ms, to_i64(r.import_mwh), to_i64(r.export_mwh)));
         }
+        let Some((ts_ms, import_mwh, export_mwh)) = bucket.max(record) else {
+            continue;
+        };
+        let registers = Registers {
+            import_mwh: to_u64(import_mwh),
+            export_mwh: to_u64(export_mwh),
+            ..Registers::default()
+        };
+        latest.push((stored_meter_id(&id)?, ts_ms, registers));
     }
-    latest.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(latest)
 }
 

@@ -3,7 +3,7 @@
 //! written before blocks existed.
 
 use super::intervals::insert_interval;
-use crate::compact::{self, BlockKind, Compact, CompactionOutcome};
+use crate::compact::{self, BlockKind, Columnar, Compact, CompactionOutcome};
 use crate::{StoreError, corrupt, read, stored_meter_id};
 use joule_protocol::{IntervalRecord, LiveReading, MeterId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -117,7 +117,7 @@ pub(super) fn blocks(
 
 /// The newest record of a meter's `kind` in blocks that end after `after_ms` (a fresh
 /// row's time: a block of a period over before it holds nothing newer and is not read).
-pub(super) fn newest_in_blocks<T: Compact>(
+pub(super) fn newest_in_blocks<T: Columnar>(
     connection: &Connection,
     meter: &str,
     kind: BlockKind,

@@ -37,11 +37,13 @@ pub(super) fn latest_registers(
     connection: &Connection,
 ) -> Result<Vec<(MeterId, i64, Registers)>, StoreError> {
     // The newest hour rollup (live readings may be pruned; rollups stay) and interval
-    // record per meter. A rollup's registers are the hour's last, so they count as of the
-    // hour's end. Two index seeks per meter: a scan of every record grouped by meter
-    // took seconds per thousand meters, with the reader held and the hub not yet ingesting.
+    // record per meter, each from its newest row or, when a block holds a newer one (a
+    // late row for a compacted day is a row but not the newest), from that block. A
+    // rollup's registers are the hour's last, so they count as of the hour's end. Index
+    // seeks per meter: a scan of every record grouped by meter took seconds per thousand
+    // meters, with the reader held and the hub not yet ingesting.
     let mut rollup = connection.prepare_cached(
-        "SELECT bucket_ms + 3599999, import_last, export_last FROM rollups
+        "SELECT bucket_ms, import_last, export_last FROM rollups
          WHERE meter_id = ?1 AND width_ms = 3600000 ORDER BY bucket_ms DESC LIMIT 1",
     )?;
     let mut record = connection.prepare_cached(
@@ -59,39 +61,24 @@ pub(super) fn latest_registers(
     };
     let mut latest = Vec::new();
     for id in ids {
-        let from_rollup = match rollup.query_row(params![id], newest).optional()? {
-            Some(newest) => Some(newest),
-            None => compact::newest_in_blocks::<Bucket>(
-                connection,
-                &id,
-                BlockKind::HourRollup,
-                i64::MIN,
-            )?
-            .map(|b| {
-                (
-                    b.bucket_ms + 3_599_999,
-                    to_i64(b.import_last),
-                    to_i64(b.export_last),
-                )
-            }),
-        };
-        let from_record = match record.query_row(params![id], newest).optional()? {
-            Some(newest) => Some(newest),
-            None => compact::newest_in_blocks::<IntervalRecord>(
-                connection,
-                &id,
-                BlockKind::Interval,
-                i64::MIN,
-            )?
-            .map(|r| {
-                (
-                    r.ts_ms,
-                    to_i64(r.registers.import_mwh),
-                    to_i64(r.registers.export_mwh),
-                )
-            }),
-        };
-        let Some((ts_ms, import_mwh, export_mwh)) = from_rollup.max(from_record) else {
+        let fresh_bucket = rollup.query_row(params![id], newest).optional()?;
+        let after_ms = fresh_bucket.map_or(i64::MIN, |(bucket_ms, _, _)| bucket_ms);
+        let bucket =
+            compact::newest_in_blocks::<Bucket>(connection, &id, BlockKind::HourRollup, after_ms)?
+                .map(|b| (b.bucket_ms, to_i64(b.import_last), to_i64(b.export_last)))
+                .or(fresh_bucket)
+                .map(|(bucket_ms, import, export)| (bucket_ms + 3_599_999, import, export));
+        let fresh_record = record.query_row(params![id], newest).optional()?;
+        let after_ms = fresh_record.map_or(i64::MIN, |(ts_ms, _, _)| ts_ms);
+        let record = compact::newest_in_blocks::<IntervalRegisters>(
+            connection,
+            &id,
+            BlockKind::Interval,
+            after_ms,
+        )?
+        .map(|r| (r.ts_ms, to_i64(r.import_mwh), to_i64(r.export_mwh)))
+        .or(fresh_record);
+        let Some((ts_ms, import_mwh, export_mwh)) = bucket.max(record) else {
             continue;
         };
         let registers = Registers {

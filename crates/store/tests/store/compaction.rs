@@ -271,4 +271,24 @@ pub(super) async fn compaction_changes_nothing_readers_see(store: Arc<dyn Store>
         with_late.series[1..],
         "hour and day rollups are not pruned"
     );
+
+    // With every row compacted, a late record and reading are the only rows, and the
+    // newest registers are still the compacted ones.
+    store.compact(T0 + 2 * DAY_MS).await.expect("compact all");
+    let mut late_record = before[0].intervals[5].clone();
+    late_record.seq = 2_000_000;
+    late.seq = 2_000_001;
+    late.ts_ms += 1;
+    store
+        .write_batch(&batch(vec![
+            (meter.clone(), Stored::Interval(late_record)),
+            (meter.clone(), Stored::Live(late)),
+        ]))
+        .await
+        .expect("late again");
+    assert_eq!(
+        store.latest_registers().await.expect("registers"),
+        registers_before,
+        "a late row is not the newest"
+    );
 }
