@@ -5,7 +5,8 @@
 
 use crate::rows::{ResultRow, narrow};
 use crate::{
-    Bucket, DeadLetter, Gap, IntervalRegisters, StoreError, corrupt, stored_meter_id, to_u64,
+    Bucket, DeadLetter, Gap, IntervalRegisters, StoreError, corrupt, stored_meter_id, to_i64,
+    to_u64,
 };
 use joule_protocol::{
     EventMessage, IntervalRecord, LiveReading, MeterId, PhaseReading, PqCounters, Registers,
@@ -113,14 +114,58 @@ pub(crate) fn interval(row: &impl ResultRow) -> Result<IntervalRecord, StoreErro
     })
 }
 
-/// An interval record's tariff registers as stored: JSON, or NULL when it has none.
-pub(crate) fn interval_tariffs(record: &IntervalRecord) -> Result<Option<String>, StoreError> {
-    if record.tariffs.is_empty() {
-        return Ok(None);
+/// An interval record's values as both backends write them, in `INTERVAL_COLUMNS` order.
+#[derive(Debug)]
+pub(crate) struct IntervalValues {
+    /// v, seq, ts_ms, interval_s and the eight registers.
+    pub(crate) ints: [i64; 12],
+    /// The tariff registers as JSON, or NULL when there are none.
+    pub(crate) tariffs: Option<String>,
+    /// Voltage min, max, average.
+    pub(crate) volts: [f64; 3],
+    /// The maximum demand register.
+    pub(crate) max_demand_w: Option<f64>,
+    /// Sags, swells, interruptions.
+    pub(crate) pq: [i64; 3],
+}
+
+impl IntervalValues {
+    /// The values of `record`.
+    pub(crate) fn of(record: &IntervalRecord) -> Result<Self, StoreError> {
+        let r = &record.registers;
+        Ok(Self {
+            ints: [
+                i64::from(record.v),
+                to_i64(record.seq),
+                record.ts_ms,
+                i64::from(record.interval_s),
+                to_i64(r.import_mwh),
+                to_i64(r.export_mwh),
+                to_i64(r.reactive_mvarh[0]),
+                to_i64(r.reactive_mvarh[1]),
+                to_i64(r.reactive_mvarh[2]),
+                to_i64(r.reactive_mvarh[3]),
+                to_i64(r.apparent_import_mvah),
+                to_i64(r.apparent_export_mvah),
+            ],
+            tariffs: if record.tariffs.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&record.tariffs).map_err(corrupt("tariff registers"))?)
+            },
+            volts: [
+                record.voltage_min_v,
+                record.voltage_max_v,
+                record.voltage_avg_v,
+            ],
+            max_demand_w: record.max_demand_w,
+            pq: [
+                i64::from(record.pq.sags),
+                i64::from(record.pq.swells),
+                i64::from(record.pq.interruptions),
+            ],
+        })
     }
-    serde_json::to_string(&record.tariffs)
-        .map(Some)
-        .map_err(corrupt("tariff registers"))
 }
 
 /// The columns `series_point` reads, of `rollups`.

@@ -1,8 +1,8 @@
 //! Interval records as PostgreSQL takes them in bulk: one array per typed column, inserted
 //! with one `unnest` statement (by the ingest path and by the upgrade from JSON rows).
 
-use crate::read::{INTERVAL_COLUMNS, interval_tariffs};
-use crate::{StoreError, to_i64};
+use crate::StoreError;
+use crate::read::{INTERVAL_COLUMNS, IntervalValues};
 use joule_protocol::{IntervalRecord, MeterId};
 use tokio_postgres::Transaction;
 
@@ -25,42 +25,20 @@ impl<'a> IntervalRows<'a> {
     pub(super) fn push(
         &mut self,
         meter: &'a MeterId,
-        m: &IntervalRecord,
+        record: &IntervalRecord,
     ) -> Result<(), StoreError> {
-        let r = &m.registers;
-        let ints = [
-            i64::from(m.v),
-            to_i64(m.seq),
-            m.ts_ms,
-            i64::from(m.interval_s),
-            to_i64(r.import_mwh),
-            to_i64(r.export_mwh),
-            to_i64(r.reactive_mvarh[0]),
-            to_i64(r.reactive_mvarh[1]),
-            to_i64(r.reactive_mvarh[2]),
-            to_i64(r.reactive_mvarh[3]),
-            to_i64(r.apparent_import_mvah),
-            to_i64(r.apparent_export_mvah),
-        ];
-        for (column, value) in self.ints.iter_mut().zip(ints) {
-            column.push(value);
-        }
+        let values = IntervalValues::of(record)?;
         self.meter.push(meter.as_str());
-        self.tariffs.push(interval_tariffs(m)?);
-        for (column, value) in
-            self.volts
-                .iter_mut()
-                .zip([m.voltage_min_v, m.voltage_max_v, m.voltage_avg_v])
-        {
+        for (column, value) in self.ints.iter_mut().zip(values.ints) {
             column.push(value);
         }
-        self.max_demand_w.push(m.max_demand_w);
-        for (column, value) in self
-            .pq
-            .iter_mut()
-            .zip([m.pq.sags, m.pq.swells, m.pq.interruptions])
-        {
-            column.push(i64::from(value));
+        self.tariffs.push(values.tariffs);
+        for (column, value) in self.volts.iter_mut().zip(values.volts) {
+            column.push(value);
+        }
+        self.max_demand_w.push(values.max_demand_w);
+        for (column, value) in self.pq.iter_mut().zip(values.pq) {
+            column.push(value);
         }
         Ok(())
     }
