@@ -3,6 +3,7 @@
 //! decoding of the JSON columns, and the gaps in a meter's sequence. Which rows to select
 //! stays each backend's SQL.
 
+use crate::compact::BlockKind;
 use crate::rows::{ResultRow, narrow};
 use crate::{
     Bucket, DeadLetter, Gap, IntervalRegisters, StoreError, corrupt, stored_meter_id, to_i64,
@@ -12,6 +13,26 @@ use joule_protocol::{
     EventMessage, IntervalRecord, LiveReading, MeterId, PhaseReading, PqCounters, Registers,
     RelayState,
 };
+
+/// Where a reader's records are: the table of fresh rows, the columns it selects, and the
+/// kind of block that holds the compacted ones.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source {
+    pub(crate) table: &'static str,
+    pub(crate) columns: &'static str,
+    pub(crate) kind: BlockKind,
+}
+
+impl Source {
+    /// Interval records, or the `columns` of them a projection reads.
+    pub(crate) fn intervals(columns: &'static str) -> Self {
+        Self {
+            table: "intervals",
+            columns,
+            kind: BlockKind::Interval,
+        }
+    }
+}
 
 /// The columns `reading` reads, of `live`.
 pub(crate) const READING_COLUMNS: &str = "seq, ts_ms, voltage_v, current_a, p_w, q_var, s_va,

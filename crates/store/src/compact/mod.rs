@@ -55,7 +55,7 @@ enum Period {
 pub(crate) const DROP_MINUTE_BLOCKS: &str = "DELETE FROM blocks WHERE kind = 3";
 
 /// One minute, ms: the narrowest rollup.
-const MINUTE_MS: i64 = 60_000;
+pub(crate) const MINUTE_MS: i64 = 60_000;
 
 impl BlockKind {
     /// Every kind, in the order compaction takes them.

@@ -229,11 +229,14 @@ impl Store for PostgresStore {
         // The pass leaves a day's sequence rows and every rewritten block dead in place;
         // vacuumed now, their space serves the next day's rows instead of growing the
         // files until autovacuum comes by. VACUUM lets ingest and readers go on, and gets
-        // a connection of its own so that neither waits for it.
-        open_connection(&self.conninfo)
-            .await?
-            .batch_execute("VACUUM seqs, blocks")
-            .await?;
+        // a connection of its own so that neither waits for it. A pass that moved nothing
+        // left nothing dead.
+        if outcome.rows > 0 {
+            open_connection(&self.conninfo)
+                .await?
+                .batch_execute("VACUUM seqs, blocks")
+                .await?;
+        }
         Ok(outcome)
     }
 

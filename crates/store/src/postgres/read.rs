@@ -5,7 +5,7 @@ use super::compact;
 use crate::compact::{BlockKind, Columnar};
 use crate::read::{
     DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, READING_COLUMNS,
-    ROLLUP_COLUMNS, gaps_above,
+    ROLLUP_COLUMNS, Source, gaps_above,
 };
 use crate::{
     Bucket, DeadLetter, Gap, IntervalRegisters, Resolution, SeriesPoint, StoreError, read,
@@ -165,20 +165,15 @@ pub(super) async fn readings(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<LiveReading>, StoreError> {
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {READING_COLUMNS} FROM live
-                 WHERE meter_id = $1 AND ts_ms >= $2 AND ts_ms < $3 ORDER BY ts_ms, seq"
-            ),
-            &[&meter.as_str(), &from_ms, &to_ms],
-        )
-        .await?
-        .iter()
-        .map(read::reading)
-        .collect::<Result<Vec<_>, _>>()?;
-    let blocks = compact::blocks(client, meter, BlockKind::Live, from_ms, to_ms).await?;
-    crate::compact::combine(&blocks, rows, from_ms, to_ms)
+    let source = Source {
+        table: "live",
+        columns: READING_COLUMNS,
+        kind: BlockKind::Live,
+    };
+    rows_and_blocks(client, meter, from_ms, to_ms, source, |row| {
+        read::reading(row)
+    })
+    .await
 }
 
 pub(super) async fn intervals(
@@ -187,7 +182,8 @@ pub(super) async fn intervals(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<IntervalRecord>, StoreError> {
-    interval_fields(client, meter, from_ms, to_ms, INTERVAL_COLUMNS, |row| {
+    let source = Source::intervals(INTERVAL_COLUMNS);
+    rows_and_blocks(client, meter, from_ms, to_ms, source, |row| {
         read::interval(row)
     })
     .await
@@ -199,31 +195,32 @@ pub(super) async fn interval_registers(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<IntervalRegisters>, StoreError> {
-    interval_fields(
-        client,
-        meter,
-        from_ms,
-        to_ms,
-        INTERVAL_REGISTER_COLUMNS,
-        |row| read::interval_registers(row),
-    )
+    let source = Source::intervals(INTERVAL_REGISTER_COLUMNS);
+    rows_and_blocks(client, meter, from_ms, to_ms, source, |row| {
+        read::interval_registers(row)
+    })
     .await
 }
 
-/// Interval records, or a projection of them, from rows (`columns` of `intervals`, read by
-/// `of_row`) and blocks.
-async fn interval_fields<T: Columnar>(
+/// A meter's records of one kind, or a projection of them, in `[from_ms, to_ms)`: its
+/// fresh rows (`source.columns`, read by `of_row`) and the blocks overlapping the range.
+async fn rows_and_blocks<T: Columnar>(
     client: &Client,
     meter: &MeterId,
     from_ms: i64,
     to_ms: i64,
-    columns: &str,
+    source: Source,
     of_row: impl Fn(&tokio_postgres::Row) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
+    let Source {
+        table,
+        columns,
+        kind,
+    } = source;
     let rows = client
         .query(
             &format!(
-                "SELECT {columns} FROM intervals
+                "SELECT {columns} FROM {table}
                  WHERE meter_id = $1 AND ts_ms >= $2 AND ts_ms < $3 ORDER BY ts_ms, seq"
             ),
             &[&meter.as_str(), &from_ms, &to_ms],
@@ -232,7 +229,7 @@ async fn interval_fields<T: Columnar>(
         .iter()
         .map(of_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let blocks = compact::blocks(client, meter, BlockKind::Interval, from_ms, to_ms).await?;
+    let blocks = compact::blocks(client, meter, kind, from_ms, to_ms).await?;
     crate::compact::combine(&blocks, rows, from_ms, to_ms)
 }
 

@@ -11,6 +11,7 @@
 use super::accounts;
 use super::interval_rows::IntervalRows;
 use super::partitions::Partitions;
+use crate::compact::MINUTE_MS;
 use crate::{
     Batch, BatchOutcome, Bucket, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
@@ -73,8 +74,8 @@ impl Writer {
         // (whole minutes: the one the cut falls in stays).
         transaction
             .execute(
-                "DELETE FROM rollups WHERE width_ms = 60000 AND bucket_ms < $1",
-                &[&(before_ms.div_euclid(60_000) * 60_000)],
+                &format!("DELETE FROM rollups WHERE width_ms = {MINUTE_MS} AND bucket_ms < $1"),
+                &[&(before_ms.div_euclid(MINUTE_MS) * MINUTE_MS)],
             )
             .await?;
         let deleted = transaction

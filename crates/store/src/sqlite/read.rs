@@ -4,7 +4,7 @@ use super::compact;
 use crate::compact::{BlockKind, Columnar};
 use crate::read::{
     DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, READING_COLUMNS,
-    ROLLUP_COLUMNS, gaps_above,
+    ROLLUP_COLUMNS, Source, gaps_above,
 };
 use crate::{
     Bucket, DeadLetter, Gap, IntervalRegisters, Resolution, SeriesPoint, StoreError, read,
@@ -116,17 +116,14 @@ pub(super) fn readings(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<LiveReading>, StoreError> {
-    let rows = connection
-        .prepare_cached(&format!(
-            "SELECT {READING_COLUMNS} FROM live WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
-             ORDER BY ts_ms, seq"
-        ))?
-        .query_and_then(params![meter.as_str(), from_ms, to_ms], |row| {
-            read::reading(row)
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let blocks = compact::blocks(connection, meter, BlockKind::Live, from_ms, to_ms)?;
-    crate::compact::combine(&blocks, rows, from_ms, to_ms)
+    let source = Source {
+        table: "live",
+        columns: READING_COLUMNS,
+        kind: BlockKind::Live,
+    };
+    rows_and_blocks(connection, meter, from_ms, to_ms, source, |row| {
+        read::reading(row)
+    })
 }
 
 pub(super) fn intervals(
@@ -135,7 +132,8 @@ pub(super) fn intervals(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<IntervalRecord>, StoreError> {
-    interval_fields(connection, meter, from_ms, to_ms, INTERVAL_COLUMNS, |row| {
+    let source = Source::intervals(INTERVAL_COLUMNS);
+    rows_and_blocks(connection, meter, from_ms, to_ms, source, |row| {
         read::interval(row)
     })
 }
@@ -146,34 +144,35 @@ pub(super) fn interval_registers(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<IntervalRegisters>, StoreError> {
-    interval_fields(
-        connection,
-        meter,
-        from_ms,
-        to_ms,
-        INTERVAL_REGISTER_COLUMNS,
-        |row| read::interval_registers(row),
-    )
+    let source = Source::intervals(INTERVAL_REGISTER_COLUMNS);
+    rows_and_blocks(connection, meter, from_ms, to_ms, source, |row| {
+        read::interval_registers(row)
+    })
 }
 
-/// Interval records, or a projection of them, from rows (`columns` of `intervals`, read by
-/// `of_row`) and blocks.
-fn interval_fields<T: Columnar>(
+/// A meter's records of one kind, or a projection of them, in `[from_ms, to_ms)`: its
+/// fresh rows (`source.columns`, read by `of_row`) and the blocks overlapping the range.
+fn rows_and_blocks<T: Columnar>(
     connection: &Connection,
     meter: &MeterId,
     from_ms: i64,
     to_ms: i64,
-    columns: &str,
+    source: Source,
     of_row: impl Fn(&rusqlite::Row) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
+    let Source {
+        table,
+        columns,
+        kind,
+    } = source;
     let rows = connection
         .prepare_cached(&format!(
-            "SELECT {columns} FROM intervals
+            "SELECT {columns} FROM {table}
              WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq"
         ))?
         .query_and_then(params![meter.as_str(), from_ms, to_ms], of_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    let blocks = compact::blocks(connection, meter, BlockKind::Interval, from_ms, to_ms)?;
+    let blocks = compact::blocks(connection, meter, kind, from_ms, to_ms)?;
     crate::compact::combine(&blocks, rows, from_ms, to_ms)
 }
 

@@ -2,6 +2,7 @@
 
 use super::accounts;
 use super::intervals::insert_interval;
+use crate::compact::MINUTE_MS;
 use crate::{
     Batch, BatchOutcome, Bucket, StoreError, Stored, corrupt, event_kind_name, rollup_deltas,
     status_of_ack, to_i64, to_u64,
@@ -266,7 +267,7 @@ pub(super) fn prune_live(connection: &mut Connection, before_ms: i64) -> Result<
         let mut minutes = transaction.prepare(&crate::compact::minute_rollups_delete_sql(|n| {
             format!("?{n}")
         }))?;
-        let minute_ms = before_ms.div_euclid(60_000) * 60_000;
+        let minute_ms = before_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
         for meter in meters {
             deleted += delete.execute(params![meter, before_ms])? as u64;
             minutes.execute(params![meter, minute_ms])?;
