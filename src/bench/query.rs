@@ -221,6 +221,18 @@ async fn measure(args: &BenchQueryArgs) -> anyhow::Result<serde_json::Value> {
             manifest
         }
     };
+    // The pass the hub's housekeeping makes when it starts, made before the clock starts:
+    // a dataset written before the present hour (or reused) is brought to what a running
+    // hub would hold now, so no compaction runs beside the timed queries.
+    let catch_up = Instant::now();
+    let caught_up = store.compact(super::now_ms()).await?;
+    if caught_up.rows > 0 {
+        eprintln!(
+            "compacted {} rows written before this hour in {:.0} s, before timing",
+            caught_up.rows,
+            catch_up.elapsed().as_secs_f64()
+        );
+    }
     let token = tokens::generate();
     store
         .add_api_token(

@@ -1,8 +1,9 @@
 //! Housekeeping, every few seconds: commands past their expiry time out (a meter that never
 //! answered cannot leave one pending for ever); once an hour live readings past
 //! `storage.live_retention_days` are deleted (rollups, interval records and events stay);
-//! and once a UTC day, at start and after midnight, the history from before today is
-//! compacted into blocks (`joule_store::Store::compact`).
+//! and once an hour, at start and after each full hour, the history is compacted into
+//! blocks (`joule_store::Store::compact`: live readings up to the start of the hour, the
+//! rest up to the start of the day).
 
 use crate::context::Shared;
 use crate::telemetry::CommandTimedOut;
@@ -13,7 +14,7 @@ pub async fn run(shared: Shared) {
     let retention_ms = i64::from(shared.config.storage.live_retention_days) * 86_400_000;
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut last_prune_ms = 0;
-    let mut compacted_day = None;
+    let mut compacted_hour = None;
     loop {
         tick.tick().await;
         let now = shared.now_ms();
@@ -37,12 +38,12 @@ pub async fn run(shared: Shared) {
                 Err(error) => tracing::error!(%error, "pruning live readings failed"),
             }
         }
-        let day = now.div_euclid(86_400_000);
-        if compacted_day != Some(day) {
+        let hour = now.div_euclid(3_600_000);
+        if compacted_hour != Some(hour) {
             let started = std::time::Instant::now();
             match shared.store.compact(now).await {
                 Ok(outcome) => {
-                    compacted_day = Some(day);
+                    compacted_hour = Some(hour);
                     if outcome.rows > 0 {
                         tracing::info!(
                             meters = outcome.meters,

@@ -120,9 +120,10 @@ pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
     /// of their compacted days (hour and day rollups, intervals and events stay); returns
     /// how many readings went.
     async fn prune_live(&self, before_ms: i64) -> Result<u64, StoreError>;
-    /// Moves every meter's interval records, live readings and hour and day rollups from
-    /// before the start of today (UTC, at `now_ms`) into compacted blocks, one transaction
-    /// per meter so ingest waits at most one meter's worth. Readers see the same records
+    /// Moves every meter's live readings from before the start of the hour, and interval
+    /// records and hour and day rollups from before the start of the day (UTC, at
+    /// `now_ms`), into compacted blocks, one transaction per meter so ingest waits at most
+    /// one meter's worth. Readers see the same records
     /// before and after (a minute's buckets are summed from the compacted readings).
     async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError>;
 

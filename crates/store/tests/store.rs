@@ -32,7 +32,7 @@ fn id(s: &str) -> MeterId {
     MeterId::new(s).expect("valid id")
 }
 
-fn reading(seq: u64, ts_ms: i64, p_w: f64, import_mwh: u64) -> LiveReading {
+pub(crate) fn reading(seq: u64, ts_ms: i64, p_w: f64, import_mwh: u64) -> LiveReading {
     LiveReading {
         v: PAYLOAD_VERSION,
         seq,
@@ -103,6 +103,7 @@ pub async fn run_suite(open: &Open) {
     pruning_keeps_rollups_and_dedup(open("prune").await).await;
     pruning_whole_months_keeps_later_data(open("months").await).await;
     compaction::compaction_changes_nothing_readers_see(open("compaction").await).await;
+    compaction::the_hours_readings_are_compacted_today(open("compaction-hourly").await).await;
     accounts::meters_filter_and_page(open("filter").await).await;
     accounts::users_sessions_and_tokens(open("users").await).await;
     accounts::commands_move_forward_only(open("commands").await).await;

@@ -1,7 +1,7 @@
 //! The stored history `joule bench query` reads: N meters × D days of 15-minute interval
 //! records and the live readings behind the rollups, written through the store's own
 //! ingest path (`Store::write_batch`: deduplication, rollups, progress), an hour of the
-//! whole fleet per step, as a hub filled by its meters would hold it, with the hub's daily
+//! whole fleet per step, as a hub filled by its meters would hold it, with the hub's hourly
 //! pruning and compaction as the simulated days pass. The homes are the
 //! simulator's register-level meters (`joule_sim::fleet`), as in `joule sim` and the demo.
 
@@ -94,9 +94,9 @@ pub(super) fn message_counts(meters: usize, days: u32) -> (u64, u64) {
 }
 
 /// Bytes a SQLite dataset of this shape takes at its peak, with some margin, so a run that
-/// cannot fit is refused before it starts. Compaction keeps at most a day of rows (at one
+/// cannot fit is refused before it starts. A daily compaction kept a day of rows (at one
 /// reading a minute: about 300 bytes each with rollups, measured; counted twice here for
-/// the margin); what is compacted takes about 12 bytes per interval record and 80 per live
+/// the margin, which the hourly compaction of live readings leaves wider); what is compacted takes about 12 bytes per interval record and 80 per live
 /// reading with its rollups (measured with 100 meters × 31 days, before minute rollups left
 /// the blocks).
 pub(super) fn sqlite_bytes_estimate(meters: usize, days: u32) -> u64 {
@@ -107,7 +107,7 @@ pub(super) fn sqlite_bytes_estimate(meters: usize, days: u32) -> u64 {
 }
 
 /// Registers the meters (owned by `consumer`) and writes their history ending at `end_ms`,
-/// pruning live readings older than `retention_ms` and compacting at every midnight.
+/// pruning live readings older than `retention_ms` and compacting as the hub does.
 pub(super) async fn write(
     store: &Arc<dyn Store>,
     meters: usize,
@@ -187,8 +187,11 @@ pub(super) async fn write(
             }
         }
         let now_ms = start_ms + hour * HOUR_MS;
-        let midnight = now_ms % DAY_MS == 0;
-        if batch.messages.len() >= BATCH_MESSAGES || hour == hours || midnight {
+        // The hub's housekeeping runs every hour; before the last day only the pass after
+        // midnight has anything to move (a reading every 15 minutes goes into the day's
+        // block all the same), so only that one is run there.
+        let housekeeping = now_ms % DAY_MS == 0 || now_ms > end_ms - DAY_MS;
+        if batch.messages.len() >= BATCH_MESSAGES || hour == hours || housekeeping {
             written += batch.messages.len() as u64;
             // The batch is written while the homes make the next one (as a hub's writer
             // stores while its reader takes in more), one batch in flight at a time.
@@ -197,13 +200,14 @@ pub(super) async fn write(
             }
             let (writer, full) = (Arc::clone(store), std::mem::take(&mut batch));
             in_flight = Some(tokio::spawn(async move { writer.write_batch(&full).await }));
-            if midnight || hour == hours {
+            if housekeeping || hour == hours {
                 if let Some(writing) = in_flight.take() {
                     writing.await??;
                 }
-                // What the hub's housekeeping does as the days go by: live readings past
-                // retention go, and the history before today is compacted, so the store
-                // never holds more than a day of rows.
+                // What the hub's housekeeping does as the hours go by: live readings past
+                // retention go, and the history is compacted (live readings before the
+                // hour, the rest before the day), so the store never holds more than an
+                // hour of live readings and a day of the rest as rows.
                 store.prune_live(now_ms - retention_ms).await?;
                 compaction += store.compact(now_ms).await?.rows;
             }

@@ -1,10 +1,11 @@
-//! Compacted history: a meter's records from before today (UTC), kept as one block per
-//! meter, kind and calendar period instead of one row each.
+//! Compacted history: a meter's records from before the cut (live readings: the start of
+//! the hour; the rest: the start of the UTC day), kept as one block per meter, kind and
+//! calendar period instead of one row each.
 //!
 //! A row store pays per record for the meter id, the key, the row header and an index
 //! entry, and stores each value whole. Blocks pay those once per period and store each
 //! field as a compressed column (`columns.rs`), which is what lets 15-minute data for a
-//! fleet be kept for years. Fresh data (today's) stays in typed rows, where
+//! fleet be kept for years. Fresh data (this hour's readings, today's records) stays in typed rows, where
 //! late and out-of-order messages land cheaply; compaction (run by the hub's housekeeping)
 //! moves rows older than the cut into their period's block, merging with what the block
 //! holds. Readers take both: the blocks overlapping the range they ask, and the rows.
@@ -26,6 +27,8 @@ use joule_protocol::LiveReading;
 
 /// One day, ms.
 const DAY_MS: i64 = 86_400_000;
+/// One hour, ms.
+const HOUR_MS: i64 = 3_600_000;
 
 /// What a block holds; stored as its code. Code 3 held one-minute rollups before schema
 /// version 9 (SQLite) and migration 9 (PostgreSQL): a compacted day's minute buckets come
@@ -171,12 +174,37 @@ impl BlockKind {
     }
 }
 
-/// Records before this are compacted at `now_ms`: the start of today (UTC), so rows stay
-/// fresh for at most a day and a block's day is over when it is written. A record that
-/// arrives late for a compacted day lands in the rows, reads with the block, and joins it
-/// at the next pass.
-pub(crate) fn cut_ms(now_ms: i64) -> i64 {
+impl BlockKind {
+    /// Records of this kind before this are compacted at `now_ms`. Live readings: the start
+    /// of the current hour (UTC), so a day's readings and their minute buckets stay rows for
+    /// at most an hour, and today's block is rewritten each hour (a day of readings a
+    /// second compresses to about 230 kB). The rest: the start of today, so a month's
+    /// interval and hour-rollup blocks are rewritten once a day, not every hour, for rows
+    /// that are few (96 interval records and 24 hour buckets a meter a day). A record that
+    /// arrives late for a compacted period lands in the rows, reads with the block, and
+    /// joins it at the next pass.
+    pub(crate) fn cut_ms(self, now_ms: i64) -> i64 {
+        match self {
+            Self::Live => now_ms.div_euclid(HOUR_MS) * HOUR_MS,
+            Self::Interval | Self::HourRollup | Self::DayRollup => day_start_ms(now_ms),
+        }
+    }
+}
+
+/// The start of the UTC day `now_ms` falls in: the other kinds' cut, and how far
+/// PostgreSQL's day partitions are emptied by a pass.
+pub(crate) fn day_start_ms(now_ms: i64) -> i64 {
     now_ms.div_euclid(DAY_MS) * DAY_MS
+}
+
+/// The `end_ms` a block of `records` (in order, at least one) is stored with: just after
+/// its newest record, not its period's end. Readers skip a block that ends at or before
+/// what they ask for, so today's live block, rewritten each hour, is not decoded for the
+/// newest reading, which the rows after it hold.
+pub(crate) fn block_end_ms<T: Columnar>(records: &[T]) -> i64 {
+    records
+        .last()
+        .map_or(i64::MIN, |newest| newest.ts_ms().saturating_add(1))
 }
 
 /// A block of `records`, which must all lie in one period.

@@ -245,7 +245,31 @@ fn periods_are_utc_days_months_and_years() {
     // The last millisecond of a month belongs to it, the next to the next month.
     assert_eq!(BlockKind::Interval.period_of(month.1 - 1), month);
     assert_eq!(BlockKind::Interval.period_of(month.1).0, month.1);
-    assert_eq!(cut_ms(ts_ms), day.0, "the start of the UTC day");
+    // 13:25: live readings are compacted up to 13:00, the rest up to midnight.
+    let now_ms = ts_ms + 25 * 60_000;
+    assert_eq!(
+        BlockKind::Live.cut_ms(now_ms),
+        ts_ms,
+        "the start of the hour"
+    );
+    for kind in [
+        BlockKind::Interval,
+        BlockKind::HourRollup,
+        BlockKind::DayRollup,
+    ] {
+        assert_eq!(kind.cut_ms(now_ms), day.0, "the start of the UTC day");
+    }
+}
+
+#[test]
+fn a_block_ends_just_after_its_newest_record() {
+    let mut records = vec![
+        joule_testkit::interval_record(1, 900_000, 0, 0),
+        joule_testkit::interval_record(2, 1_800_000, 0, 0),
+    ];
+    assert_eq!(block_end_ms(&records), 1_800_001);
+    records.clear();
+    assert_eq!(block_end_ms(&records), i64::MIN);
 }
 
 /// A month of one simulated home's interval records and a day of its live readings, as

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 /// Schema version 7: interval records as typed columns instead of JSON, and the blocks.
-/// [`convert_json_intervals`] moves the old rows over in the same transaction.
+/// [`convert_json_intervals`] moves the old rows over in the same transaction. A block's
+/// `end_ms` is just after its newest record (blocks written before 2026-12-08 hold their
+/// period's end, also an upper bound; readers need no more).
 pub(super) const MIGRATION: &str = r#"
 ALTER TABLE intervals RENAME TO intervals_json;
 ALTER TABLE intervals_json RENAME CONSTRAINT intervals_pkey TO intervals_json_pkey;
@@ -178,7 +180,7 @@ pub(super) async fn compact(
     now_ms: i64,
 ) -> Result<CompactionOutcome, StoreError> {
     let transaction = client.transaction().await?;
-    let (rows, blocks) = compact_meter(&transaction, meter, compact::cut_ms(now_ms)).await?;
+    let (rows, blocks) = compact_meter(&transaction, meter, now_ms).await?;
     // Dedup needs no sequence row at or below the contiguous mark (SQLite drops them as the
     // mark advances; here they would wait for retention).
     transaction
@@ -196,17 +198,19 @@ pub(super) async fn compact(
     })
 }
 
-/// Moves one meter's rows before `cut_ms` into blocks, and drops its minute rollup rows
-/// there (the live readings' blocks hold them); returns (rows, blocks written).
+/// Moves one meter's rows before each kind's cut at `now_ms` into blocks, and drops its
+/// minute rollup rows before the live readings' cut (their blocks hold them); returns
+/// (rows, blocks written).
 async fn compact_meter(
     transaction: &Transaction<'_>,
     meter: &str,
-    cut_ms: i64,
+    now_ms: i64,
 ) -> Result<(u64, u64), StoreError> {
     let mut moved = (0, 0);
     let parameter = |n: u8| format!("${n}");
     for kind in BlockKind::ALL {
         let (select, delete) = kind.fresh_rows_sql(parameter);
+        let cut_ms = kind.cut_ms(now_ms);
         let rows = transaction
             .query(select.as_str(), &[&meter, &cut_ms])
             .await?;
@@ -233,7 +237,7 @@ async fn compact_meter(
     transaction
         .execute(
             compact::minute_rollups_delete_sql(parameter).as_str(),
-            &[&meter, &cut_ms],
+            &[&meter, &BlockKind::Live.cut_ms(now_ms)],
         )
         .await?;
     Ok(moved)
@@ -255,7 +259,7 @@ async fn write_blocks<T: Compact>(
 ) -> Result<u64, StoreError> {
     let periods = compact::by_period(kind, rows);
     let written = periods.len() as u64;
-    for ((start_ms, end_ms), rows) in periods {
+    for ((start_ms, _), rows) in periods {
         let existing = transaction
             .query_opt(
                 "SELECT data FROM blocks WHERE meter_id = $1 AND kind = $2 AND start_ms = $3",
@@ -266,17 +270,18 @@ async fn write_blocks<T: Compact>(
             Some(row) => compact::merge(compact::decode::<T>(row.try_get(0)?)?, rows),
             None => compact::merge(Vec::new(), rows),
         };
-        write_block(transaction, meter, kind, (start_ms, end_ms), &records).await?;
+        write_block(transaction, meter, kind, start_ms, &records).await?;
     }
     Ok(written)
 }
 
-/// Writes (or replaces) one block; an empty one is deleted.
+/// Writes (or replaces) the block of the period starting at `start_ms`, ending just after
+/// its newest record ([`compact::block_end_ms`]); an empty one is deleted.
 async fn write_block<T: Compact>(
     transaction: &Transaction<'_>,
     meter: &str,
     kind: BlockKind,
-    (start_ms, end_ms): (i64, i64),
+    start_ms: i64,
     records: &[T],
 ) -> Result<(), StoreError> {
     if records.is_empty() {
@@ -298,7 +303,7 @@ async fn write_block<T: Compact>(
                 &meter,
                 &kind.code(),
                 &start_ms,
-                &end_ms,
+                &compact::block_end_ms(records),
                 &(records.len() as i64),
                 &compact::encode(records)?,
             ],
@@ -324,7 +329,7 @@ pub(super) async fn prune_live_blocks(
         .try_get(0)?;
     let straddling = transaction
         .query(
-            "SELECT meter_id, start_ms, end_ms, data FROM blocks WHERE kind = $1
+            "SELECT meter_id, start_ms, data FROM blocks WHERE kind = $1
              AND start_ms < $2 AND end_ms > $2",
             &[&kind.code(), &before_ms],
         )
@@ -332,17 +337,10 @@ pub(super) async fn prune_live_blocks(
     let mut deleted = u64::try_from(whole).unwrap_or(0);
     for row in straddling {
         let meter: String = row.try_get(0)?;
-        let readings = compact::decode::<LiveReading>(row.try_get(3)?)?;
+        let readings = compact::decode::<LiveReading>(row.try_get(2)?)?;
         let (kept, gone) = compact::keep_from(readings, before_ms);
         deleted += gone;
-        write_block(
-            transaction,
-            &meter,
-            kind,
-            (row.try_get(1)?, row.try_get(2)?),
-            &kept,
-        )
-        .await?;
+        write_block(transaction, &meter, kind, row.try_get(1)?, &kept).await?;
     }
     Ok(deleted)
 }

@@ -224,17 +224,18 @@ impl Store for PostgresStore {
         self.writer
             .lock()
             .await
-            .drop_compacted(crate::compact::cut_ms(now_ms))
+            .drop_compacted(crate::compact::day_start_ms(now_ms))
             .await?;
-        // The pass leaves a day's sequence rows and every rewritten block dead in place;
-        // vacuumed now, their space serves the next day's rows instead of growing the
-        // files until autovacuum comes by. VACUUM lets ingest and readers go on, and gets
-        // a connection of its own so that neither waits for it. A pass that moved nothing
-        // left nothing dead.
+        // The pass leaves the sequence rows, every rewritten block and the hour's live
+        // readings and minute buckets dead in place (today's partitions stay until
+        // tomorrow); vacuumed now, their space serves the next hour's rows instead of
+        // growing the files until autovacuum comes by. VACUUM lets ingest and readers go
+        // on, and gets a connection of its own so that neither waits for it. A pass that
+        // moved nothing left nothing dead.
         if outcome.rows > 0 {
             open_connection(&self.conninfo)
                 .await?
-                .batch_execute("VACUUM seqs, blocks")
+                .batch_execute("VACUUM seqs, blocks, live, rollups")
                 .await?;
         }
         Ok(outcome)

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 /// Schema version 8: interval records as typed columns instead of JSON, and the blocks.
 /// The old table is renamed here and converted row by row by [`convert_json_intervals`]
 /// in the same transaction, so an upgrade either finishes or leaves the old store whole.
+/// A block's `end_ms` is just after its newest record (blocks written before 2026-12-08
+/// hold their period's end, also an upper bound; readers need no more).
 pub(super) const MIGRATION: &str = r#"
 ALTER TABLE intervals RENAME TO intervals_json;
 CREATE TABLE intervals (
@@ -154,7 +156,7 @@ pub(super) fn compact(
     now_ms: i64,
 ) -> Result<CompactionOutcome, StoreError> {
     let transaction = connection.transaction()?;
-    let (rows, blocks) = compact_meter(&transaction, meter, compact::cut_ms(now_ms))?;
+    let (rows, blocks) = compact_meter(&transaction, meter, now_ms)?;
     transaction.commit()?;
     Ok(CompactionOutcome {
         meters: u64::from(rows > 0),
@@ -163,17 +165,19 @@ pub(super) fn compact(
     })
 }
 
-/// Moves one meter's rows before `cut_ms` into blocks, and drops its minute rollup rows
-/// there (the live readings' blocks hold them); returns (rows, blocks written).
+/// Moves one meter's rows before each kind's cut at `now_ms` into blocks, and drops its
+/// minute rollup rows before the live readings' cut (their blocks hold them); returns
+/// (rows, blocks written).
 fn compact_meter(
     transaction: &Transaction<'_>,
     meter: &str,
-    cut_ms: i64,
+    now_ms: i64,
 ) -> Result<(u64, u64), StoreError> {
     let mut moved = (0, 0);
     let parameter = |n: u8| format!("?{n}");
     for kind in BlockKind::ALL {
         let (select, delete) = kind.fresh_rows_sql(parameter);
+        let cut_ms = kind.cut_ms(now_ms);
         let parameters = params![meter, cut_ms];
         let (rows, blocks) = match kind {
             BlockKind::Interval => {
@@ -197,7 +201,7 @@ fn compact_meter(
     }
     transaction
         .prepare_cached(&compact::minute_rollups_delete_sql(parameter))?
-        .execute(params![meter, cut_ms])?;
+        .execute(params![meter, BlockKind::Live.cut_ms(now_ms)])?;
     Ok(moved)
 }
 
@@ -224,7 +228,7 @@ fn write_blocks<T: Compact>(
     let moved = rows.len() as u64;
     let periods = compact::by_period(kind, rows);
     let written = periods.len() as u64;
-    for ((start_ms, end_ms), rows) in periods {
+    for ((start_ms, _), rows) in periods {
         let existing: Option<Vec<u8>> = transaction
             .prepare_cached(
                 "SELECT data FROM blocks WHERE meter_id = ?1 AND kind = ?2 AND start_ms = ?3",
@@ -235,17 +239,18 @@ fn write_blocks<T: Compact>(
             Some(data) => compact::merge(compact::decode::<T>(&data)?, rows),
             None => compact::merge(Vec::new(), rows),
         };
-        write_block(transaction, meter, kind, (start_ms, end_ms), &records)?;
+        write_block(transaction, meter, kind, start_ms, &records)?;
     }
     Ok((moved, written))
 }
 
-/// Writes (or replaces) one block; an empty one is deleted.
+/// Writes (or replaces) the block of the period starting at `start_ms`, ending just after
+/// its newest record ([`compact::block_end_ms`]); an empty one is deleted.
 pub(super) fn write_block<T: Compact>(
     transaction: &Transaction<'_>,
     meter: &str,
     kind: BlockKind,
-    (start_ms, end_ms): (i64, i64),
+    start_ms: i64,
     records: &[T],
 ) -> Result<(), StoreError> {
     if records.is_empty() {
@@ -267,7 +272,7 @@ pub(super) fn write_block<T: Compact>(
             meter,
             kind.code(),
             start_ms,
-            end_ms,
+            compact::block_end_ms(records),
             records.len() as i64,
             compact::encode(records)?
         ])?;
@@ -291,21 +296,21 @@ pub(super) fn prune_live_blocks(
     transaction
         .prepare_cached("DELETE FROM blocks WHERE meter_id = ?1 AND kind = ?2 AND end_ms <= ?3")?
         .execute(params![meter, kind.code(), before_ms])?;
-    let straddling: Option<(i64, i64, Vec<u8>)> = transaction
+    let straddling: Option<(i64, Vec<u8>)> = transaction
         .prepare_cached(
-            "SELECT start_ms, end_ms, data FROM blocks WHERE meter_id = ?1 AND kind = ?2
+            "SELECT start_ms, data FROM blocks WHERE meter_id = ?1 AND kind = ?2
              AND start_ms < ?3 AND end_ms > ?3",
         )?
         .query_row(params![meter, kind.code(), before_ms], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok((row.get(0)?, row.get(1)?))
         })
         .optional()?;
     let mut deleted = u64::try_from(whole).unwrap_or(0);
-    if let Some((start_ms, end_ms, data)) = straddling {
+    if let Some((start_ms, data)) = straddling {
         let readings = compact::decode::<LiveReading>(&data)?;
         let (kept, gone) = compact::keep_from(readings, before_ms);
         deleted += gone;
-        write_block(transaction, meter, kind, (start_ms, end_ms), &kept)?;
+        write_block(transaction, meter, kind, start_ms, &kept)?;
     }
     Ok(deleted)
 }

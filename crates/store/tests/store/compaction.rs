@@ -3,7 +3,7 @@
 //! rows move into blocks, late data for a compacted period merges in, and pruning reaches
 //! into blocks.
 
-use super::{T0, batch, id};
+use super::{T0, batch, id, reading};
 use joule_protocol::{
     IntervalRecord, LiveReading, MeterId, PAYLOAD_VERSION, PhaseReading, PqCounters, Registers,
     RelayState, TariffRegisters,
@@ -291,4 +291,49 @@ pub(super) async fn compaction_changes_nothing_readers_see(store: Arc<dyn Store>
         registers_before,
         "a late row is not the newest"
     );
+}
+
+/// Within today, a pass compacts the live readings before the hour and leaves the rest:
+/// the hour's readings, today's interval records and rollups.
+pub(super) async fn the_hours_readings_are_compacted_today(store: Arc<dyn Store>) {
+    let meter = id("hourly");
+    let mut messages = Vec::new();
+    // 00:00 to 02:59 at one a minute, and an interval record every 15 minutes.
+    for minute in 0..180u64 {
+        let ts_ms = T0 + i64::try_from(minute).expect("small") * 60_000;
+        messages.push((
+            meter.clone(),
+            Stored::Live(reading(
+                2 * minute + 1,
+                ts_ms,
+                500.0 + minute as f64,
+                1_000 + minute,
+            )),
+        ));
+        if minute % 15 == 14 {
+            let mut record =
+                joule_testkit::interval_record(2 * minute + 2, ts_ms + 60_000, 1_000 + minute, 0);
+            record.interval_s = 900;
+            messages.push((meter.clone(), Stored::Interval(record)));
+        }
+    }
+    store.write_batch(&batch(messages)).await.expect("write");
+    let before = seen(&store, &meter).await;
+    let outcome = store
+        .compact(T0 + 2 * 3_600_000 + 30 * 60_000)
+        .await
+        .expect("compact");
+    assert_eq!(
+        outcome.rows, 120,
+        "the readings of 00:00 to 01:59, nothing else"
+    );
+    assert_eq!(seen(&store, &meter).await, before);
+    assert_eq!(
+        before.latest.as_ref().map(|r| r.ts_ms),
+        Some(T0 + 179 * 60_000)
+    );
+    // The next hour's pass moves the next hour's readings.
+    let outcome = store.compact(T0 + 3 * 3_600_000).await.expect("compact");
+    assert_eq!(outcome.rows, 60);
+    assert_eq!(seen(&store, &meter).await, before);
 }
