@@ -96,9 +96,9 @@ pub(super) fn message_counts(meters: usize, days: u32) -> (u64, u64) {
 /// Bytes a SQLite dataset of this shape takes at its peak, with some margin, so a run that
 /// cannot fit is refused before it starts. A daily compaction kept a day of rows (at one
 /// reading a minute: about 300 bytes each with rollups, measured; counted twice here for
-/// the margin, which the hourly compaction of live readings leaves wider); what is compacted takes about 12 bytes per interval record and 80 per live
-/// reading with its rollups (measured with 100 meters × 31 days, before minute rollups left
-/// the blocks).
+/// the margin, which the hourly compaction of live readings leaves wider); what is
+/// compacted takes about 12 bytes per interval record and 80 per live reading with its
+/// rollups (measured with 100 meters × 31 days, before minute rollups left the blocks).
 pub(super) fn sqlite_bytes_estimate(meters: usize, days: u32) -> u64 {
     let (intervals, _) = message_counts(meters, days);
     let fresh_rows = 2 * 1440;
@@ -187,9 +187,9 @@ pub(super) async fn write(
             }
         }
         let now_ms = start_ms + hour * HOUR_MS;
-        // The hub's housekeeping runs every hour; before the last day only the pass after
-        // midnight has anything to move (a reading every 15 minutes goes into the day's
-        // block all the same), so only that one is run there.
+        // The hub's housekeeping runs every hour. Before the last day, the passes between
+        // midnights would each move four readings into the day's block; only the pass
+        // after midnight is run there, which writes the same blocks in fewer rewrites.
         let housekeeping = now_ms % DAY_MS == 0 || now_ms > end_ms - DAY_MS;
         if batch.messages.len() >= BATCH_MESSAGES || hour == hours || housekeeping {
             written += batch.messages.len() as u64;

@@ -2,8 +2,8 @@
 //!
 //! A meter sends cumulative register snapshots at the end of each clock-aligned interval
 //! (`IntervalRecord`, of which billing reads the registers: `IntervalRegisters`);
-//! `joule_tariff` bills energy per interval and the register reads at
-//! the period's boundaries. The energy of an interval is the difference between two
+//! `joule_tariff` bills energy per interval and the register reads at the period's
+//! boundaries. The energy of an interval is the difference between two
 //! consecutive snapshots, so it is exact whatever the meter's clock did in between:
 //!
 //! - A missing record (a hole of k intervals) leaves one difference over the whole hole;

@@ -5,10 +5,10 @@
 //! A row store pays per record for the meter id, the key, the row header and an index
 //! entry, and stores each value whole. Blocks pay those once per period and store each
 //! field as a compressed column (`columns.rs`), which is what lets 15-minute data for a
-//! fleet be kept for years. Fresh data (this hour's readings, today's records) stays in typed rows, where
-//! late and out-of-order messages land cheaply; compaction (run by the hub's housekeeping)
-//! moves rows older than the cut into their period's block, merging with what the block
-//! holds. Readers take both: the blocks overlapping the range they ask, and the rows.
+//! fleet be kept for years. Fresh data (this hour's live readings, today's other records)
+//! stays in typed rows, where late and out-of-order messages land cheaply; compaction (run
+//! by the hub's housekeeping) moves rows older than the cut into their period's block,
+//! merging with what the block holds. Readers take both: the blocks overlapping the range they ask, and the rows.
 //!
 //! This module is pure: what a block holds and how records merge. Each backend does the
 //! I/O (`sqlite/compact.rs`, `postgres/compact.rs`).
@@ -85,8 +85,8 @@ impl BlockKind {
     pub(crate) fn of_rollup(width_ms: i64) -> Option<Self> {
         match width_ms {
             MINUTE_MS => Some(Self::Live),
-            3_600_000 => Some(Self::HourRollup),
-            86_400_000 => Some(Self::DayRollup),
+            HOUR_MS => Some(Self::HourRollup),
+            DAY_MS => Some(Self::DayRollup),
             _ => None,
         }
     }
@@ -125,8 +125,8 @@ impl BlockKind {
     /// A rollup kind's bucket width, ms (0 for the others, which never ask).
     fn bucket_width_ms(self) -> i64 {
         match self {
-            Self::HourRollup => 3_600_000,
-            Self::DayRollup => 86_400_000,
+            Self::HourRollup => HOUR_MS,
+            Self::DayRollup => DAY_MS,
             Self::Interval | Self::Live => 0,
         }
     }
@@ -172,9 +172,7 @@ impl BlockKind {
         // Days outside the calendar's range (never a meter's time) fall back to the day.
         calendar(ts_ms).unwrap_or((day, day + DAY_MS))
     }
-}
 
-impl BlockKind {
     /// Records of this kind before this are compacted at `now_ms`. Live readings: the start
     /// of the current hour (UTC), so a day's readings and their minute buckets stay rows for
     /// at most an hour, and today's block is rewritten each hour (a day of readings a
