@@ -162,13 +162,16 @@ async fn the_mark_stops_at_a_hole_and_moves_when_it_is_filled(store: Arc<dyn Sto
         store.gaps(&m).await.expect("gaps"),
         vec![Gap { from: 3, to: 4 }, Gap { from: 6, to: 6 }]
     );
+    // Filling the first hole; 5, stored out of order before, is sent again.
     let outcome = store
         .write_batch(&batch(vec![
             (m.clone(), live(3, 3)),
             (m.clone(), live(4, 4)),
+            (m.clone(), live(5, 5)),
         ]))
         .await
         .expect("write");
+    assert_eq!((outcome.stored, outcome.duplicates), (2, 1));
     assert_eq!(outcome.acknowledged, vec![(m.clone(), 5)]);
     assert_eq!(
         store.gaps(&m).await.expect("gaps"),

@@ -9,7 +9,7 @@ use crate::{
 };
 use joule_protocol::{MeterId, Status};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Writes a batch in one transaction (see [`crate::Store::write_batch`]).
 pub(super) fn write_batch(
@@ -18,19 +18,15 @@ pub(super) fn write_batch(
 ) -> Result<BatchOutcome, StoreError> {
     let transaction = connection.transaction()?;
     let mut outcome = BatchOutcome::default();
-    let mut touched: BTreeMap<&MeterId, i64> = BTreeMap::new();
-    let mut contiguous: HashMap<&MeterId, i64> = HashMap::new();
+    let mut marks: BTreeMap<&MeterId, Mark> = BTreeMap::new();
     for (meter, message) in &batch.messages {
-        let mark = match contiguous.get(meter) {
-            Some(mark) => *mark,
-            None => {
-                let mark = contiguous_of(&transaction, meter)?;
-                contiguous.insert(meter, mark);
-                mark
+        let mark = match marks.entry(meter) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(Mark::of(&transaction, meter)?)
             }
         };
-        // At or below the contiguous mark it is stored (its seq row may be pruned).
-        if to_i64(message.seq()) > mark && insert_message(&transaction, meter, message)? {
+        if mark.store(&transaction, meter, message)? {
             match message {
                 Stored::Live(reading) => {
                     outcome.stored += 1;
@@ -42,8 +38,7 @@ pub(super) fn write_batch(
         } else {
             outcome.duplicates += 1;
         }
-        let last = touched.entry(meter).or_insert(i64::MIN);
-        *last = (*last).max(message.ts_ms());
+        mark.last_ms = mark.last_ms.max(message.ts_ms());
     }
     write_rollups(&transaction, &outcome)?;
     for letter in &batch.dead_letters {
@@ -68,20 +63,127 @@ pub(super) fn write_batch(
             params![meter.as_str(), *status == Status::Online, seen_ms],
         )?;
     }
-    for (meter, last_ms) in touched {
-        let mark = advance_progress(&transaction, meter, last_ms)?;
-        outcome.acknowledged.push((meter.clone(), mark));
+    for (meter, mark) in marks {
+        let contiguous = mark.advance(&transaction, meter)?;
+        outcome.acknowledged.push((meter.clone(), contiguous));
     }
     transaction.commit()?;
     Ok(outcome)
 }
 
-fn contiguous_of(transaction: &Transaction<'_>, meter: &MeterId) -> Result<i64, StoreError> {
-    Ok(transaction
-        .prepare_cached("SELECT contiguous FROM progress WHERE meter_id = ?1")?
-        .query_row(params![meter.as_str()], |row| row.get(0))
-        .optional()?
-        .unwrap_or(0))
+/// A meter's place in its sequence while a batch is written.
+///
+/// Deduplication needs a sequence row only for a message that arrives out of order: one
+/// whose seq is the next after the contiguous mark and above every seq stored is new for
+/// certain, and the mark moves over it, so it is stored without one (most messages: a
+/// meter's outbox sends in order). Only the others go through `seqs`, and only then does
+/// the mark walk over the rows there.
+#[derive(Debug)]
+struct Mark {
+    /// Up to which seq everything is stored.
+    contiguous: i64,
+    /// The highest seq stored.
+    highest: i64,
+    /// Whether `seqs` holds rows above `contiguous` (from before, or written now).
+    out_of_order: bool,
+    /// The newest message time in the batch.
+    last_ms: i64,
+}
+
+impl Mark {
+    fn of(transaction: &Transaction<'_>, meter: &MeterId) -> Result<Self, StoreError> {
+        let (contiguous, highest): (i64, i64) = transaction
+            .prepare_cached("SELECT contiguous, highest FROM progress WHERE meter_id = ?1")?
+            .query_row(params![meter.as_str()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?
+            .unwrap_or((0, 0));
+        Ok(Self {
+            contiguous,
+            highest,
+            out_of_order: highest > contiguous,
+            last_ms: i64::MIN,
+        })
+    }
+
+    /// Stores `message` unless it is stored already; returns whether it was new.
+    fn store(
+        &mut self,
+        transaction: &Transaction<'_>,
+        meter: &MeterId,
+        message: &Stored,
+    ) -> Result<bool, StoreError> {
+        let seq = to_i64(message.seq());
+        // At or below the contiguous mark it is stored (its seq row may be pruned).
+        if seq <= self.contiguous {
+            return Ok(false);
+        }
+        if seq == self.contiguous + 1 && seq > self.highest {
+            insert_data(transaction, meter, message)?;
+            self.contiguous = seq;
+            self.highest = seq;
+            return Ok(true);
+        }
+        let new = transaction
+            .prepare_cached(
+                "INSERT OR IGNORE INTO seqs (meter_id, seq, kind, ts_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                meter.as_str(),
+                seq,
+                message.kind(),
+                message.ts_ms()
+            ])?
+            == 1;
+        if new {
+            insert_data(transaction, meter, message)?;
+            self.highest = self.highest.max(seq);
+            self.out_of_order = true;
+        }
+        Ok(new)
+    }
+
+    /// Moves the contiguous mark over every seq now present and records it; returns it.
+    fn advance(
+        mut self,
+        transaction: &Transaction<'_>,
+        meter: &MeterId,
+    ) -> Result<u64, StoreError> {
+        if self.out_of_order {
+            let mut statement = transaction.prepare_cached(
+                "SELECT seq FROM seqs WHERE meter_id = ?1 AND seq > ?2 ORDER BY seq",
+            )?;
+            let mut rows = statement.query(params![meter.as_str(), self.contiguous])?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                self.highest = self.highest.max(seq);
+                if seq == self.contiguous + 1 {
+                    self.contiguous = seq;
+                }
+            }
+            drop(rows);
+            // Dedup and gaps look only above the mark, so the rows it covers can go now;
+            // the table keeps only what arrived out of order.
+            transaction
+                .prepare_cached("DELETE FROM seqs WHERE meter_id = ?1 AND seq <= ?2")?
+                .execute(params![meter.as_str(), self.contiguous])?;
+        }
+        transaction
+            .prepare_cached(
+                "INSERT INTO progress (meter_id, contiguous, highest, last_ms)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (meter_id) DO UPDATE SET contiguous = ?2, highest = ?3,
+                 last_ms = MAX(last_ms, ?4)",
+            )?
+            .execute(params![
+                meter.as_str(),
+                self.contiguous,
+                self.highest,
+                self.last_ms
+            ])?;
+        Ok(to_u64(self.contiguous))
+    }
 }
 
 /// Folds the batch's new live readings into the rollups.
@@ -125,26 +227,12 @@ fn write_rollups(transaction: &Transaction<'_>, outcome: &BatchOutcome) -> Resul
     Ok(())
 }
 
-/// Inserts one message unless its (meter, seq) is stored already; returns whether it was new.
-fn insert_message(
+/// Inserts a new message's data where its kind is kept.
+fn insert_data(
     transaction: &Transaction<'_>,
     meter: &MeterId,
     message: &Stored,
-) -> Result<bool, StoreError> {
-    let new = transaction
-        .prepare_cached(
-            "INSERT OR IGNORE INTO seqs (meter_id, seq, kind, ts_ms) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![
-            meter.as_str(),
-            to_i64(message.seq()),
-            message.kind(),
-            message.ts_ms()
-        ])?
-        == 1;
-    if !new {
-        return Ok(false);
-    }
+) -> Result<(), StoreError> {
     match message {
         Stored::Live(m) => {
             let phases = if m.phases.is_empty() {
@@ -207,46 +295,7 @@ fn insert_message(
         }
         Stored::Refused { .. } => {}
     }
-    Ok(true)
-}
-
-/// Moves a meter's contiguous mark over every seq now present; returns the new mark.
-fn advance_progress(
-    transaction: &Transaction<'_>,
-    meter: &MeterId,
-    last_ms: i64,
-) -> Result<u64, StoreError> {
-    let (mut contiguous, mut highest): (i64, i64) = transaction
-        .prepare_cached("SELECT contiguous, highest FROM progress WHERE meter_id = ?1")?
-        .query_row(params![meter.as_str()], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()?
-        .unwrap_or((0, 0));
-    let mut statement = transaction
-        .prepare_cached("SELECT seq FROM seqs WHERE meter_id = ?1 AND seq > ?2 ORDER BY seq")?;
-    let mut rows = statement.query(params![meter.as_str(), contiguous])?;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        highest = highest.max(seq);
-        if seq == contiguous + 1 {
-            contiguous = seq;
-        }
-    }
-    drop(rows);
-    transaction
-        .prepare_cached(
-            "INSERT INTO progress (meter_id, contiguous, highest, last_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (meter_id) DO UPDATE SET contiguous = ?2, highest = ?3,
-             last_ms = MAX(last_ms, ?4)",
-        )?
-        .execute(params![meter.as_str(), contiguous, highest, last_ms])?;
-    // Dedup and gaps look only above the mark, so the rows it covers can go now; the
-    // table keeps only what arrived out of order, not every message until retention.
-    transaction
-        .prepare_cached("DELETE FROM seqs WHERE meter_id = ?1 AND seq <= ?2")?
-        .execute(params![meter.as_str(), contiguous])?;
-    Ok(to_u64(contiguous))
+    Ok(())
 }
 
 /// Deletes live readings older than `before_ms`: a range of the primary key per meter, so
