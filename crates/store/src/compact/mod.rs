@@ -91,10 +91,12 @@ impl BlockKind {
         }
     }
 
-    /// The `SELECT` of the fresh rows compaction moves into this kind's blocks and the
-    /// `DELETE` that removes them once moved: one meter's (the first parameter) before the
-    /// cut (the second). `parameter(n)` writes the backend's n-th placeholder.
-    pub(crate) fn fresh_rows_sql(self, parameter: impl Fn(u8) -> String) -> (String, String) {
+    /// The statement that takes the fresh rows compaction moves into this kind's blocks:
+    /// one meter's (the first parameter) before the cut (the second), deleted and returned
+    /// in one statement, so the rows moved are exactly the rows deleted even when another
+    /// hub's writer commits a late row meanwhile. `parameter(n)` writes the backend's n-th
+    /// placeholder.
+    pub(crate) fn take_fresh_rows_sql(self, parameter: impl Fn(u8) -> String) -> String {
         let (meter, cut) = (parameter(1), parameter(2));
         let (table, columns, rows) = match self {
             Self::Interval => (
@@ -116,10 +118,7 @@ impl BlockKind {
                 ),
             ),
         };
-        (
-            format!("SELECT {columns} FROM {table} WHERE {rows}"),
-            format!("DELETE FROM {table} WHERE {rows}"),
-        )
+        format!("DELETE FROM {table} WHERE {rows} RETURNING {columns}")
     }
 
     /// A rollup kind's bucket width, ms (0 for the others, which never ask).

@@ -209,11 +209,9 @@ async fn compact_meter(
     let mut moved = (0, 0);
     let parameter = |n: u8| format!("${n}");
     for kind in BlockKind::ALL {
-        let (select, delete) = kind.fresh_rows_sql(parameter);
+        let take = kind.take_fresh_rows_sql(parameter);
         let cut_ms = kind.cut_ms(now_ms);
-        let rows = transaction
-            .query(select.as_str(), &[&meter, &cut_ms])
-            .await?;
+        let rows = transaction.query(take.as_str(), &[&meter, &cut_ms]).await?;
         if rows.is_empty() {
             continue;
         }
@@ -228,9 +226,6 @@ async fn compact_meter(
                 write_blocks(transaction, meter, kind, mapped(&rows, read::bucket)?).await?
             }
         };
-        transaction
-            .execute(delete.as_str(), &[&meter, &cut_ms])
-            .await?;
         moved.0 += rows.len() as u64;
         moved.1 += written;
     }

@@ -176,26 +176,23 @@ fn compact_meter(
     let mut moved = (0, 0);
     let parameter = |n: u8| format!("?{n}");
     for kind in BlockKind::ALL {
-        let (select, delete) = kind.fresh_rows_sql(parameter);
+        let take = kind.take_fresh_rows_sql(parameter);
         let cut_ms = kind.cut_ms(now_ms);
         let parameters = params![meter, cut_ms];
         let (rows, blocks) = match kind {
             BlockKind::Interval => {
-                let rows = fresh(transaction, &select, parameters, |row| read::interval(row))?;
+                let rows = fresh(transaction, &take, parameters, |row| read::interval(row))?;
                 write_blocks(transaction, meter, kind, rows)?
             }
             BlockKind::Live => {
-                let rows = fresh(transaction, &select, parameters, |row| read::reading(row))?;
+                let rows = fresh(transaction, &take, parameters, |row| read::reading(row))?;
                 write_blocks(transaction, meter, kind, rows)?
             }
             BlockKind::HourRollup | BlockKind::DayRollup => {
-                let rows = fresh(transaction, &select, parameters, |row| read::bucket(row))?;
+                let rows = fresh(transaction, &take, parameters, |row| read::bucket(row))?;
                 write_blocks(transaction, meter, kind, rows)?
             }
         };
-        if rows > 0 {
-            transaction.prepare_cached(&delete)?.execute(parameters)?;
-        }
         moved.0 += rows;
         moved.1 += blocks;
     }
@@ -205,15 +202,15 @@ fn compact_meter(
     Ok(moved)
 }
 
-/// The rows `select` picks, each read by `map`.
+/// The rows `take` deletes and returns, each read by `map`.
 fn fresh<T>(
     transaction: &Transaction<'_>,
-    select: &str,
+    take: &str,
     parameters: &[&dyn rusqlite::ToSql],
     map: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     transaction
-        .prepare_cached(select)?
+        .prepare_cached(take)?
         .query_and_then(parameters, |row| map(row))?
         .collect()
 }
