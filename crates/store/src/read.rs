@@ -14,6 +14,43 @@ use joule_protocol::{
     RelayState,
 };
 
+/// A row's or a block's newest `(time, import, export)`: an hour bucket's start and last
+/// registers, or an interval record's end and registers.
+pub(crate) type Newest = (i64, u64, u64);
+
+/// The hour bucket's registers count as of the hour's end.
+const HOUR_END_MS: i64 = 3_600_000 - 1;
+
+/// A meter's newest registers, for ingest's regression check after a restart: of its
+/// newest hour bucket and its newest interval record, the later. Each is its newest row's
+/// or its newest block's, whichever is later; a bucket in both (a late reading for the
+/// block's last hour) is one bucket, whose registers are the higher of its two parts'
+/// (registers only grow). The backends find the blocks' newest only where a block ends
+/// after the row (for buckets, at or after it).
+pub(crate) fn newest_registers(
+    (row_bucket, block_bucket): (Option<Newest>, Option<&Bucket>),
+    (row_record, block_record): (Option<Newest>, Option<&IntervalRegisters>),
+) -> Option<(i64, Registers)> {
+    let block_bucket = block_bucket.map(|b| (b.bucket_ms, b.import_last, b.export_last));
+    let bucket = match (row_bucket, block_bucket) {
+        (Some(row), Some(block)) if row.0 == block.0 => {
+            Some((row.0, row.1.max(block.1), row.2.max(block.2)))
+        }
+        (row, block) => row.max(block),
+    }
+    .map(|(bucket_ms, import, export)| (bucket_ms + HOUR_END_MS, import, export));
+    let record = row_record.max(block_record.map(|r| (r.ts_ms, r.import_mwh, r.export_mwh)));
+    let (ts_ms, import_mwh, export_mwh) = bucket.max(record)?;
+    Some((
+        ts_ms,
+        Registers {
+            import_mwh,
+            export_mwh,
+            ..Registers::default()
+        },
+    ))
+}
+
 /// Where a reader's records are: the table of fresh rows, the columns it selects, and the
 /// kind of block that holds the compacted ones.
 #[derive(Debug, Clone, Copy)]
@@ -257,4 +294,70 @@ pub(crate) fn gaps_above(contiguous: i64, seqs: &[i64]) -> Vec<Gap> {
         expected = seq + 1;
     }
     gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(bucket_ms: i64, import_last: u64) -> Bucket {
+        Bucket {
+            bucket_ms,
+            count: 1,
+            p_sum: 0.0,
+            p_min: 0.0,
+            p_max: 0.0,
+            v_sum: 0.0,
+            v_min: 0.0,
+            v_max: 0.0,
+            import_first: import_last,
+            import_last,
+            export_first: 0,
+            export_last: 0,
+        }
+    }
+
+    fn import(newest: Option<(i64, Registers)>) -> Option<(i64, u64)> {
+        newest.map(|(ts_ms, registers)| (ts_ms, registers.import_mwh))
+    }
+
+    #[test]
+    fn the_newest_registers_are_the_later_of_bucket_and_record() {
+        const H: i64 = 3_600_000;
+        // A bucket split between a block and a row (a late reading earlier in the hour):
+        // one bucket, with the higher registers, as of the hour's end.
+        let block = bucket(5 * H, 900);
+        assert_eq!(
+            import(newest_registers(
+                (Some((5 * H, 700, 0)), Some(&block)),
+                (None, None)
+            )),
+            Some((6 * H - 1, 900))
+        );
+        // The block's newer bucket wins over an older row.
+        assert_eq!(
+            import(newest_registers(
+                (Some((4 * H, 700, 0)), Some(&block)),
+                (None, None)
+            )),
+            Some((6 * H - 1, 900))
+        );
+        // An interval record after the bucket's hour wins.
+        let record = IntervalRegisters {
+            seq: 9,
+            ts_ms: 6 * H,
+            interval_s: 900,
+            import_mwh: 950,
+            export_mwh: 0,
+            max_demand_w: None,
+        };
+        assert_eq!(
+            import(newest_registers(
+                (None, Some(&block)),
+                (Some((5 * H, 800, 0)), Some(&record))
+            )),
+            Some((6 * H, 950))
+        );
+        assert_eq!(newest_registers((None, None), (None, None)), None);
+    }
 }

@@ -4,7 +4,7 @@
 use super::compact;
 use crate::compact::{BlockKind, Columnar};
 use crate::read::{
-    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, READING_COLUMNS,
+    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, Newest, READING_COLUMNS,
     ROLLUP_COLUMNS, Source, gaps_above,
 };
 use crate::{
@@ -45,12 +45,10 @@ pub(super) async fn latest_registers(
     client: &Client,
 ) -> Result<Vec<(MeterId, i64, Registers)>, StoreError> {
     // The newest hour rollup (live readings may be pruned; rollups stay) and interval
-    // record per meter, each from its newest row or, when a block holds a newer one (a
-    // late row for a compacted day is a row but not the newest), from that block. A
-    // rollup's registers are the hour's last, so they count as of the hour's end. Index
-    // seeks per meter that has sent anything (LATERAL): sorting every record by meter took
-    // seconds per thousand meters, while the hub waited to start ingesting.
-    let fresh = client
+    // record per meter, from rows and blocks (`read::newest_registers`). Index seeks per
+    // meter that has sent anything (LATERAL): sorting every record by meter took seconds
+    // per thousand meters, while the hub waited to start ingesting.
+    let rows = client
         .query(
             "SELECT p.meter_id, r.bucket_ms, r.import_last, r.export_last,
                     i.ts_ms, i.import_mwh, i.export_mwh
@@ -69,7 +67,8 @@ pub(super) async fn latest_registers(
         )
         .await?;
     // Where each meter's newest blocks end: a block is decoded only when it ends after
-    // the meter's newest row (at most once a day, normally never).
+    // the meter's newest row (its own bucket's block: at or after it), which a pass
+    // leaves so for the meters still sending.
     let block_ends: std::collections::HashMap<(String, i16), i64> = client
         .query(
             "SELECT meter_id, kind, max(end_ms) FROM blocks WHERE kind = ANY($1)
@@ -88,50 +87,46 @@ pub(super) async fn latest_registers(
             .get(&(id.to_owned(), kind.code()))
             .is_some_and(|&end_ms| end_ms > after_ms)
     };
+    let newest = |row: &tokio_postgres::Row, at: usize| -> Result<Option<Newest>, StoreError> {
+        Ok(match row.try_get::<_, Option<i64>>(at)? {
+            Some(ts_ms) => Some((
+                ts_ms,
+                to_u64(row.try_get(at + 1)?),
+                to_u64(row.try_get(at + 2)?),
+            )),
+            None => None,
+        })
+    };
     let mut latest = Vec::new();
-    for row in fresh {
+    for row in rows {
         let id: String = row.try_get(0)?;
-        let fresh_bucket: Option<(i64, i64, i64)> = match row.try_get(1)? {
-            Some(bucket_ms) => Some((bucket_ms, row.try_get(2)?, row.try_get(3)?)),
-            None => None,
-        };
-        let fresh_record: Option<(i64, i64, i64)> = match row.try_get(4)? {
-            Some(ts_ms) => Some((ts_ms, row.try_get(5)?, row.try_get(6)?)),
-            None => None,
-        };
-        let after_ms = fresh_bucket.map_or(i64::MIN, |(bucket_ms, _, _)| bucket_ms);
-        let mut bucket = fresh_bucket;
-        if newer_block(&id, BlockKind::HourRollup, after_ms)
-            && let Some(b) =
+        let row_bucket = newest(&row, 1)?;
+        // A block's part of the row's own bucket counts too.
+        let after_ms = row_bucket.map_or(i64::MIN, |(bucket_ms, _, _)| bucket_ms - 1);
+        let mut block_bucket = None;
+        if newer_block(&id, BlockKind::HourRollup, after_ms) {
+            block_bucket =
                 compact::newest_in_blocks::<Bucket>(client, &id, BlockKind::HourRollup, after_ms)
-                    .await?
-        {
-            bucket = Some((b.bucket_ms, to_i64(b.import_last), to_i64(b.export_last)));
+                    .await?;
         }
-        let bucket =
-            bucket.map(|(bucket_ms, import, export)| (bucket_ms + 3_599_999, import, export));
-        let after_ms = fresh_record.map_or(i64::MIN, |(ts_ms, _, _)| ts_ms);
-        let mut record = fresh_record;
-        if newer_block(&id, BlockKind::Interval, after_ms)
-            && let Some(r) = compact::newest_in_blocks::<IntervalRegisters>(
+        let row_record = newest(&row, 4)?;
+        let after_ms = row_record.map_or(i64::MIN, |(ts_ms, _, _)| ts_ms);
+        let mut block_record = None;
+        if newer_block(&id, BlockKind::Interval, after_ms) {
+            block_record = compact::newest_in_blocks::<IntervalRegisters>(
                 client,
                 &id,
                 BlockKind::Interval,
                 after_ms,
             )
-            .await?
-        {
-            record = Some((r.ts_ms, to_i64(r.import_mwh), to_i64(r.export_mwh)));
+            .await?;
         }
-        let Some((ts_ms, import_mwh, export_mwh)) = bucket.max(record) else {
-            continue;
-        };
-        let registers = Registers {
-            import_mwh: to_u64(import_mwh),
-            export_mwh: to_u64(export_mwh),
-            ..Registers::default()
-        };
-        latest.push((stored_meter_id(&id)?, ts_ms, registers));
+        if let Some((ts_ms, registers)) = read::newest_registers(
+            (row_bucket, block_bucket.as_ref()),
+            (row_record, block_record.as_ref()),
+        ) {
+            latest.push((stored_meter_id(&id)?, ts_ms, registers));
+        }
     }
     Ok(latest)
 }

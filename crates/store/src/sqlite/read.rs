@@ -3,7 +3,7 @@
 use super::compact;
 use crate::compact::{BlockKind, Columnar};
 use crate::read::{
-    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, READING_COLUMNS,
+    DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, Newest, READING_COLUMNS,
     ROLLUP_COLUMNS, Source, gaps_above,
 };
 use crate::{
@@ -37,11 +37,9 @@ pub(super) fn latest_registers(
     connection: &Connection,
 ) -> Result<Vec<(MeterId, i64, Registers)>, StoreError> {
     // The newest hour rollup (live readings may be pruned; rollups stay) and interval
-    // record per meter, each from its newest row or, when a block holds a newer one (a
-    // late row for a compacted day is a row but not the newest), from that block. A
-    // rollup's registers are the hour's last, so they count as of the hour's end. Index
-    // seeks per meter: a scan of every record grouped by meter took seconds per thousand
-    // meters, with the reader held and the hub not yet ingesting.
+    // record per meter, from rows and blocks (`read::newest_registers`). Index seeks per
+    // meter: a scan of every record grouped by meter took seconds per thousand meters,
+    // with the reader held and the hub not yet ingesting.
     let mut rollup = connection.prepare_cached(
         "SELECT bucket_ms, import_last, export_last FROM rollups
          WHERE meter_id = ?1 AND width_ms = 3600000 ORDER BY bucket_ms DESC LIMIT 1",
@@ -56,37 +54,30 @@ pub(super) fn latest_registers(
     let ids = meters
         .query_map([], |row| row.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
-    let newest = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, i64)> {
-        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    let newest = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Newest> {
+        Ok((row.get(0)?, to_u64(row.get(1)?), to_u64(row.get(2)?)))
     };
     let mut latest = Vec::new();
     for id in ids {
-        let fresh_bucket = rollup.query_row(params![id], newest).optional()?;
-        let after_ms = fresh_bucket.map_or(i64::MIN, |(bucket_ms, _, _)| bucket_ms);
-        let bucket =
-            compact::newest_in_blocks::<Bucket>(connection, &id, BlockKind::HourRollup, after_ms)?
-                .map(|b| (b.bucket_ms, to_i64(b.import_last), to_i64(b.export_last)))
-                .or(fresh_bucket)
-                .map(|(bucket_ms, import, export)| (bucket_ms + 3_599_999, import, export));
-        let fresh_record = record.query_row(params![id], newest).optional()?;
-        let after_ms = fresh_record.map_or(i64::MIN, |(ts_ms, _, _)| ts_ms);
-        let record = compact::newest_in_blocks::<IntervalRegisters>(
+        let row_bucket = rollup.query_row(params![id], newest).optional()?;
+        // A block's part of the row's own bucket counts too.
+        let after_ms = row_bucket.map_or(i64::MIN, |(bucket_ms, _, _)| bucket_ms - 1);
+        let block_bucket =
+            compact::newest_in_blocks::<Bucket>(connection, &id, BlockKind::HourRollup, after_ms)?;
+        let row_record = record.query_row(params![id], newest).optional()?;
+        let after_ms = row_record.map_or(i64::MIN, |(ts_ms, _, _)| ts_ms);
+        let block_record = compact::newest_in_blocks::<IntervalRegisters>(
             connection,
             &id,
             BlockKind::Interval,
             after_ms,
-        )?
-        .map(|r| (r.ts_ms, to_i64(r.import_mwh), to_i64(r.export_mwh)))
-        .or(fresh_record);
-        let Some((ts_ms, import_mwh, export_mwh)) = bucket.max(record) else {
-            continue;
-        };
-        let registers = Registers {
-            import_mwh: to_u64(import_mwh),
-            export_mwh: to_u64(export_mwh),
-            ..Registers::default()
-        };
-        latest.push((stored_meter_id(&id)?, ts_ms, registers));
+        )?;
+        if let Some((ts_ms, registers)) = read::newest_registers(
+            (row_bucket, block_bucket.as_ref()),
+            (row_record, block_record.as_ref()),
+        ) {
+            latest.push((stored_meter_id(&id)?, ts_ms, registers));
+        }
     }
     Ok(latest)
 }
