@@ -156,14 +156,17 @@ fn rows_and_blocks<T: Columnar>(
         columns,
         kind,
     } = source;
-    let rows = connection
+    // Rows and blocks from one snapshot: a compaction committing between the two reads
+    // would otherwise show its rows twice.
+    let snapshot = connection.unchecked_transaction()?;
+    let rows = snapshot
         .prepare_cached(&format!(
             "SELECT {columns} FROM {table}
              WHERE meter_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq"
         ))?
         .query_and_then(params![meter.as_str(), from_ms, to_ms], of_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    let blocks = compact::blocks(connection, meter, kind, from_ms, to_ms)?;
+    let blocks = compact::blocks(&snapshot, meter, kind, from_ms, to_ms)?;
     crate::compact::combine(&blocks, rows, from_ms, to_ms)
 }
 
@@ -180,7 +183,9 @@ pub(super) fn series(
             .map(SeriesPoint::of)
             .collect());
     };
-    let rows = connection
+    // Rows and blocks from one snapshot, as in `rows_and_blocks`.
+    let snapshot = connection.unchecked_transaction()?;
+    let rows = snapshot
         .prepare_cached(&format!(
             "SELECT {ROLLUP_COLUMNS} FROM rollups
              WHERE meter_id = ?1 AND width_ms = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
@@ -193,7 +198,7 @@ pub(super) fn series(
     let blocks = match BlockKind::of_rollup(width_ms) {
         // A bucket starting before `to_ms` may hold readings up to a width after it.
         Some(kind) => compact::blocks(
-            connection,
+            &snapshot,
             meter,
             kind,
             from_ms,

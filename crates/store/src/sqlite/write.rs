@@ -298,8 +298,9 @@ fn insert_data(
     Ok(())
 }
 
-/// Deletes live readings older than `before_ms`: a range of the primary key per meter, so
-/// the work is the rows deleted (a scan of the whole table held the writer for seconds per
+/// Deletes live readings older than `before_ms`, with their minute buckets, and the
+/// sequence rows the contiguous mark covers: a range of the primary key per meter, so the
+/// work is the rows deleted (a scan of the whole table held the writer for seconds per
 /// thousand meters, every hour).
 pub(super) fn prune_live(connection: &mut Connection, before_ms: i64) -> Result<u64, StoreError> {
     let transaction = connection.transaction()?;
@@ -317,9 +318,16 @@ pub(super) fn prune_live(connection: &mut Connection, before_ms: i64) -> Result<
             format!("?{n}")
         }))?;
         let minute_ms = before_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        // Sequence rows the mark covers: ingest deletes those it walks over, but a store
+        // written before it stopped writing one per message keeps them until here.
+        let mut covered = transaction.prepare(
+            "DELETE FROM seqs WHERE meter_id = ?1
+             AND seq <= (SELECT contiguous FROM progress WHERE meter_id = ?1)",
+        )?;
         for meter in meters {
             deleted += delete.execute(params![meter, before_ms])? as u64;
             minutes.execute(params![meter, minute_ms])?;
+            covered.execute(params![meter])?;
             deleted += super::compact::prune_live_blocks(&transaction, &meter, before_ms)?;
         }
     }
