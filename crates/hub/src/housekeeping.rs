@@ -9,7 +9,8 @@ use crate::context::Shared;
 use crate::telemetry::CommandTimedOut;
 use std::time::Duration;
 
-/// Periodic upkeep: commands past their expiry time out; live readings past retention go.
+/// Periodic upkeep: commands past their expiry time out; live readings past retention go;
+/// the history is compacted once an hour.
 pub async fn run(shared: Shared) {
     let retention_ms = i64::from(shared.config.storage.live_retention_days) * 86_400_000;
     let mut tick = tokio::time::interval(Duration::from_secs(5));

@@ -123,8 +123,8 @@ pub trait Store: AlertStore + BillingStore + Send + Sync + std::fmt::Debug {
     /// Moves every meter's live readings from before the start of the hour, and interval
     /// records and hour and day rollups from before the start of the day (UTC, at
     /// `now_ms`), into compacted blocks, one transaction per meter so ingest waits at most
-    /// one meter's worth. Readers see the same records
-    /// before and after (a minute's buckets are summed from the compacted readings).
+    /// one meter's worth. Readers see the same records before and after (a minute's
+    /// buckets are summed from the compacted readings).
     async fn compact(&self, now_ms: i64) -> Result<CompactionOutcome, StoreError>;
 
     /// Adds a user.

@@ -1,7 +1,9 @@
-//! The readings and records as both backends read them back: the columns of live readings,
-//! rollups and dead letters beside the one mapping from those columns to the value, the
-//! decoding of the JSON columns, and the gaps in a meter's sequence. Which rows to select
-//! stays each backend's SQL.
+//! The readings and records as both backends keep them: the columns of live readings,
+//! interval records, rollups and dead letters beside the one mapping from those columns
+//! to the value (and, for interval records, from the value to the columns), the decoding
+//! of the JSON columns, where a reader's rows and blocks are (`Source`), the newest
+//! registers of a meter, and the gaps in a meter's sequence. Which rows to select stays
+//! each backend's SQL.
 
 use crate::compact::BlockKind;
 use crate::rows::{ResultRow, narrow};
@@ -61,6 +63,15 @@ pub(crate) struct Source {
 }
 
 impl Source {
+    /// Live readings.
+    pub(crate) fn live() -> Self {
+        Self {
+            table: "live",
+            columns: READING_COLUMNS,
+            kind: BlockKind::Live,
+        }
+    }
+
     /// Interval records, or the `columns` of them a projection reads.
     pub(crate) fn intervals(columns: &'static str) -> Self {
         Self {

@@ -1,8 +1,9 @@
 //! The stored history `joule bench query` reads: N meters × D days of 15-minute interval
 //! records and the live readings behind the rollups, written through the store's own
 //! ingest path (`Store::write_batch`: deduplication, rollups, progress), an hour of the
-//! whole fleet per step, as a hub filled by its meters would hold it, with the hub's hourly
-//! pruning and compaction as the simulated days pass. The homes are the
+//! whole fleet per step, as a hub filled by its meters would hold it, with the hub's
+//! pruning and compaction as the simulated days pass (hourly through the last day, at
+//! midnights before it, which writes the same blocks). The homes are the
 //! simulator's register-level meters (`joule_sim::fleet`), as in `joule sim` and the demo.
 
 use std::path::Path;

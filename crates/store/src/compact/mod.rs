@@ -194,14 +194,12 @@ pub(crate) fn day_start_ms(now_ms: i64) -> i64 {
     now_ms.div_euclid(DAY_MS) * DAY_MS
 }
 
-/// The `end_ms` a block of `records` (in order, at least one) is stored with: just after
-/// its newest record, not its period's end. Readers skip a block that ends at or before
-/// what they ask for, so today's live block, rewritten each hour, is not decoded for the
-/// newest reading, which the rows after it hold.
-pub(crate) fn block_end_ms<T: Columnar>(records: &[T]) -> i64 {
-    records
-        .last()
-        .map_or(i64::MIN, |newest| newest.ts_ms().saturating_add(1))
+/// The `end_ms` a block is stored with: just after its `newest` record, not its period's
+/// end. Readers skip a block that ends at or before what they ask for, so today's live
+/// block, rewritten each hour, is not decoded for the newest reading, which the rows
+/// after it hold.
+pub(crate) fn block_end_ms<T: Columnar>(newest: &T) -> i64 {
+    newest.ts_ms().saturating_add(1)
 }
 
 /// A block of `records`, which must all lie in one period.

@@ -279,7 +279,7 @@ async fn write_block<T: Compact>(
     start_ms: i64,
     records: &[T],
 ) -> Result<(), StoreError> {
-    if records.is_empty() {
+    let Some(newest) = records.last() else {
         transaction
             .execute(
                 "DELETE FROM blocks WHERE meter_id = $1 AND kind = $2 AND start_ms = $3",
@@ -287,7 +287,7 @@ async fn write_block<T: Compact>(
             )
             .await?;
         return Ok(());
-    }
+    };
     transaction
         .execute(
             "INSERT INTO blocks (meter_id, kind, start_ms, end_ms, count, data)
@@ -298,7 +298,7 @@ async fn write_block<T: Compact>(
                 &meter,
                 &kind.code(),
                 &start_ms,
-                &compact::block_end_ms(records),
+                &compact::block_end_ms(newest),
                 &(records.len() as i64),
                 &compact::encode(records)?,
             ],

@@ -231,7 +231,7 @@ impl Store for PostgresStore {
         // tomorrow); vacuumed now, their space serves the next hour's rows instead of
         // growing the files until autovacuum comes by. VACUUM lets ingest and readers go
         // on, and gets a connection of its own so that neither waits for it. A pass that
-        // moved nothing left nothing dead.
+        // moved nothing left little dead (sequence rows of a quiet hour: autovacuum's).
         if outcome.rows > 0 {
             open_connection(&self.conninfo)
                 .await?

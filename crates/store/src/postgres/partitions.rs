@@ -3,11 +3,12 @@
 //! moved their rows into blocks (or retention passes them).
 //!
 //! Fresh rows live at most a day before compaction moves them into blocks (see
-//! `crate::compact`) and deletes them. PostgreSQL keeps a deleted row's space in its table
-//! until a vacuum, so with one table the space of every past day would linger; with a
-//! partition per UTC day, the day's partition is dropped once it is empty and its space
-//! goes back to the file system at once. The day, not the month, is the unit because
-//! compaction's cut moves a day at a time.
+//! `crate::compact`) and deletes them (live readings at most an hour). PostgreSQL keeps a
+//! deleted row's space in its table until a vacuum, so with one table the space of every
+//! past day would linger; with a partition per UTC day, the day's partition is dropped
+//! once it is empty and its space goes back to the file system at once (within today,
+//! the hourly passes' dead rows are vacuumed). The day, not the month, is the unit
+//! because compaction's cut for interval records and rollups moves a day at a time.
 //!
 //! Partitions are named after their day (`intervals_2026_12_07`) so that the catalogue
 //! alone tells which ones lie wholly before a cut. `live` was partitioned by month before

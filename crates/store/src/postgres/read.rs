@@ -147,7 +147,7 @@ pub(super) async fn latest_reading(
         .as_ref()
         .map(read::reading)
         .transpose()?;
-    // A late reading for a compacted day may be the newest row but not the newest reading.
+    // A late reading for a compacted hour may be the newest row but not the newest reading.
     let after_ms = fresh.as_ref().map_or(i64::MIN, |reading| reading.ts_ms);
     let compacted =
         compact::newest_in_blocks(client, meter.as_str(), BlockKind::Live, after_ms).await?;
@@ -160,11 +160,7 @@ pub(super) async fn readings(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<LiveReading>, StoreError> {
-    let source = Source {
-        table: "live",
-        columns: READING_COLUMNS,
-        kind: BlockKind::Live,
-    };
+    let source = Source::live();
     rows_and_blocks(client, meter, from_ms, to_ms, source, |row| {
         read::reading(row)
     })

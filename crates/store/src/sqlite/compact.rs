@@ -250,14 +250,14 @@ pub(super) fn write_block<T: Compact>(
     start_ms: i64,
     records: &[T],
 ) -> Result<(), StoreError> {
-    if records.is_empty() {
+    let Some(newest) = records.last() else {
         transaction
             .prepare_cached(
                 "DELETE FROM blocks WHERE meter_id = ?1 AND kind = ?2 AND start_ms = ?3",
             )?
             .execute(params![meter, kind.code(), start_ms])?;
         return Ok(());
-    }
+    };
     transaction
         .prepare_cached(
             "INSERT INTO blocks (meter_id, kind, start_ms, end_ms, count, data)
@@ -269,7 +269,7 @@ pub(super) fn write_block<T: Compact>(
             meter,
             kind.code(),
             start_ms,
-            compact::block_end_ms(records),
+            compact::block_end_ms(newest),
             records.len() as i64,
             compact::encode(records)?
         ])?;

@@ -94,7 +94,7 @@ pub(super) fn latest_reading(
         .query_and_then(params![meter.as_str()], |row| read::reading(row))?
         .next()
         .transpose()?;
-    // A late reading for a compacted day may be the newest row but not the newest reading.
+    // A late reading for a compacted hour may be the newest row but not the newest reading.
     let after_ms = fresh.as_ref().map_or(i64::MIN, |reading| reading.ts_ms);
     let compacted =
         compact::newest_in_blocks(connection, meter.as_str(), BlockKind::Live, after_ms)?;
@@ -107,11 +107,7 @@ pub(super) fn readings(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<LiveReading>, StoreError> {
-    let source = Source {
-        table: "live",
-        columns: READING_COLUMNS,
-        kind: BlockKind::Live,
-    };
+    let source = Source::live();
     rows_and_blocks(connection, meter, from_ms, to_ms, source, |row| {
         read::reading(row)
     })
