@@ -18,12 +18,11 @@ mod records;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use records::{Columnar, Compact};
+pub(crate) use records::{Columnar, Compact, LiveSample};
 
 use crate::read::{INTERVAL_COLUMNS, READING_COLUMNS, ROLLUP_COLUMNS};
-use crate::{Bucket, SeriesPoint, StoreError};
+use crate::{Bucket, StoreError};
 use columns::{ColumnReader, ColumnWriter};
-use joule_protocol::LiveReading;
 
 /// One day, ms.
 const DAY_MS: i64 = 86_400_000;
@@ -313,12 +312,23 @@ pub(crate) fn combine_buckets(
     }
     let mut buckets = Vec::new();
     for block in blocks {
-        for reading in decode::<LiveReading>(block)? {
-            let start_ms = reading.ts_ms.div_euclid(width_ms) * width_ms;
+        for sample in decode::<LiveSample>(block)? {
+            let start_ms = sample.ts_ms.div_euclid(width_ms) * width_ms;
             if (from_ms..to_ms).contains(&start_ms) {
-                let mut point = SeriesPoint::of(&reading);
-                point.ts_ms = start_ms;
-                buckets.push(Bucket::of(&point));
+                buckets.push(Bucket {
+                    bucket_ms: start_ms,
+                    count: 1,
+                    p_sum: sample.p_w,
+                    p_min: sample.p_w,
+                    p_max: sample.p_w,
+                    v_sum: sample.voltage_v,
+                    v_min: sample.voltage_v,
+                    v_max: sample.voltage_v,
+                    import_first: sample.import_mwh,
+                    import_last: sample.import_mwh,
+                    export_first: sample.export_mwh,
+                    export_last: sample.export_mwh,
+                });
             }
         }
     }

@@ -2,9 +2,10 @@
 //!
 //! A field's column is written and read in the same position of the same function pair,
 //! so the two directions cannot drift apart; the round-trip tests in `compact/tests.rs`
-//! hold them to "every record reads back exactly as stored". One projection,
-//! [`IntervalRegisters`], reads a few columns of interval blocks and skips the rest; its
-//! test holds it to the fields of the records read whole.
+//! hold them to "every record reads back exactly as stored". Two projections,
+//! [`IntervalRegisters`] (billing's) and [`LiveSample`] (the minute chart's), read a few
+//! columns of a kind's blocks and skip the rest; their tests hold them to the fields of
+//! the records read whole.
 
 use super::columns::{ColumnReader, ColumnWriter};
 use crate::{Bucket, IntervalRegisters, StoreError};
@@ -408,6 +409,66 @@ impl Columnar for LiveReading {
                 registers: registers[i],
                 tariff: u8_of(tariff[i], "tariff")?,
                 relay: relay_of(relay[i])?,
+            })
+        })
+    }
+}
+
+/// What a minute bucket sums of a live reading: its time, power, voltage and import and
+/// export registers, read from 6 of a live block's 28 columns (a day by the minute reads
+/// every reading of a day, 86,400 at one a second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LiveSample {
+    pub(crate) seq: u64,
+    pub(crate) ts_ms: i64,
+    pub(crate) voltage_v: f64,
+    pub(crate) p_w: f64,
+    pub(crate) import_mwh: u64,
+    pub(crate) export_mwh: u64,
+}
+
+impl Columnar for LiveSample {
+    fn ts_ms(&self) -> i64 {
+        self.ts_ms
+    }
+
+    fn order_key(&self) -> (i64, u64) {
+        (self.ts_ms, self.seq)
+    }
+
+    /// The columns `LiveReading::write` lays out, skipping those a bucket does not sum.
+    fn read(c: &mut ColumnReader) -> Result<Vec<Self>, StoreError> {
+        c.skip(1)?; // payload version
+        let seq = c.unsigned()?;
+        let ts_ms = c.signed()?;
+        let voltage_v = c.float()?;
+        c.skip(1)?; // current
+        let p_w = c.float()?;
+        // Reactive and apparent power, power factor; frequency (two columns); the phase
+        // counts and the six phase columns.
+        c.skip(3 + 2 + 1 + 6)?;
+        let import = c.unsigned()?;
+        let export = c.unsigned()?;
+        let n = c.count();
+        let columns = [
+            seq.len(),
+            ts_ms.len(),
+            voltage_v.len(),
+            p_w.len(),
+            import.len(),
+            export.len(),
+        ];
+        if columns.iter().any(|&len| len != n) {
+            return Err(short());
+        }
+        build(n, |i| {
+            Ok(LiveSample {
+                seq: seq[i],
+                ts_ms: ts_ms[i],
+                voltage_v: voltage_v[i],
+                p_w: p_w[i],
+                import_mwh: import[i],
+                export_mwh: export[i],
             })
         })
     }

@@ -175,6 +175,21 @@ proptest! {
     }
 
     #[test]
+    fn live_samples_read_the_readings_fields(records in prop::collection::vec(live(), 0..60)) {
+        let bytes = encode(&records).expect("encode");
+        let samples = decode::<LiveSample>(&bytes).expect("decode");
+        prop_assert_eq!(samples.len(), records.len());
+        for (sample, reading) in samples.iter().zip(&records) {
+            prop_assert_eq!(sample.seq, reading.seq);
+            prop_assert_eq!(sample.ts_ms, reading.ts_ms);
+            prop_assert_eq!(sample.voltage_v.to_bits(), reading.voltage_v.to_bits());
+            prop_assert_eq!(sample.p_w.to_bits(), reading.p_w.to_bits());
+            prop_assert_eq!(sample.import_mwh, reading.registers.import_mwh);
+            prop_assert_eq!(sample.export_mwh, reading.registers.export_mwh);
+        }
+    }
+
+    #[test]
     fn live_readings_read_back_exactly(records in prop::collection::vec(live(), 0..60)) {
         let bytes = encode(&records).expect("encode");
         prop_assert_eq!(decode::<LiveReading>(&bytes).expect("decode"), records);
