@@ -41,6 +41,10 @@ pub(super) struct KindBytes {
     pub(super) interval_fresh: f64,
     pub(super) live_compacted: f64,
     pub(super) live_fresh: f64,
+    /// Fresh rows the fresh figures are over: an hourly pass leaves few live rows, over
+    /// which the tables' pages say little.
+    pub(super) fresh_interval_rows: f64,
+    pub(super) fresh_live_rows: f64,
 }
 
 impl From<Census> for KindBytes {
@@ -59,6 +63,8 @@ impl From<Census> for KindBytes {
             interval_fresh: per(c.fresh_interval_bytes, c.fresh_intervals),
             live_compacted: per(share(c.live_payload), c.compacted_live),
             live_fresh: per(c.fresh_live_bytes, c.fresh_live),
+            fresh_interval_rows: c.fresh_intervals,
+            fresh_live_rows: c.fresh_live,
         }
     }
 }
