@@ -1,11 +1,9 @@
 //! The readings and records as both backends keep them: the columns of live readings,
 //! interval records, rollups and dead letters beside the one mapping from those columns
 //! to the value (and, for interval records, from the value to the columns), the decoding
-//! of the JSON columns, where a reader's rows and blocks are (`Source`), the newest
-//! registers of a meter, and the gaps in a meter's sequence. Which rows to select stays
-//! each backend's SQL.
+//! of the JSON columns, the newest registers of a meter, and the gaps in a meter's
+//! sequence. Which rows to select stays each backend's SQL.
 
-use crate::compact::BlockKind;
 use crate::rows::{ResultRow, narrow};
 use crate::{
     Bucket, DeadLetter, Gap, IntervalRegisters, StoreError, corrupt, stored_meter_id, to_i64,
@@ -51,35 +49,6 @@ pub(crate) fn newest_registers(
             ..Registers::default()
         },
     ))
-}
-
-/// Where a reader's records are: the table of fresh rows, the columns it selects, and the
-/// kind of block that holds the compacted ones.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Source {
-    pub(crate) table: &'static str,
-    pub(crate) columns: &'static str,
-    pub(crate) kind: BlockKind,
-}
-
-impl Source {
-    /// Live readings.
-    pub(crate) fn live() -> Self {
-        Self {
-            table: "live",
-            columns: READING_COLUMNS,
-            kind: BlockKind::Live,
-        }
-    }
-
-    /// Interval records, or the `columns` of them a projection reads.
-    pub(crate) fn intervals(columns: &'static str) -> Self {
-        Self {
-            table: "intervals",
-            columns,
-            kind: BlockKind::Interval,
-        }
-    }
 }
 
 /// The columns `reading` reads, of `live`.

@@ -187,6 +187,35 @@ impl BlockKind {
     }
 }
 
+/// Where a reader's records are: the table of fresh rows, the columns it selects, and the
+/// kind of block that holds the compacted ones.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source {
+    pub(crate) table: &'static str,
+    pub(crate) columns: &'static str,
+    pub(crate) kind: BlockKind,
+}
+
+impl Source {
+    /// Live readings.
+    pub(crate) fn live() -> Self {
+        Self {
+            table: "live",
+            columns: READING_COLUMNS,
+            kind: BlockKind::Live,
+        }
+    }
+
+    /// Interval records, or the `columns` of them a projection reads.
+    pub(crate) fn intervals(columns: &'static str) -> Self {
+        Self {
+            table: "intervals",
+            columns,
+            kind: BlockKind::Interval,
+        }
+    }
+}
+
 /// The start of the UTC day `now_ms` falls in: the other kinds' cut, and how far
 /// PostgreSQL's day partitions are emptied by a pass.
 pub(crate) fn day_start_ms(now_ms: i64) -> i64 {

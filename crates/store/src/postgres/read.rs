@@ -2,10 +2,10 @@
 //! reader connection, which sees the last committed batch and never waits for the writer.
 
 use super::compact;
-use crate::compact::{BlockKind, Columnar};
+use crate::compact::{BlockKind, Columnar, Source};
 use crate::read::{
     DEAD_LETTER_COLUMNS, INTERVAL_COLUMNS, INTERVAL_REGISTER_COLUMNS, Newest, READING_COLUMNS,
-    ROLLUP_COLUMNS, Source, gaps_above,
+    ROLLUP_COLUMNS, gaps_above,
 };
 use crate::{
     Bucket, DeadLetter, Gap, IntervalRegisters, Resolution, SeriesPoint, StoreError, read,
