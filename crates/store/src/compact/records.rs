@@ -92,6 +92,15 @@ fn registers_read(c: &mut ColumnReader) -> Result<Vec<Registers>, StoreError> {
         .collect())
 }
 
+/// Checks that each per-record column (given by its length) has one value per record.
+fn one_per_record(n: usize, lengths: &[usize]) -> Result<(), StoreError> {
+    if lengths.iter().all(|&len| len == n) {
+        Ok(())
+    } else {
+        Err(short())
+    }
+}
+
 fn short() -> StoreError {
     StoreError::Corrupt {
         what: "compacted block",
@@ -194,23 +203,23 @@ impl Columnar for IntervalRecord {
         let swells = c.unsigned()?;
         let interruptions = c.unsigned()?;
         let n = c.count();
-        let columns = [
-            v.len(),
-            seq.len(),
-            ts_ms.len(),
-            interval_s.len(),
-            tariffs.len(),
-            voltage_min_v.len(),
-            voltage_max_v.len(),
-            voltage_avg_v.len(),
-            max_demand_w.len(),
-            sags.len(),
-            swells.len(),
-            interruptions.len(),
-        ];
-        if columns.iter().any(|&len| len != n) {
-            return Err(short());
-        }
+        one_per_record(
+            n,
+            &[
+                v.len(),
+                seq.len(),
+                ts_ms.len(),
+                interval_s.len(),
+                tariffs.len(),
+                voltage_min_v.len(),
+                voltage_max_v.len(),
+                voltage_avg_v.len(),
+                max_demand_w.len(),
+                sags.len(),
+                swells.len(),
+                interruptions.len(),
+            ],
+        )?;
         let mut tariffs = tariffs.into_iter();
         build(n, |i| {
             Ok(IntervalRecord {
@@ -255,17 +264,17 @@ impl Columnar for IntervalRegisters {
         c.skip(REGISTER_COLUMNS - 2 + 4 + 3)?;
         let max_demand_w = c.optional_float()?;
         let n = c.count();
-        let columns = [
-            seq.len(),
-            ts_ms.len(),
-            interval_s.len(),
-            import.len(),
-            export.len(),
-            max_demand_w.len(),
-        ];
-        if columns.iter().any(|&len| len != n) {
-            return Err(short());
-        }
+        one_per_record(
+            n,
+            &[
+                seq.len(),
+                ts_ms.len(),
+                interval_s.len(),
+                import.len(),
+                export.len(),
+                max_demand_w.len(),
+            ],
+        )?;
         build(n, |i| {
             Ok(IntervalRegisters {
                 seq: seq[i],
@@ -374,24 +383,24 @@ impl Columnar for LiveReading {
         let tariff = c.unsigned()?;
         let relay = c.unsigned()?;
         let n = c.count();
-        let columns = [
-            v.len(),
-            seq.len(),
-            ts_ms.len(),
-            voltage_v.len(),
-            current_a.len(),
-            p_w.len(),
-            q_var.len(),
-            s_va.len(),
-            pf.len(),
-            freq_hz.len(),
-            phases.len(),
-            tariff.len(),
-            relay.len(),
-        ];
-        if columns.iter().any(|&len| len != n) {
-            return Err(short());
-        }
+        one_per_record(
+            n,
+            &[
+                v.len(),
+                seq.len(),
+                ts_ms.len(),
+                voltage_v.len(),
+                current_a.len(),
+                p_w.len(),
+                q_var.len(),
+                s_va.len(),
+                pf.len(),
+                freq_hz.len(),
+                phases.len(),
+                tariff.len(),
+                relay.len(),
+            ],
+        )?;
         let mut phases = phases.into_iter();
         build(n, |i| {
             Ok(LiveReading {
@@ -450,17 +459,17 @@ impl Columnar for LiveSample {
         let import = c.unsigned()?;
         let export = c.unsigned()?;
         let n = c.count();
-        let columns = [
-            seq.len(),
-            ts_ms.len(),
-            voltage_v.len(),
-            p_w.len(),
-            import.len(),
-            export.len(),
-        ];
-        if columns.iter().any(|&len| len != n) {
-            return Err(short());
-        }
+        one_per_record(
+            n,
+            &[
+                seq.len(),
+                ts_ms.len(),
+                voltage_v.len(),
+                p_w.len(),
+                import.len(),
+                export.len(),
+            ],
+        )?;
         build(n, |i| {
             Ok(LiveSample {
                 seq: seq[i],
